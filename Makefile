@@ -1,0 +1,36 @@
+# The two commands a new user needs: `make run` and `make test`. Everything else is a step of them.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+PY := .venv/bin/python
+
+.PHONY: help run test services services-stop migrate bench
+
+help:
+	@echo "make run            start web, worker, beat (and local PostgreSQL + Redis) in the foreground"
+	@echo "make test           run the whole test suite against real PostgreSQL, Redis, worker and browser"
+	@echo "make services       start project-local PostgreSQL and Redis unless DATABASE_URL/REDIS_URL are set"
+	@echo "make services-stop  stop what 'make services' started"
+
+.venv/.runtime: requirements.txt
+	@scripts/venv.sh requirements.txt
+	@touch $@
+
+.venv/.test: requirements.txt requirements-test.txt
+	@scripts/venv.sh requirements-test.txt
+	@touch $@
+
+services: .venv/.runtime
+	@scripts/services.sh start
+
+services-stop:
+	@scripts/services.sh stop
+
+migrate: services
+	@$(PY) manage.py migrate --noinput
+
+run: migrate
+	@scripts/run.sh
+
+test: .venv/.test services
+	@scripts/chromium.sh
+	@$(PY) -m pytest $(PYTEST_ARGS)
