@@ -1,0 +1,127 @@
+"""Fixtures every app's tests share: staff users, a real Celery worker and a real browser."""
+
+import os
+import shutil
+from urllib.parse import urlsplit, urlunsplit
+
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+
+from config.celery import app as celery_app
+
+# Playwright's sync API keeps an event loop in the test thread; Django's ORM would refuse to
+# run beside it. The tests are synchronous, so the check has nothing to protect here.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+STAFF_PASSWORD = "correct horse battery staple"
+
+
+def _test_broker_url() -> str:
+    # Tests use their own Redis database so a worker started by `make run` never takes their
+    # tasks. Celery reads CELERY_BROKER_URL from the environment before its own settings.
+    parts = urlsplit(settings.REDIS_URL)
+    return urlunsplit(parts._replace(path="/15"))
+
+
+os.environ["CELERY_BROKER_URL"] = _test_broker_url()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _close_thread_connections_at_exit(django_db_setup, django_db_blocker):
+    """Connections left by worker and live-server threads would keep the test database from being dropped."""
+    yield
+    with django_db_blocker.unblock(), connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    """Uploads land in a per-test folder, never in the developer's media."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+
+
+@pytest.fixture
+def staff_user(db):
+    return get_user_model().objects.create_user(
+        username="staff", email="staff@example.com", password=STAFF_PASSWORD, is_staff=True
+    )
+
+
+@pytest.fixture
+def staff_client(client, staff_user):
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture(scope="session")
+def celery_worker(django_db_setup, django_db_blocker):
+    """A real Celery worker consuming from the real Redis, in a thread of the test process.
+
+    Tests that use it need `transactional_db` (or `live_server`): the worker has its own
+    database connection and only sees committed rows.
+    """
+    import celery.contrib.testing.tasks  # noqa: F401 - registers the ping task start_worker waits on
+
+    redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()  # left by an interrupted run
+    with django_db_blocker.unblock():
+        with start_worker(celery_app, pool="solo", perform_ping_check=True, shutdown_timeout=30) as worker:
+            yield worker
+
+
+def _chromium_path() -> str:
+    path = (
+        os.environ.get("CHROMIUM_PATH")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
+    if not path:
+        pytest.fail("Chromium is not installed: `make test` installs Debian's chromium package.")
+    return path
+
+
+@pytest.fixture(scope="session")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=_chromium_path(),
+            # This machine has no network beyond loopback: keep Chromium from phoning home.
+            args=[
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser, live_server):
+    context = browser.new_context(base_url=live_server.url)
+    context.set_default_timeout(15_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def staff_page(page, staff_user):
+    """A browser page signed in as a staff user."""
+    page.goto("/login/")
+    page.get_by_label("Username").fill(staff_user.username)
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/login/" not in url)
+    return page
+
