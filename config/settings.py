@@ -92,10 +92,12 @@ TEMPLATES = [
 
 # DATABASES
 # ------------------------------------------------------------------------------
-# The default is the project-local cluster that `make services` runs on port 55432.
+# The defaults are the project-local servers that `make services` starts (scripts/services.sh).
+LOCAL_POSTGRES_PORT = os.environ.get("LOCAL_POSTGRES_PORT", "55432")
+LOCAL_REDIS_PORT = os.environ.get("LOCAL_REDIS_PORT", "56379")
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", "postgres://importer@127.0.0.1:55432/importer"),
+        os.environ.get("DATABASE_URL", f"postgres://importer@127.0.0.1:{LOCAL_POSTGRES_PORT}/importer"),
         # Persistent connections save a connect per request; health checks drop dead ones.
         conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
         conn_health_checks=True,
@@ -153,7 +155,7 @@ IMPORT_MAX_UPLOAD_BYTES = int(os.environ.get("IMPORT_MAX_UPLOAD_BYTES", str(1024
 
 # CELERY
 # ------------------------------------------------------------------------------
-REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:56379/0")
+REDIS_URL = os.environ.get("REDIS_URL", f"redis://127.0.0.1:{LOCAL_REDIS_PORT}/0")
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = "django-db"
 CELERY_RESULT_EXTENDED = True
