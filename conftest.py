@@ -21,11 +21,14 @@ STAFF_PASSWORD = "correct horse battery staple"
 
 
 def _test_broker_url() -> str:
-    # Tests use their own Redis database so a worker started by `make run` never takes their
-    # tasks. Celery reads CELERY_BROKER_URL from the environment before its own settings.
-    parts = urlsplit(settings.REDIS_URL)
-    return urlunsplit(parts._replace(path="/15"))
+    # Tests use their own Redis database (TEST_REDIS_URL, default database 15 of REDIS_URL)
+    # so a worker started by `make run` never takes their tasks.
+    if os.environ.get("TEST_REDIS_URL"):
+        return os.environ["TEST_REDIS_URL"]
+    return urlunsplit(urlsplit(settings.REDIS_URL)._replace(path="/15"))
 
+
+# Celery reads CELERY_BROKER_URL from the environment before its own settings.
 
 os.environ["CELERY_BROKER_URL"] = _test_broker_url()
 
