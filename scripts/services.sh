@@ -68,7 +68,8 @@ postgres_user() {
 }
 
 as_postgres_user() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u "$(postgres_user)" -- "$@"; else "$@"; fi
+  # From /, which that user can always enter (the checkout may be in a private home).
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u "$(postgres_user)" -- "$@"); else "$@"; fi
 }
 
 postgres_datadir() {
