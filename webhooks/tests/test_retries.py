@@ -1,0 +1,60 @@
+"""The beat sweep and redelivery: what is due gets (re)enqueued, exactly once."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from webhooks import events
+from webhooks.models import Delivery
+from webhooks.services import delivery_redeliver, delivery_sweep, emit
+from webhooks.tests.factories import endpoint_make
+from webhooks.tests.receiver import Reply
+
+
+@pytest.mark.django_db
+def test_sweep_enqueues_due_deliveries_without_a_live_task():
+    """Due retries and deliveries whose task vanished are swept; fresh and future ones are not."""
+    endpoint_make(url="https://example.com/")
+    for _ in range(4):
+        emit(events.PRODUCT_CREATED, {"products": []})
+    just_queued, retry_due, lost_task, retry_later = Delivery.objects.order_by("pk")
+    now = timezone.now()
+    Delivery.objects.filter(pk=retry_due.pk).update(queued_at=None, next_attempt_at=now)
+    Delivery.objects.filter(pk=lost_task.pk).update(queued_at=now - timedelta(hours=1))
+    Delivery.objects.filter(pk=retry_later.pk).update(queued_at=None, next_attempt_at=now + timedelta(minutes=5))
+
+    assert sorted(delivery_sweep()) == [retry_due.pk, lost_task.pk]
+    assert delivery_sweep() == [], "swept deliveries are marked queued"
+    assert just_queued.pk not in Delivery.objects.filter(queued_at__gte=now).values_list("pk", flat=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retry_after_500_goes_through_the_sweep_and_worker(celery_worker, receiver, wait_for_delivery):
+    """A failed first attempt is retried by the sweep once due, and then succeeds."""
+    receiver.script(Reply(status=500))
+    endpoint_make(url=receiver.url)
+    emit(events.PRODUCT_DELETED, {"products": [{"id": 1}]})
+    delivery = wait_for_delivery(Delivery.objects.get(), attempts=1)
+    assert delivery.status == Delivery.Status.PENDING
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    assert delivery_sweep() == [delivery.pk]
+    delivery = wait_for_delivery(delivery, attempts=2)
+    assert delivery.status == Delivery.Status.SUCCEEDED
+    assert len(receiver.requests) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redeliver_sends_a_finished_delivery_again(celery_worker, receiver, wait_for_delivery):
+    """Redeliver queues a succeeded delivery once more, with the same webhook-id."""
+    endpoint_make(url=receiver.url)
+    emit(events.UPLOAD_COMPLETED, {"job_id": 7})
+    delivery = wait_for_delivery(Delivery.objects.get())
+    assert delivery.status == Delivery.Status.SUCCEEDED
+    assert delivery_redeliver(delivery=delivery)
+    assert not delivery_redeliver(delivery=delivery), "already queued"
+    receiver.wait_for(2)
+    delivery = wait_for_delivery(delivery)
+    assert delivery.status == Delivery.Status.SUCCEEDED
+    assert delivery.attempt_log.count() == 2
+    assert {r.headers["webhook-id"] for r in receiver.requests} == {delivery.message_id}
