@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from webhooks.forms import EndpointForm
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint
 
 
@@ -8,6 +9,8 @@ class EndpointAdmin(admin.ModelAdmin):
     list_display = ["url", "description", "enabled", "disabled_reason", "created_at"]
     list_filter = ["enabled"]
     search_fields = ["url", "description"]
+    form = EndpointForm  # the same URL scheme and SSRF checks as the app's form
+    fields = ["url", "description", "event_types", "enabled", "disabled_reason", "created_at", "updated_at"]
     # The secret is not editable, so the admin never renders it; staff rotate it in the app.
     readonly_fields = ["disabled_reason", "created_at", "updated_at"]
 

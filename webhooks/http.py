@@ -90,7 +90,10 @@ def http_post(*, url: str, body: str, headers: dict[str, str], timeout: float) -
     DNS answer that changes in between is not caught; the window is milliseconds).
     """
     started = time.monotonic()
-    elapsed_ms = lambda: int((time.monotonic() - started) * 1000)  # noqa: E731
+
+    def elapsed_ms() -> int:
+        return int((time.monotonic() - started) * 1000)
+
     try:
         url_check_public(url)
         with requests.post(
