@@ -5,6 +5,7 @@ import uuid
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.urls import reverse
+from django.utils import timezone
 
 from webhooks.events import EVENT_TYPE_CHOICES
 
@@ -36,6 +37,11 @@ class Endpoint(models.Model):
     disabled_reason = models.CharField(
         max_length=255, blank=True, help_text="Why the endpoint was disabled automatically, if it was."
     )
+    # After a failed attempt the endpoint's other deliveries wait until its retry, instead of
+    # each spending a timeout on a receiver that is down and holding up other endpoints.
+    paused_until = models.DateTimeField(
+        null=True, blank=True, help_text="Deliveries wait until then because the last attempt failed."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -47,6 +53,10 @@ class Endpoint(models.Model):
 
     def get_absolute_url(self):
         return reverse("webhooks:endpoint_detail", args=[self.pk])
+
+    @property
+    def is_paused(self) -> bool:
+        return self.paused_until is not None and self.paused_until > timezone.now()
 
 
 class Delivery(models.Model):

@@ -178,7 +178,12 @@ def _delivery_record(delivery: Delivery, outcome: Outcome, attempted_at) -> None
     elif delivery.event_type != WEBHOOK_TEST and attempts < len(RETRY_SCHEDULE_SECONDS):
         changes["status"] = Delivery.Status.PENDING
         changes["next_attempt_at"] = timezone.now() + _retry_delay(attempts, outcome)
+    endpoints = Endpoint.objects.filter(pk=delivery.endpoint_id)
     with transaction.atomic():
+        if outcome.succeeded:
+            endpoints.filter(paused_until__isnull=False).update(paused_until=None)
+        elif changes["next_attempt_at"]:
+            endpoints.update(paused_until=changes["next_attempt_at"])
         DeliveryAttempt.objects.create(
             delivery=delivery,
             attempted_at=attempted_at,
@@ -202,6 +207,14 @@ def delivery_send(*, delivery_id: int) -> bool:
         )
         return False
     attempted_at = timezone.now()
+    paused_until = delivery.endpoint.paused_until
+    if paused_until and paused_until > attempted_at and delivery.event_type != WEBHOOK_TEST:
+        # Wait for the failed delivery's retry to show the endpoint is back (a second later, so
+        # that retry goes first), without an attempt of our own.
+        Delivery.objects.filter(pk=delivery.pk).update(
+            next_attempt_at=paused_until + timedelta(seconds=1), locked_until=None, queued_at=None
+        )
+        return False
     headers = signature_headers(
         secret=delivery.endpoint.secret, message_id=delivery.message_id, timestamp=int(time.time()),
         body=delivery.payload,

@@ -8,7 +8,7 @@ from django.utils import timezone
 from webhooks import events
 from webhooks.models import Delivery
 from webhooks.services import delivery_redeliver, delivery_sweep, emit
-from webhooks.tests.factories import endpoint_make
+from webhooks.tests.factories import endpoint_make, retry_time_arrives
 from webhooks.tests.receiver import Reply
 
 
@@ -37,7 +37,7 @@ def test_retry_after_500_goes_through_the_sweep_and_worker(celery_worker, receiv
     emit(events.PRODUCT_DELETED, {"products": [{"id": 1}]})
     delivery = wait_for_delivery(Delivery.objects.get(), attempts=1)
     assert delivery.status == Delivery.Status.PENDING
-    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    retry_time_arrives()
     assert delivery_sweep() == [delivery.pk]
     delivery = wait_for_delivery(delivery, attempts=2)
     assert delivery.status == Delivery.Status.SUCCEEDED

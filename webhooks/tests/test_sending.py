@@ -10,7 +10,7 @@ from standardwebhooks import Webhook
 from webhooks import events
 from webhooks.models import Delivery
 from webhooks.services import delivery_send, emit
-from webhooks.tests.factories import endpoint_make
+from webhooks.tests.factories import endpoint_make, retry_time_arrives
 from webhooks.tests.receiver import Reply
 
 
@@ -64,7 +64,7 @@ def test_500_is_retried_then_succeeds_with_the_same_webhook_id(receiver):
     assert timedelta(seconds=4) < delivery.next_attempt_at - timezone.now() < timedelta(seconds=6)
     assert not delivery_send(delivery_id=delivery.pk), "not due yet"
 
-    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
+    retry_time_arrives()
     delivery = _send(delivery)
     assert delivery.status == Delivery.Status.SUCCEEDED
     assert delivery.attempts == 2
@@ -188,3 +188,24 @@ def test_payload_is_sent_byte_for_byte(receiver):
     delivery = _send(_queue_one(receiver.url))
     assert receiver.requests[0].body.decode() == delivery.payload
     assert json.loads(delivery.payload)["data"]["products"][0]["sku"] == "A-1"
+
+
+@pytest.mark.django_db
+def test_failing_endpoint_pauses_its_other_deliveries(receiver):
+    """After a failure, the endpoint's other deliveries wait for its retry instead of each trying."""
+    receiver.script(Reply(status=503))
+    failed = _queue_one(receiver.url)
+    emit(events.PRODUCT_UPDATED, {"products": []})
+    waiting = Delivery.objects.exclude(pk=failed.pk).get()
+    failed = _send(failed)
+    assert not delivery_send(delivery_id=waiting.pk)
+    waiting.refresh_from_db()
+    assert len(receiver.requests) == 1
+    assert waiting.attempts == 0
+    assert waiting.next_attempt_at > failed.next_attempt_at, "the failed delivery's retry goes first"
+
+    retry_time_arrives()
+    _send(failed)
+    failed.endpoint.refresh_from_db()
+    assert failed.endpoint.paused_until is None, "a success resumes the endpoint"
+    assert _send(waiting).status == Delivery.Status.SUCCEEDED
