@@ -106,9 +106,13 @@ def endpoint_test(request: HttpRequest, pk: int):
 def delivery_detail(request: HttpRequest, pk: int):
     delivery = get_object_or_404(Delivery.objects.select_related("endpoint"), pk=pk)
     context = {"delivery": delivery, "attempt": selectors.delivery_latest_attempt(delivery=delivery)}
-    # htmx polls this URL for the Test button's result.
-    template = "webhooks/_test_result.html" if request.htmx else "webhooks/delivery_detail.html"
-    return render(request, template, context)
+    if not request.htmx:
+        return render(request, "webhooks/delivery_detail.html", context)
+    # htmx polls this URL for the Test button's result; once it is in, the log shows it too.
+    response = render(request, "webhooks/_test_result.html", context)
+    if delivery.status != Delivery.Status.PENDING:
+        trigger_client_event(response, "deliveries-changed")
+    return response
 
 
 @require_POST

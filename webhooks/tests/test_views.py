@@ -142,9 +142,11 @@ def test_test_button_answers_pending_then_the_polled_result(staff_client, receiv
     assert f'hx-get="{delivery.get_absolute_url()}"' in pending.content.decode()
 
     delivery_send(delivery_id=delivery.pk)
-    result = staff_client.get(delivery.get_absolute_url(), headers=HTMX).content.decode()
+    response = staff_client.get(delivery.get_absolute_url(), headers=HTMX)
+    result = response.content.decode()
     assert "HTTP 201" in result and "thanks" in result and " ms" in result
     assert "hx-get" not in result
+    assert "deliveries-changed" in response["HX-Trigger"], "the delivery log reloads"
 
 
 def test_failed_test_shows_the_error_and_is_not_retried(staff_client, closed_port_url):
