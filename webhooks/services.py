@@ -6,6 +6,7 @@ whatever is due, so a lost broker message or a dead worker delays a delivery but
 """
 
 import json
+import logging
 import random
 import time
 from datetime import timedelta
@@ -20,6 +21,8 @@ from webhooks.events import WEBHOOK_TEST
 from webhooks.http import Outcome, http_post
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint, secret_generate
 from webhooks.signing import signature_headers
+
+logger = logging.getLogger(__name__)
 
 # Delay before attempt n+1 after attempt n failed (Standard Webhooks / Svix): 8 attempts over a day.
 RETRY_SCHEDULE_SECONDS = [0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600]
@@ -77,8 +80,17 @@ def endpoint_create(*, url: str, description: str, event_types: list[str]) -> En
 
 
 def endpoint_update(*, endpoint: Endpoint, url: str, description: str, event_types: list[str]) -> Endpoint:
+    """Save changes; a new URL ends the failure pause and makes waiting retries due now."""
+    url_changed = url != endpoint.url
     endpoint.url, endpoint.description, endpoint.event_types = url, description, event_types
-    endpoint.save(update_fields=["url", "description", "event_types", "updated_at"])
+    if url_changed:
+        endpoint.paused_until = None
+    with transaction.atomic():
+        endpoint.save(update_fields=["url", "description", "event_types", "paused_until", "updated_at"])
+        if url_changed:
+            endpoint.deliveries.filter(status=Delivery.Status.PENDING, next_attempt_at__gt=timezone.now()).update(
+                next_attempt_at=timezone.now(), queued_at=None
+            )
     return endpoint
 
 
@@ -87,8 +99,11 @@ def endpoint_delete(*, endpoint: Endpoint) -> None:
 
 
 def endpoint_enabled_set(*, endpoint: Endpoint, enabled: bool, reason: str = "") -> Endpoint:
+    """Enable (forgetting any automatic reason and failure pause) or disable, saying why."""
     endpoint.enabled, endpoint.disabled_reason = enabled, "" if enabled else reason
-    endpoint.save(update_fields=["enabled", "disabled_reason", "updated_at"])
+    if enabled:
+        endpoint.paused_until = None
+    endpoint.save(update_fields=["enabled", "disabled_reason", "paused_until", "updated_at"])
     return endpoint
 
 
@@ -156,6 +171,11 @@ def _retry_delay(attempts: int, outcome: Outcome) -> timedelta:
 
 def _delivery_record(delivery: Delivery, outcome: Outcome, attempted_at) -> None:
     attempts = delivery.attempts + 1
+    logger.info(
+        "Webhook %s (%s) to endpoint %s, attempt %s: %s %s %s ms",
+        delivery.message_id, delivery.event_type, delivery.endpoint_id, attempts,
+        outcome.status_code or "-", outcome.error or "", outcome.response_ms,
+    )
     changes = {
         "attempts": attempts,
         "locked_until": None,

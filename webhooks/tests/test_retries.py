@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from webhooks import events
 from webhooks.models import Delivery
-from webhooks.services import delivery_redeliver, delivery_sweep, emit
+from webhooks.services import delivery_redeliver, delivery_send, delivery_sweep, emit, endpoint_update
 from webhooks.tests.factories import endpoint_make, retry_time_arrives
 from webhooks.tests.receiver import Reply
 
@@ -58,3 +58,22 @@ def test_redeliver_sends_a_finished_delivery_again(celery_worker, receiver, wait
     assert delivery.status == Delivery.Status.SUCCEEDED
     assert delivery.attempt_log.count() == 2
     assert {r.headers["webhook-id"] for r in receiver.requests} == {delivery.message_id}
+
+
+@pytest.mark.django_db
+def test_fixing_the_url_makes_waiting_retries_due_now(receiver):
+    """Changing an endpoint's URL ends its failure pause and brings its scheduled retries forward."""
+    receiver.script(Reply(status=500))
+    endpoint = endpoint_make(url=receiver.url + "/wrong")
+    emit(events.PRODUCT_CREATED, {"products": []})
+    delivery = Delivery.objects.get()
+    delivery_send(delivery_id=delivery.pk)
+    endpoint.refresh_from_db()
+    assert endpoint.is_paused
+
+    endpoint_update(endpoint=endpoint, url=receiver.url, description="", event_types=endpoint.event_types)
+    endpoint.refresh_from_db()
+    assert not endpoint.is_paused
+    assert delivery_sweep() == [delivery.pk]
+    assert delivery_send(delivery_id=delivery.pk)
+    assert receiver.requests[-1].path == "/hook"
