@@ -27,10 +27,10 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ["message_id", "endpoint", "event_type", "status", "attempts", "last_status_code", "created_at"]
-    list_filter = ["status", "event_type"]
+    list_display = ["message_id", "endpoint", "event__type", "status", "attempts", "last_status_code", "created_at"]
+    list_filter = ["status", "event__type"]
     search_fields = ["message_id", "endpoint__url"]
-    list_select_related = ["endpoint"]
+    list_select_related = ["endpoint", "event"]
     readonly_fields = [field.name for field in Delivery._meta.fields]
     inlines = [DeliveryAttemptInline]
     show_full_result_count = False  # counting millions of deliveries would slow every page

@@ -59,6 +59,22 @@ class Endpoint(models.Model):
         return self.paused_until is not None and self.paused_until > timezone.now()
 
 
+class Event(models.Model):
+    """One emitted event: its payload is stored once, however many endpoints receive it."""
+
+    type = models.CharField(max_length=64)
+    # The exact request body, serialized once by emit(): every delivery and retry sends (and
+    # signs) these bytes.
+    payload = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self):
+        return f"{self.type} #{self.pk}"
+
+
 class Delivery(models.Model):
     class Status(models.TextChoices):
         PENDING = "pending", "Pending"
@@ -66,13 +82,11 @@ class Delivery(models.Model):
         FAILED = "failed", "Failed"
 
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="deliveries")
-    event_type = models.CharField(max_length=64)
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
     message_id = models.CharField(
         "webhook-id", max_length=40, unique=True, default=message_id_generate,
         help_text="Sent as the webhook-id header; the same on every retry so receivers can deduplicate.",
     )
-    # The exact request body, serialized once by emit(): retries resend (and re-sign) these bytes.
-    payload = models.TextField()
     status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
     attempts = models.PositiveSmallIntegerField(default=0, help_text="Attempts since queued or redelivered.")
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -99,7 +113,7 @@ class Delivery(models.Model):
         ]
 
     def __str__(self):
-        return f"{self.event_type} → {self.endpoint} ({self.status})"
+        return f"{self.message_id} → {self.endpoint} ({self.status})"
 
     def get_absolute_url(self):
         return reverse("webhooks:delivery_detail", args=[self.pk])

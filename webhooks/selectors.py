@@ -40,7 +40,7 @@ def endpoint_list() -> list[Endpoint]:
 
 def endpoint_deliveries(*, endpoint: Endpoint, status: str = "") -> QuerySet[Delivery]:
     """The delivery log of `endpoint`, newest first, optionally one status only."""
-    deliveries = endpoint.deliveries.defer("payload").prefetch_related("attempt_log")
+    deliveries = endpoint.deliveries.select_related("event").defer("event__payload").prefetch_related("attempt_log")
     return deliveries.filter(status=status) if status else deliveries
 
 

@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from webhooks.events import WEBHOOK_TEST
 from webhooks.http import Outcome, http_post
-from webhooks.models import Delivery, DeliveryAttempt, Endpoint, secret_generate
+from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event, secret_generate
 from webhooks.signing import signature_headers
 
 logger = logging.getLogger(__name__)
@@ -49,10 +49,11 @@ def _deliveries_enqueue(delivery_ids: list[int]) -> None:
         delivery_send.delay(delivery_id)
 
 
-def _deliveries_queue(*, endpoint_ids: list[int], event_type: str, payload: str) -> list[Delivery]:
+def _deliveries_queue(*, endpoint_ids: list[int], event_type: str, data: dict) -> list[Delivery]:
     now = timezone.now()
+    event = Event.objects.create(type=event_type, payload=_payload_serialize(event_type, data))
     deliveries = Delivery.objects.bulk_create(
-        Delivery(endpoint_id=endpoint_id, event_type=event_type, payload=payload, next_attempt_at=now, queued_at=now)
+        Delivery(endpoint_id=endpoint_id, event=event, next_attempt_at=now, queued_at=now)
         for endpoint_id in endpoint_ids
     )
     ids = [delivery.pk for delivery in deliveries]
@@ -71,8 +72,7 @@ def emit(event_type: str, data: dict) -> int:
     )
     if not endpoint_ids:
         return 0
-    payload = _payload_serialize(event_type, data)
-    return len(_deliveries_queue(endpoint_ids=endpoint_ids, event_type=event_type, payload=payload))
+    return len(_deliveries_queue(endpoint_ids=endpoint_ids, event_type=event_type, data=data))
 
 
 def endpoint_create(*, url: str, description: str, event_types: list[str]) -> Endpoint:
@@ -116,8 +116,7 @@ def endpoint_secret_rotate(*, endpoint: Endpoint) -> str:
 
 def endpoint_test(*, endpoint: Endpoint) -> Delivery:
     """Queue a signed `{"test": true}` event to `endpoint` (one attempt, no retries)."""
-    payload = _payload_serialize(WEBHOOK_TEST, {"test": True})
-    return _deliveries_queue(endpoint_ids=[endpoint.pk], event_type=WEBHOOK_TEST, payload=payload)[0]
+    return _deliveries_queue(endpoint_ids=[endpoint.pk], event_type=WEBHOOK_TEST, data={"test": True})[0]
 
 
 def delivery_redeliver(*, delivery: Delivery) -> bool:
@@ -159,7 +158,7 @@ def _delivery_claim(delivery_id: int) -> Delivery | None:
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
         .update(locked_until=now + lease)
     )
-    return Delivery.objects.select_related("endpoint").get(pk=delivery_id) if claimed else None
+    return Delivery.objects.select_related("endpoint", "event").get(pk=delivery_id) if claimed else None
 
 
 def _retry_delay(attempts: int, outcome: Outcome) -> timedelta:
@@ -173,7 +172,7 @@ def _delivery_record(delivery: Delivery, outcome: Outcome, attempted_at) -> None
     attempts = delivery.attempts + 1
     logger.info(
         "Webhook %s (%s) to endpoint %s, attempt %s: %s %s %s ms",
-        delivery.message_id, delivery.event_type, delivery.endpoint_id, attempts,
+        delivery.message_id, delivery.event.type, delivery.endpoint_id, attempts,
         outcome.status_code or "-", outcome.error or "", outcome.response_ms,
     )
     changes = {
@@ -195,7 +194,7 @@ def _delivery_record(delivery: Delivery, outcome: Outcome, attempted_at) -> None
             enabled=False,
             reason=f"The receiver answered 410 Gone on {attempted_at:%Y-%m-%d %H:%M} UTC.",
         )
-    elif delivery.event_type != WEBHOOK_TEST and attempts < len(RETRY_SCHEDULE_SECONDS):
+    elif delivery.event.type != WEBHOOK_TEST and attempts < len(RETRY_SCHEDULE_SECONDS):
         changes["status"] = Delivery.Status.PENDING
         changes["next_attempt_at"] = timezone.now() + _retry_delay(attempts, outcome)
     endpoints = Endpoint.objects.filter(pk=delivery.endpoint_id)
@@ -228,7 +227,7 @@ def delivery_send(*, delivery_id: int) -> bool:
         return False
     attempted_at = timezone.now()
     paused_until = delivery.endpoint.paused_until
-    if paused_until and paused_until > attempted_at and delivery.event_type != WEBHOOK_TEST:
+    if paused_until and paused_until > attempted_at and delivery.event.type != WEBHOOK_TEST:
         # Wait for the failed delivery's retry to show the endpoint is back (a second later, so
         # that retry goes first), without an attempt of our own.
         Delivery.objects.filter(pk=delivery.pk).update(
@@ -237,10 +236,10 @@ def delivery_send(*, delivery_id: int) -> bool:
         return False
     headers = signature_headers(
         secret=delivery.endpoint.secret, message_id=delivery.message_id, timestamp=int(time.time()),
-        body=delivery.payload,
+        body=delivery.event.payload,
     )
     outcome = http_post(
-        url=delivery.endpoint.url, body=delivery.payload, headers=headers,
+        url=delivery.endpoint.url, body=delivery.event.payload, headers=headers,
         timeout=settings.WEBHOOKS_TIMEOUT_SECONDS,
     )
     _delivery_record(delivery, outcome, attempted_at)

@@ -104,7 +104,7 @@ def endpoint_test(request: HttpRequest, pk: int):
 
 @require_GET
 def delivery_detail(request: HttpRequest, pk: int):
-    delivery = get_object_or_404(Delivery.objects.select_related("endpoint"), pk=pk)
+    delivery = get_object_or_404(Delivery.objects.select_related("endpoint", "event"), pk=pk)
     context = {"delivery": delivery, "attempt": selectors.delivery_latest_attempt(delivery=delivery)}
     if not request.htmx:
         return render(request, "webhooks/delivery_detail.html", context)

@@ -186,8 +186,8 @@ def test_endpoint_disabled_after_queueing_receives_nothing(receiver):
 def test_payload_is_sent_byte_for_byte(receiver):
     """The request body is exactly the payload stored by emit()."""
     delivery = _send(_queue_one(receiver.url))
-    assert receiver.requests[0].body.decode() == delivery.payload
-    assert json.loads(delivery.payload)["data"]["products"][0]["sku"] == "A-1"
+    assert receiver.requests[0].body.decode() == delivery.event.payload
+    assert json.loads(delivery.event.payload)["data"]["products"][0]["sku"] == "A-1"
 
 
 @pytest.mark.django_db
