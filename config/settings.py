@@ -188,6 +188,9 @@ WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", DEBUG)
 WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOKS_TIMEOUT_SECONDS", "15"))
 # Retries wait in the database (next_attempt_at); this sweep enqueues the ones that are due.
 CELERY_BEAT_SCHEDULE["webhooks-delivery-sweep"] = {"task": "webhooks.tasks.delivery_sweep", "schedule": 5.0}
+# Finished deliveries (with their payloads and attempt logs) are deleted after this many days.
+WEBHOOKS_RETENTION_DAYS = int(os.environ.get("WEBHOOKS_RETENTION_DAYS", "30"))
+CELERY_BEAT_SCHEDULE["webhooks-delivery-purge"] = {"task": "webhooks.tasks.delivery_purge", "schedule": 3600.0}
 
 # LOGGING
 # ------------------------------------------------------------------------------

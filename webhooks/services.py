@@ -94,8 +94,29 @@ def endpoint_update(*, endpoint: Endpoint, url: str, description: str, event_typ
     return endpoint
 
 
+def _events_unreferenced_delete() -> None:
+    # An event only exists for its deliveries; others emitted concurrently are not visible
+    # here until committed together with their deliveries, so they are never caught.
+    Event.objects.filter(deliveries__isnull=True).delete()
+
+
 def endpoint_delete(*, endpoint: Endpoint) -> None:
-    endpoint.delete()
+    """Delete the endpoint with its delivery log (and the events no other endpoint received)."""
+    with transaction.atomic():
+        endpoint.delete()
+        _events_unreferenced_delete()
+
+
+def delivery_purge(*, older_than: timedelta) -> int:
+    """Delete finished deliveries (and their events) created more than `older_than` ago."""
+    with transaction.atomic():
+        deleted, _ = (
+            Delivery.objects.exclude(status=Delivery.Status.PENDING)
+            .filter(created_at__lt=timezone.now() - older_than)
+            .delete()
+        )
+        _events_unreferenced_delete()
+    return deleted
 
 
 def endpoint_enabled_set(*, endpoint: Endpoint, enabled: bool, reason: str = "") -> Endpoint:
@@ -199,8 +220,8 @@ def _delivery_record(delivery: Delivery, outcome: Outcome, attempted_at) -> None
         changes["next_attempt_at"] = timezone.now() + _retry_delay(attempts, outcome)
     endpoints = Endpoint.objects.filter(pk=delivery.endpoint_id)
     with transaction.atomic():
-        if outcome.succeeded:
-            endpoints.filter(paused_until__isnull=False).update(paused_until=None)
+        if outcome.succeeded and delivery.endpoint.paused_until is not None:
+            endpoints.update(paused_until=None)
         elif changes["next_attempt_at"]:
             endpoints.update(paused_until=changes["next_attempt_at"])
         DeliveryAttempt.objects.create(

@@ -1,6 +1,9 @@
 """Thin Celery entry points; the schedule and idempotency live in webhooks.services."""
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.conf import settings
 
 from webhooks import services
 
@@ -14,3 +17,8 @@ def delivery_send(delivery_id: int) -> None:
 @shared_task(ignore_result=True)
 def delivery_sweep() -> None:
     services.delivery_sweep()
+
+
+@shared_task(ignore_result=True)
+def delivery_purge() -> None:
+    services.delivery_purge(older_than=timedelta(days=settings.WEBHOOKS_RETENTION_DAYS))

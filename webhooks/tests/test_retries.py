@@ -1,4 +1,4 @@
-"""The beat sweep and redelivery: what is due gets (re)enqueued, exactly once."""
+"""Beat jobs and staff actions on the queue: sweep, redeliver, purge, endpoint changes."""
 
 from datetime import timedelta
 
@@ -6,8 +6,16 @@ import pytest
 from django.utils import timezone
 
 from webhooks import events
-from webhooks.models import Delivery
-from webhooks.services import delivery_redeliver, delivery_send, delivery_sweep, emit, endpoint_update
+from webhooks.models import Delivery, Event
+from webhooks.services import (
+    delivery_purge,
+    delivery_redeliver,
+    delivery_send,
+    delivery_sweep,
+    emit,
+    endpoint_delete,
+    endpoint_update,
+)
 from webhooks.tests.factories import endpoint_make, retry_time_arrives
 from webhooks.tests.receiver import Reply
 
@@ -77,3 +85,31 @@ def test_fixing_the_url_makes_waiting_retries_due_now(receiver):
     assert delivery_sweep() == [delivery.pk]
     assert delivery_send(delivery_id=delivery.pk)
     assert receiver.requests[-1].path == "/hook"
+
+
+@pytest.mark.django_db
+def test_purge_deletes_old_finished_deliveries_and_their_events():
+    """Old succeeded/failed deliveries go with their now unused events; pending and recent ones stay."""
+    endpoint_make(url="https://example.com/")
+    for _ in range(3):
+        emit(events.PRODUCT_CREATED, {"products": []})
+    old_finished, old_pending, recent_finished = Delivery.objects.order_by("pk")
+    long_ago = timezone.now() - timedelta(days=40)
+    Delivery.objects.filter(pk__in=[old_finished.pk, old_pending.pk]).update(created_at=long_ago)
+    Delivery.objects.exclude(pk=old_pending.pk).update(status=Delivery.Status.SUCCEEDED)
+
+    assert delivery_purge(older_than=timedelta(days=30)) == 1
+    assert set(Delivery.objects.values_list("pk", flat=True)) == {old_pending.pk, recent_finished.pk}
+    assert set(Event.objects.values_list("pk", flat=True)) == {old_pending.event_id, recent_finished.event_id}
+
+
+@pytest.mark.django_db
+def test_deleting_an_endpoint_keeps_events_other_endpoints_received():
+    """Deleting an endpoint removes its log, and events only it received."""
+    gone = endpoint_make(url="https://example.com/gone", event_types=[events.PRODUCT_CREATED, events.PRODUCT_DELETED])
+    endpoint_make(url="https://example.com/stays", event_types=[events.PRODUCT_CREATED])
+    emit(events.PRODUCT_CREATED, {"products": []})
+    emit(events.PRODUCT_DELETED, {"products": []})
+    endpoint_delete(endpoint=gone)
+    assert list(Event.objects.values_list("type", flat=True)) == [events.PRODUCT_CREATED]
+    assert not Delivery.objects.filter(endpoint_id=gone.pk).exists()
