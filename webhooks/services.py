@@ -51,11 +51,13 @@ def _deliveries_enqueue(delivery_ids: list[int]) -> None:
 
 def _deliveries_queue(*, endpoint_ids: list[int], event_type: str, data: dict) -> list[Delivery]:
     now = timezone.now()
-    event = Event.objects.create(type=event_type, payload=_payload_serialize(event_type, data))
-    deliveries = Delivery.objects.bulk_create(
-        Delivery(endpoint_id=endpoint_id, event=event, next_attempt_at=now, queued_at=now)
-        for endpoint_id in endpoint_ids
-    )
+    # Joins the caller's transaction without a savepoint; is its own one when there is none.
+    with transaction.atomic(savepoint=False):
+        event = Event.objects.create(type=event_type, payload=_payload_serialize(event_type, data))
+        deliveries = Delivery.objects.bulk_create(
+            Delivery(endpoint_id=endpoint_id, event=event, next_attempt_at=now, queued_at=now)
+            for endpoint_id in endpoint_ids
+        )
     ids = [delivery.pk for delivery in deliveries]
     transaction.on_commit(lambda: _deliveries_enqueue(ids))
     return deliveries
@@ -110,13 +112,13 @@ def endpoint_delete(*, endpoint: Endpoint) -> None:
 def delivery_purge(*, older_than: timedelta) -> int:
     """Delete finished deliveries (and their events) created more than `older_than` ago."""
     with transaction.atomic():
-        deleted, _ = (
+        _, deleted = (
             Delivery.objects.exclude(status=Delivery.Status.PENDING)
             .filter(created_at__lt=timezone.now() - older_than)
             .delete()
         )
         _events_unreferenced_delete()
-    return deleted
+    return deleted.get(Delivery._meta.label, 0)
 
 
 def endpoint_enabled_set(*, endpoint: Endpoint, enabled: bool, reason: str = "") -> Endpoint:
@@ -207,23 +209,23 @@ def _delivery_record(delivery: Delivery, outcome: Outcome, attempted_at) -> None
         "last_error": outcome.error[:255],
         "status": Delivery.Status.FAILED,
     }
+    endpoint_changes = {}
     if outcome.succeeded:
         changes["status"] = Delivery.Status.SUCCEEDED
+        if delivery.endpoint.paused_until is not None:
+            endpoint_changes = {"paused_until": None}
     elif outcome.status_code == 410:
-        endpoint_enabled_set(
-            endpoint=delivery.endpoint,
-            enabled=False,
-            reason=f"The receiver answered 410 Gone on {attempted_at:%Y-%m-%d %H:%M} UTC.",
-        )
+        endpoint_changes = {
+            "enabled": False,
+            "disabled_reason": f"The receiver answered 410 Gone on {attempted_at:%Y-%m-%d %H:%M} UTC.",
+        }
     elif delivery.event.type != WEBHOOK_TEST and attempts < len(RETRY_SCHEDULE_SECONDS):
         changes["status"] = Delivery.Status.PENDING
         changes["next_attempt_at"] = timezone.now() + _retry_delay(attempts, outcome)
-    endpoints = Endpoint.objects.filter(pk=delivery.endpoint_id)
+        endpoint_changes = {"paused_until": changes["next_attempt_at"]}
     with transaction.atomic():
-        if outcome.succeeded and delivery.endpoint.paused_until is not None:
-            endpoints.update(paused_until=None)
-        elif changes["next_attempt_at"]:
-            endpoints.update(paused_until=changes["next_attempt_at"])
+        if not Delivery.objects.filter(pk=delivery.pk).update(**changes):
+            return  # deleted with its endpoint while the request was under way
         DeliveryAttempt.objects.create(
             delivery=delivery,
             attempted_at=attempted_at,
@@ -232,7 +234,8 @@ def _delivery_record(delivery: Delivery, outcome: Outcome, attempted_at) -> None
             response_excerpt=outcome.excerpt,
             error=outcome.error[:255],
         )
-        Delivery.objects.filter(pk=delivery.pk).update(**changes)
+        if endpoint_changes:
+            Endpoint.objects.filter(pk=delivery.endpoint_id).update(**endpoint_changes, updated_at=timezone.now())
 
 
 def delivery_send(*, delivery_id: int) -> bool:

@@ -1,15 +1,17 @@
 """One delivery attempt: signing, outcomes, retries and the endpoint's reaction."""
 
 import json
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 from standardwebhooks import Webhook
 
 from webhooks import events
-from webhooks.models import Delivery
-from webhooks.services import delivery_send, emit
+from webhooks.models import Delivery, Endpoint
+from webhooks.services import delivery_send, emit, endpoint_delete
 from webhooks.tests.factories import endpoint_make, retry_time_arrives
 from webhooks.tests.receiver import Reply
 
@@ -209,3 +211,21 @@ def test_failing_endpoint_pauses_its_other_deliveries(receiver):
     failed.endpoint.refresh_from_db()
     assert failed.endpoint.paused_until is None, "a success resumes the endpoint"
     assert _send(waiting).status == Delivery.Status.SUCCEEDED
+
+
+@pytest.mark.django_db(transaction=True)
+def test_endpoint_deleted_during_the_request_is_not_an_error(receiver):
+    """If staff delete the endpoint while a request is under way, the attempt is dropped quietly."""
+    receiver.script(Reply(delay=0.5))
+    delivery = _queue_one(receiver.url)
+
+    def delete_from_another_connection():
+        endpoint_delete(endpoint=Endpoint.objects.get())
+        connection.close()
+
+    deleter = threading.Timer(0.2, delete_from_another_connection)
+    deleter.start()
+    assert delivery_send(delivery_id=delivery.pk)
+    deleter.join()
+    assert not Delivery.objects.exists()
+    assert len(receiver.requests) == 1
