@@ -59,7 +59,7 @@ def _describe(exc: BaseException, timeout: float) -> str:
     if isinstance(exc, UnsafeURLError):
         return str(exc)
     if isinstance(exc, requests.ConnectTimeout):
-        return f"Timed out connecting (after {CONNECT_TIMEOUT_SECONDS:g} s)"
+        return "Timed out connecting"
     if isinstance(exc, (requests.Timeout, TimeoutError)):
         return f"Timed out waiting for the response (after {timeout:g} s)"
     for cause in _causes(exc):
