@@ -179,6 +179,19 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".local" / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {}
 
+# WEBHOOKS
+# ------------------------------------------------------------------------------
+# Receivers on loopback/private addresses are refused (SSRF) unless this is on; on by default
+# in development so a local receiver works.
+WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", DEBUG)
+# Total time allowed for one delivery attempt (Standard Webhooks / Svix use 15 s).
+WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOKS_TIMEOUT_SECONDS", "15"))
+# Retries wait in the database (next_attempt_at); this sweep enqueues the ones that are due.
+CELERY_BEAT_SCHEDULE["webhooks-delivery-sweep"] = {"task": "webhooks.tasks.delivery_sweep", "schedule": 5.0}
+# Finished deliveries (with their payloads and attempt logs) are deleted after this many days.
+WEBHOOKS_RETENTION_DAYS = int(os.environ.get("WEBHOOKS_RETENTION_DAYS", "30"))
+CELERY_BEAT_SCHEDULE["webhooks-delivery-purge"] = {"task": "webhooks.tasks.delivery_purge", "schedule": 3600.0}
+
 # LOGGING
 # ------------------------------------------------------------------------------
 LOGGING = {

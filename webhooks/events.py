@@ -16,3 +16,6 @@ EVENT_TYPE_CHOICES = [
 
 # Product events carry their products in batches of at most this many (`data.products`).
 PRODUCTS_PER_EVENT = 1000
+
+# What the Test button sends (`data` is `{"test": true}`); endpoints need not subscribe to it.
+WEBHOOK_TEST = "webhook.test"

@@ -1,7 +1,48 @@
-"""PLACEHOLDER until the webhooks issue (#4) lands; the signature is the contract."""
+"""Reads of the webhooks app."""
+
+from datetime import timedelta
+
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
+
+from webhooks.models import Delivery, Endpoint
+
+SUCCESS_RATE_WINDOW = timedelta(days=7)
 
 
 def event_has_subscribers(event_type: str) -> bool:
     """Whether any enabled endpoint subscribes to `event_type`: lets callers skip building
     costly payloads (an import's product batches) when nobody listens."""
-    return False
+    return Endpoint.objects.filter(enabled=True, event_types__contains=[event_type]).exists()
+
+
+def endpoint_list() -> list[Endpoint]:
+    """Endpoints with their last attempted delivery and success rate over the last 7 days
+    (`success_rate` is None when no delivery finished in that window)."""
+    last = Delivery.objects.filter(endpoint=OuterRef("pk"), last_attempt_at__isnull=False).order_by("-last_attempt_at")
+    since = timezone.now() - SUCCESS_RATE_WINDOW
+    recent = Q(deliveries__created_at__gte=since)
+    endpoints = list(
+        Endpoint.objects.annotate(
+            last_attempt_at=Subquery(last.values("last_attempt_at")[:1]),
+            last_status_code=Subquery(last.values("last_status_code")[:1]),
+            last_response_ms=Subquery(last.values("last_response_ms")[:1]),
+            last_error=Subquery(last.values("last_error")[:1]),
+            succeeded=Count("deliveries", filter=recent & Q(deliveries__status=Delivery.Status.SUCCEEDED)),
+            failed=Count("deliveries", filter=recent & Q(deliveries__status=Delivery.Status.FAILED)),
+        )
+    )
+    for endpoint in endpoints:
+        finished = endpoint.succeeded + endpoint.failed
+        endpoint.success_rate = round(100 * endpoint.succeeded / finished) if finished else None
+    return endpoints
+
+
+def endpoint_deliveries(*, endpoint: Endpoint, status: str = "") -> QuerySet[Delivery]:
+    """The delivery log of `endpoint`, newest first, optionally one status only."""
+    deliveries = endpoint.deliveries.select_related("event").defer("event__payload").prefetch_related("attempt_log")
+    return deliveries.filter(status=status) if status else deliveries
+
+
+def delivery_latest_attempt(*, delivery: Delivery):
+    return delivery.attempt_log.first()

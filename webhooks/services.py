@@ -1,5 +1,66 @@
-"""The interface other apps call. PLACEHOLDER until the webhooks issue (#4) lands: emit() stores
-nothing yet. Its signature is the contract: keep it when implementing the outbox."""
+"""Writes of the webhooks app: endpoints, the outbox (emit) and sending deliveries.
+
+Deliveries are rows first (written in the caller's transaction), tasks second: a task only
+carries a delivery id, the schedule lives in `next_attempt_at`, and a beat sweep re-enqueues
+whatever is due, so a lost broker message or a dead worker delays a delivery but never loses it.
+"""
+
+import json
+import logging
+import random
+import time
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from webhooks.events import WEBHOOK_TEST
+from webhooks.http import Outcome, http_post
+from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event, secret_generate
+from webhooks.signing import signature_headers
+
+logger = logging.getLogger(__name__)
+
+# Delay before attempt n+1 after attempt n failed (Standard Webhooks / Svix): 8 attempts over a day.
+RETRY_SCHEDULE_SECONDS = [0, 5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 10 * 3600]
+RETRY_JITTER = 0.1  # ± this fraction, so receivers that failed together are not retried together
+MAX_RETRY_AFTER_SECONDS = 24 * 3600
+# The sweep enqueues a delivery again only if its task has not run this long after being queued.
+REQUEUE_AFTER = timedelta(minutes=10)
+SWEEP_BATCH = 500
+RETRY_AFTER_STATUSES = {429, 503}
+
+
+def _payload_serialize(event_type: str, data: dict) -> str:
+    return json.dumps(
+        {"type": event_type, "timestamp": timezone.now().isoformat(), "data": data},
+        cls=DjangoJSONEncoder,
+        separators=(",", ":"),
+    )
+
+
+def _deliveries_enqueue(delivery_ids: list[int]) -> None:
+    from webhooks.tasks import delivery_send  # tasks import this module
+
+    for delivery_id in delivery_ids:
+        delivery_send.delay(delivery_id)
+
+
+def _deliveries_queue(*, endpoint_ids: list[int], event_type: str, data: dict) -> list[Delivery]:
+    now = timezone.now()
+    # Joins the caller's transaction without a savepoint; is its own one when there is none.
+    with transaction.atomic(savepoint=False):
+        event = Event.objects.create(type=event_type, payload=_payload_serialize(event_type, data))
+        deliveries = Delivery.objects.bulk_create(
+            Delivery(endpoint_id=endpoint_id, event=event, next_attempt_at=now, queued_at=now)
+            for endpoint_id in endpoint_ids
+        )
+    ids = [delivery.pk for delivery in deliveries]
+    transaction.on_commit(lambda: _deliveries_enqueue(ids))
+    return deliveries
 
 
 def emit(event_type: str, data: dict) -> int:
@@ -8,4 +69,202 @@ def emit(event_type: str, data: dict) -> int:
     Runs in the caller's transaction (an outbox): nothing is sent for a rolled-back change.
     Returns the number of deliveries queued.
     """
-    return 0
+    endpoint_ids = list(
+        Endpoint.objects.filter(enabled=True, event_types__contains=[event_type]).values_list("pk", flat=True)
+    )
+    if not endpoint_ids:
+        return 0
+    return len(_deliveries_queue(endpoint_ids=endpoint_ids, event_type=event_type, data=data))
+
+
+def endpoint_create(*, url: str, description: str, event_types: list[str]) -> Endpoint:
+    return Endpoint.objects.create(url=url, description=description, event_types=event_types)
+
+
+def endpoint_update(*, endpoint: Endpoint, url: str, description: str, event_types: list[str]) -> Endpoint:
+    """Save changes; a new URL ends the failure pause and makes waiting retries due now."""
+    url_changed = url != endpoint.url
+    endpoint.url, endpoint.description, endpoint.event_types = url, description, event_types
+    if url_changed:
+        endpoint.paused_until = None
+    with transaction.atomic():
+        endpoint.save(update_fields=["url", "description", "event_types", "paused_until", "updated_at"])
+        if url_changed:
+            endpoint.deliveries.filter(status=Delivery.Status.PENDING, next_attempt_at__gt=timezone.now()).update(
+                next_attempt_at=timezone.now(), queued_at=None
+            )
+    return endpoint
+
+
+def _events_unreferenced_delete() -> None:
+    # An event only exists for its deliveries; others emitted concurrently are not visible
+    # here until committed together with their deliveries, so they are never caught.
+    Event.objects.filter(deliveries__isnull=True).delete()
+
+
+def endpoint_delete(*, endpoint: Endpoint) -> None:
+    """Delete the endpoint with its delivery log (and the events no other endpoint received)."""
+    with transaction.atomic():
+        endpoint.delete()
+        _events_unreferenced_delete()
+
+
+def delivery_purge(*, older_than: timedelta) -> int:
+    """Delete finished deliveries (and their events) created more than `older_than` ago."""
+    with transaction.atomic():
+        _, deleted = (
+            Delivery.objects.exclude(status=Delivery.Status.PENDING)
+            .filter(created_at__lt=timezone.now() - older_than)
+            .delete()
+        )
+        _events_unreferenced_delete()
+    return deleted.get(Delivery._meta.label, 0)
+
+
+def endpoint_enabled_set(*, endpoint: Endpoint, enabled: bool, reason: str = "") -> Endpoint:
+    """Enable (forgetting any automatic reason and failure pause) or disable, saying why."""
+    endpoint.enabled, endpoint.disabled_reason = enabled, "" if enabled else reason
+    if enabled:
+        endpoint.paused_until = None
+    endpoint.save(update_fields=["enabled", "disabled_reason", "paused_until", "updated_at"])
+    return endpoint
+
+
+def endpoint_secret_rotate(*, endpoint: Endpoint) -> str:
+    """A new signing secret, effective for the next request; returns it (to be shown once)."""
+    endpoint.secret = secret_generate()
+    endpoint.save(update_fields=["secret", "updated_at"])
+    return endpoint.secret
+
+
+def endpoint_test(*, endpoint: Endpoint) -> Delivery:
+    """Queue a signed `{"test": true}` event to `endpoint` (one attempt, no retries)."""
+    return _deliveries_queue(endpoint_ids=[endpoint.pk], event_type=WEBHOOK_TEST, data={"test": True})[0]
+
+
+def delivery_redeliver(*, delivery: Delivery) -> bool:
+    """Send a finished delivery again, same webhook-id, with a fresh retry schedule."""
+    now = timezone.now()
+    queued = (
+        Delivery.objects.filter(pk=delivery.pk)
+        .exclude(status=Delivery.Status.PENDING)
+        .update(status=Delivery.Status.PENDING, attempts=0, next_attempt_at=now, queued_at=now, locked_until=None)
+    )
+    if queued:
+        transaction.on_commit(lambda: _deliveries_enqueue([delivery.pk]))
+    return bool(queued)
+
+
+def delivery_sweep() -> list[int]:
+    """Enqueue due deliveries that have no live task (retries, lost messages); returns their ids."""
+    now = timezone.now()
+    with transaction.atomic():
+        ids = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+            .filter(Q(queued_at__isnull=True) | Q(queued_at__lt=now - REQUEUE_AFTER))
+            .order_by("next_attempt_at")
+            .values_list("pk", flat=True)[:SWEEP_BATCH]
+        )
+        Delivery.objects.filter(pk__in=ids).update(queued_at=now)
+        transaction.on_commit(lambda: _deliveries_enqueue(ids))
+    return ids
+
+
+def _delivery_claim(delivery_id: int) -> Delivery | None:
+    """Lease a due delivery for one attempt. The conditional UPDATE is atomic, so of two workers
+    holding the same id only one gets it; a succeeded or failed delivery is never claimed."""
+    now = timezone.now()
+    lease = timedelta(seconds=2 * settings.WEBHOOKS_TIMEOUT_SECONDS + 30)
+    claimed = (
+        Delivery.objects.filter(pk=delivery_id, status=Delivery.Status.PENDING, next_attempt_at__lte=now)
+        .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
+        .update(locked_until=now + lease)
+    )
+    return Delivery.objects.select_related("endpoint", "event").get(pk=delivery_id) if claimed else None
+
+
+def _retry_delay(attempts: int, outcome: Outcome) -> timedelta:
+    seconds = RETRY_SCHEDULE_SECONDS[attempts] * random.uniform(1 - RETRY_JITTER, 1 + RETRY_JITTER)
+    if outcome.status_code in RETRY_AFTER_STATUSES and outcome.retry_after_seconds is not None:
+        seconds = max(seconds, min(outcome.retry_after_seconds, MAX_RETRY_AFTER_SECONDS))
+    return timedelta(seconds=seconds)
+
+
+def _delivery_record(delivery: Delivery, outcome: Outcome, attempted_at) -> None:
+    attempts = delivery.attempts + 1
+    logger.info(
+        "Webhook %s (%s) to endpoint %s, attempt %s: %s %s %s ms",
+        delivery.message_id, delivery.event.type, delivery.endpoint_id, attempts,
+        outcome.status_code or "-", outcome.error or "", outcome.response_ms,
+    )
+    changes = {
+        "attempts": attempts,
+        "locked_until": None,
+        "queued_at": None,
+        "next_attempt_at": None,
+        "last_attempt_at": attempted_at,
+        "last_status_code": outcome.status_code,
+        "last_response_ms": outcome.response_ms,
+        "last_error": outcome.error[:255],
+        "status": Delivery.Status.FAILED,
+    }
+    endpoint_changes = {}
+    if outcome.succeeded:
+        changes["status"] = Delivery.Status.SUCCEEDED
+        if delivery.endpoint.paused_until is not None:
+            endpoint_changes = {"paused_until": None}
+    elif outcome.status_code == 410:
+        endpoint_changes = {
+            "enabled": False,
+            "disabled_reason": f"The receiver answered 410 Gone on {attempted_at:%Y-%m-%d %H:%M} UTC.",
+        }
+    elif delivery.event.type != WEBHOOK_TEST and attempts < len(RETRY_SCHEDULE_SECONDS):
+        changes["status"] = Delivery.Status.PENDING
+        changes["next_attempt_at"] = timezone.now() + _retry_delay(attempts, outcome)
+        endpoint_changes = {"paused_until": changes["next_attempt_at"]}
+    with transaction.atomic():
+        if not Delivery.objects.filter(pk=delivery.pk).update(**changes):
+            return  # deleted with its endpoint while the request was under way
+        DeliveryAttempt.objects.create(
+            delivery=delivery,
+            attempted_at=attempted_at,
+            status_code=outcome.status_code,
+            response_ms=outcome.response_ms,
+            response_excerpt=outcome.excerpt,
+            error=outcome.error[:255],
+        )
+        if endpoint_changes:
+            Endpoint.objects.filter(pk=delivery.endpoint_id).update(**endpoint_changes, updated_at=timezone.now())
+
+
+def delivery_send(*, delivery_id: int) -> bool:
+    """Make one attempt at a due delivery unless another worker holds it; whether one was made."""
+    delivery = _delivery_claim(delivery_id)
+    if delivery is None:
+        return False
+    if not delivery.endpoint.enabled:
+        Delivery.objects.filter(pk=delivery.pk).update(
+            status=Delivery.Status.FAILED, locked_until=None, next_attempt_at=None,
+            last_error="Not sent: the endpoint is disabled.",
+        )
+        return False
+    attempted_at = timezone.now()
+    paused_until = delivery.endpoint.paused_until
+    if paused_until and paused_until > attempted_at and delivery.event.type != WEBHOOK_TEST:
+        # Wait for the failed delivery's retry to show the endpoint is back (a second later, so
+        # that retry goes first), without an attempt of our own.
+        Delivery.objects.filter(pk=delivery.pk).update(
+            next_attempt_at=paused_until + timedelta(seconds=1), locked_until=None, queued_at=None
+        )
+        return False
+    headers = signature_headers(
+        secret=delivery.endpoint.secret, message_id=delivery.message_id, timestamp=int(time.time()),
+        body=delivery.event.payload,
+    )
+    outcome = http_post(
+        url=delivery.endpoint.url, body=delivery.event.payload, headers=headers,
+        timeout=settings.WEBHOOKS_TIMEOUT_SECONDS,
+    )
+    _delivery_record(delivery, outcome, attempted_at)
+    return True

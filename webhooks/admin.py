@@ -1,0 +1,39 @@
+from django.contrib import admin
+
+from webhooks.forms import EndpointForm
+from webhooks.models import Delivery, DeliveryAttempt, Endpoint
+
+
+@admin.register(Endpoint)
+class EndpointAdmin(admin.ModelAdmin):
+    list_display = ["url", "description", "enabled", "disabled_reason", "created_at"]
+    list_filter = ["enabled"]
+    search_fields = ["url", "description"]
+    form = EndpointForm  # the same URL scheme and SSRF checks as the app's form
+    fields = ["url", "description", "event_types", "enabled", "disabled_reason", "created_at", "updated_at"]
+    # The secret is not editable, so the admin never renders it; staff rotate it in the app.
+    readonly_fields = ["disabled_reason", "created_at", "updated_at"]
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    readonly_fields = ["attempted_at", "status_code", "response_ms", "response_excerpt", "error"]
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = ["message_id", "endpoint", "event__type", "status", "attempts", "last_status_code", "created_at"]
+    list_filter = ["status", "event__type"]
+    search_fields = ["message_id", "endpoint__url"]
+    list_select_related = ["endpoint", "event"]
+    readonly_fields = [field.name for field in Delivery._meta.fields]
+    inlines = [DeliveryAttemptInline]
+    show_full_result_count = False  # counting millions of deliveries would slow every page
+
+    def has_add_permission(self, request):
+        return False

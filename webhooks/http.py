@@ -1,0 +1,119 @@
+"""One HTTP POST to a receiver, bounded in time and size, reduced to an outcome we can log."""
+
+import socket
+import ssl
+import time
+from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
+
+import requests
+from django.utils import timezone
+
+from webhooks.urlguard import UnsafeURLError, url_check_public
+
+EXCERPT_BYTES = 1024
+CONNECT_TIMEOUT_SECONDS = 5.0
+USER_AGENT = "product-importer-webhooks/1"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    response_ms: int
+    status_code: int | None = None
+    excerpt: str = ""
+    error: str = ""
+    retry_after_seconds: float | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def _retry_after_seconds(value: str | None) -> float | None:
+    """Retry-After is either delta-seconds or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
+    except (TypeError, ValueError):
+        return None
+
+
+def _causes(exc: BaseException):
+    """The exception and everything it wraps (requests → urllib3 → socket errors)."""
+    seen, stack = set(), [exc]
+    while stack:
+        current = stack.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        yield current
+        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
+        stack.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
+
+
+def _describe(exc: BaseException, timeout: float) -> str:
+    if isinstance(exc, UnsafeURLError):
+        return str(exc)
+    if isinstance(exc, requests.ConnectTimeout):
+        return "Timed out connecting"
+    if isinstance(exc, (requests.Timeout, TimeoutError)):
+        return f"Timed out waiting for the response (after {timeout:g} s)"
+    for cause in _causes(exc):
+        if isinstance(cause, socket.gaierror):
+            return "DNS lookup failed: the host name does not resolve"
+        if isinstance(cause, ConnectionRefusedError):
+            return "Connection refused"
+        if isinstance(cause, ssl.SSLError):
+            return f"TLS error: {cause.reason or cause}"
+    return f"Connection failed ({type(exc).__name__})"
+
+
+def _read_excerpt(response: requests.Response, deadline: float, timeout: float) -> str:
+    body = b""
+    for chunk in response.iter_content(chunk_size=256):
+        body += chunk
+        if len(body) >= EXCERPT_BYTES:
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"response body still arriving after {timeout:g} s")
+    return body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+
+
+def http_post(*, url: str, body: str, headers: dict[str, str], timeout: float) -> Outcome:
+    """POST `body`; never follows redirects, reads at most 1 KB of the answer, gives up after `timeout`.
+
+    The SSRF check runs here, right before connecting (requests resolves the name again, so a
+    DNS answer that changes in between is not caught; the window is milliseconds).
+    """
+    started = time.monotonic()
+
+    def elapsed_ms() -> int:
+        return int((time.monotonic() - started) * 1000)
+
+    try:
+        url_check_public(url)
+        with requests.post(
+            url,
+            data=body.encode(),
+            headers={"content-type": "application/json", "user-agent": USER_AGENT, **headers},
+            timeout=(min(CONNECT_TIMEOUT_SECONDS, timeout), timeout),
+            allow_redirects=False,
+            stream=True,
+        ) as response:
+            excerpt = _read_excerpt(response, started + timeout, timeout)
+    except (requests.RequestException, OSError, UnsafeURLError) as exc:
+        return Outcome(response_ms=elapsed_ms(), error=_describe(exc, timeout))
+    error = ""
+    if response.is_redirect:
+        error = f"Redirect to {response.headers.get('location', '?')} not followed"
+    return Outcome(
+        response_ms=elapsed_ms(),
+        status_code=response.status_code,
+        excerpt=excerpt,
+        error=error,
+        retry_after_seconds=_retry_after_seconds(response.headers.get("retry-after")),
+    )

@@ -1,0 +1,24 @@
+"""Thin Celery entry points; the schedule and idempotency live in webhooks.services."""
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.conf import settings
+
+from webhooks import services
+
+
+@shared_task(ignore_result=True, time_limit=120)
+def delivery_send(delivery_id: int) -> None:
+    # Safe to run twice: the service claims the delivery atomically and skips finished ones.
+    services.delivery_send(delivery_id=delivery_id)
+
+
+@shared_task(ignore_result=True)
+def delivery_sweep() -> None:
+    services.delivery_sweep()
+
+
+@shared_task(ignore_result=True)
+def delivery_purge() -> None:
+    services.delivery_purge(older_than=timedelta(days=settings.WEBHOOKS_RETENTION_DAYS))

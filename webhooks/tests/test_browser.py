@@ -1,0 +1,39 @@
+"""In a real browser: add an endpoint, then press Test and watch the worker's result arrive."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from webhooks.tests.factories import endpoint_make
+from webhooks.tests.receiver import Reply
+
+
+@pytest.mark.django_db(transaction=True)
+def test_add_endpoint_then_test_button_shows_the_receivers_answer(staff_page, celery_worker, receiver):
+    """The secret is shown once on creation; Test shows Pending, then status, time and body excerpt."""
+    receiver.script(Reply(status=200, body=b"received, thanks"))
+    staff_page.goto("/webhooks/")
+    staff_page.get_by_role("link", name="Add endpoint").click()
+    staff_page.get_by_label("URL").fill(receiver.url)
+    staff_page.get_by_label("Product created").check()
+    staff_page.get_by_role("button", name="Save").click()
+    expect(staff_page.get_by_test_id("secret")).to_have_text(re.compile(r"^whsec_[A-Za-z0-9+/=]{40,}$"))
+
+    staff_page.get_by_role("link", name="Go to the endpoint").click()
+    staff_page.get_by_role("button", name="Test").click()
+    result = staff_page.locator("#test-result")
+    expect(result).to_contain_text("Pending")
+    expect(result).to_contain_text("HTTP 200")
+    expect(result).to_contain_text("received, thanks")
+    expect(result.locator(".response-time")).to_have_text(re.compile(r"^\d+ ms$"))
+    assert receiver.requests[0].headers["webhook-signature"].startswith("v1,")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_test_button_shows_a_refused_connection(staff_page, celery_worker, closed_port_url):
+    """When nothing listens, the Test result names the error instead of a status."""
+    endpoint = endpoint_make(url=closed_port_url)
+    staff_page.goto(endpoint.get_absolute_url())
+    staff_page.get_by_role("button", name="Test").click()
+    expect(staff_page.locator("#test-result")).to_contain_text("Connection refused")

@@ -1,0 +1,115 @@
+"""Beat jobs and staff actions on the queue: sweep, redeliver, purge, endpoint changes."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from webhooks import events
+from webhooks.models import Delivery, Event
+from webhooks.services import (
+    delivery_purge,
+    delivery_redeliver,
+    delivery_send,
+    delivery_sweep,
+    emit,
+    endpoint_delete,
+    endpoint_update,
+)
+from webhooks.tests.factories import endpoint_make, retry_time_arrives
+from webhooks.tests.receiver import Reply
+
+
+@pytest.mark.django_db
+def test_sweep_enqueues_due_deliveries_without_a_live_task():
+    """Due retries and deliveries whose task vanished are swept; fresh and future ones are not."""
+    endpoint_make(url="https://example.com/")
+    for _ in range(4):
+        emit(events.PRODUCT_CREATED, {"products": []})
+    just_queued, retry_due, lost_task, retry_later = Delivery.objects.order_by("pk")
+    now = timezone.now()
+    Delivery.objects.filter(pk=retry_due.pk).update(queued_at=None, next_attempt_at=now)
+    Delivery.objects.filter(pk=lost_task.pk).update(queued_at=now - timedelta(hours=1))
+    Delivery.objects.filter(pk=retry_later.pk).update(queued_at=None, next_attempt_at=now + timedelta(minutes=5))
+
+    assert sorted(delivery_sweep()) == [retry_due.pk, lost_task.pk]
+    assert delivery_sweep() == [], "swept deliveries are marked queued"
+    assert just_queued.pk not in Delivery.objects.filter(queued_at__gte=now).values_list("pk", flat=True)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_retry_after_500_goes_through_the_sweep_and_worker(celery_worker, receiver, wait_for_delivery):
+    """A failed first attempt is retried by the sweep once due, and then succeeds."""
+    receiver.script(Reply(status=500))
+    endpoint_make(url=receiver.url)
+    emit(events.PRODUCT_DELETED, {"products": [{"id": 1}]})
+    delivery = wait_for_delivery(Delivery.objects.get(), attempts=1)
+    assert delivery.status == Delivery.Status.PENDING
+    retry_time_arrives()
+    assert delivery_sweep() == [delivery.pk]
+    delivery = wait_for_delivery(delivery, attempts=2)
+    assert delivery.status == Delivery.Status.SUCCEEDED
+    assert len(receiver.requests) == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redeliver_sends_a_finished_delivery_again(celery_worker, receiver, wait_for_delivery):
+    """Redeliver queues a succeeded delivery once more, with the same webhook-id."""
+    endpoint_make(url=receiver.url)
+    emit(events.UPLOAD_COMPLETED, {"job_id": 7})
+    delivery = wait_for_delivery(Delivery.objects.get())
+    assert delivery.status == Delivery.Status.SUCCEEDED
+    assert delivery_redeliver(delivery=delivery)
+    assert not delivery_redeliver(delivery=delivery), "already queued"
+    receiver.wait_for(2)
+    delivery = wait_for_delivery(delivery)
+    assert delivery.status == Delivery.Status.SUCCEEDED
+    assert delivery.attempt_log.count() == 2
+    assert {r.headers["webhook-id"] for r in receiver.requests} == {delivery.message_id}
+
+
+@pytest.mark.django_db
+def test_fixing_the_url_makes_waiting_retries_due_now(receiver):
+    """Changing an endpoint's URL ends its failure pause and brings its scheduled retries forward."""
+    receiver.script(Reply(status=500))
+    endpoint = endpoint_make(url=receiver.url + "/wrong")
+    emit(events.PRODUCT_CREATED, {"products": []})
+    delivery = Delivery.objects.get()
+    delivery_send(delivery_id=delivery.pk)
+    endpoint.refresh_from_db()
+    assert endpoint.is_paused
+
+    endpoint_update(endpoint=endpoint, url=receiver.url, description="", event_types=endpoint.event_types)
+    endpoint.refresh_from_db()
+    assert not endpoint.is_paused
+    assert delivery_sweep() == [delivery.pk]
+    assert delivery_send(delivery_id=delivery.pk)
+    assert receiver.requests[-1].path == "/hook"
+
+
+@pytest.mark.django_db
+def test_purge_deletes_old_finished_deliveries_and_their_events():
+    """Old succeeded/failed deliveries go with their now unused events; pending and recent ones stay."""
+    endpoint_make(url="https://example.com/")
+    for _ in range(3):
+        emit(events.PRODUCT_CREATED, {"products": []})
+    old_finished, old_pending, recent_finished = Delivery.objects.order_by("pk")
+    long_ago = timezone.now() - timedelta(days=40)
+    Delivery.objects.filter(pk__in=[old_finished.pk, old_pending.pk]).update(created_at=long_ago)
+    Delivery.objects.exclude(pk=old_pending.pk).update(status=Delivery.Status.SUCCEEDED)
+
+    assert delivery_purge(older_than=timedelta(days=30)) == 1
+    assert set(Delivery.objects.values_list("pk", flat=True)) == {old_pending.pk, recent_finished.pk}
+    assert set(Event.objects.values_list("pk", flat=True)) == {old_pending.event_id, recent_finished.event_id}
+
+
+@pytest.mark.django_db
+def test_deleting_an_endpoint_keeps_events_other_endpoints_received():
+    """Deleting an endpoint removes its log, and events only it received."""
+    gone = endpoint_make(url="https://example.com/gone", event_types=[events.PRODUCT_CREATED, events.PRODUCT_DELETED])
+    endpoint_make(url="https://example.com/stays", event_types=[events.PRODUCT_CREATED])
+    emit(events.PRODUCT_CREATED, {"products": []})
+    emit(events.PRODUCT_DELETED, {"products": []})
+    endpoint_delete(endpoint=gone)
+    assert list(Event.objects.values_list("type", flat=True)) == [events.PRODUCT_CREATED]
+    assert not Delivery.objects.filter(endpoint_id=gone.pk).exists()
