@@ -16,7 +16,7 @@ from imports.models import ImportJob
 from imports.parsing import CsvFileError
 from imports.pipeline import import_rows
 from webhooks import events
-from webhooks.services import emit
+from webhooks import services as webhook_services
 
 logger = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ def _job_finish(job: ImportJob, *, cancelled: bool) -> ImportJob:
     with transaction.atomic():
         job.save(update_fields=["status", "stage", "bytes_processed", "finished_at", "updated_at"])
         if not cancelled:
-            emit(events.UPLOAD_COMPLETED, _upload_event_data(job))
+            webhook_services.emit(events.UPLOAD_COMPLETED, _upload_event_data(job))
     return job
 
 
@@ -169,7 +169,7 @@ def _job_fail(job: ImportJob, message: str) -> ImportJob:
     job.finished_at = timezone.now()
     with transaction.atomic():
         job.save(update_fields=["status", "error_message", "finished_at", "updated_at"])
-        emit(events.UPLOAD_FAILED, {"job": job.pk, "file": job.original_name, "error": message})
+        webhook_services.emit(events.UPLOAD_FAILED, {"job": job.pk, "file": job.original_name, "error": message})
     return job
 
 

@@ -12,13 +12,15 @@ import csv
 import io
 from dataclasses import dataclass
 
-from django.db import connection
+from django.db import IntegrityError, OperationalError, connection, transaction
 
 from products.events import product_event_data
 from products.models import Product
 from webhooks import events, selectors, services
 
 STAGING_TABLE = "import_staging"
+# What a new product gets from the file (description '' and price NULL when the file lacks them).
+NEW_COLUMNS = "sku, name, description, price"
 
 
 @dataclass(frozen=True)
@@ -39,44 +41,95 @@ def products_merge(*, payload: bytes, columns: set[str], with_products: bool) ->
     """Upsert one batch in the caller's transaction; the last row of a SKU (any case) wins.
 
     `columns` are the optional columns the file has: a file without `price` keeps prices.
-    DISTINCT ON collapses a batch's duplicate keys (ON CONFLICT may touch a row only once) and
-    its ORDER BY makes every batch lock rows in key order, so concurrent imports cannot
-    deadlock. `active` is never written by an import; (xmax = 0) is true for inserted rows.
+    Products whose values would not change are not written (no new row version, no
+    `updated_at` bump, no product.updated event). `active` is never written by an import.
     """
-    updates = ["sku", "name", *sorted(columns & {"description", "price"})]
-    returning = "id, sku, name, description, price, active, created_at, updated_at, " if with_products else ""
+    fields = ["sku", "name", *sorted(columns & {"description", "price"})]
     with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '64MB'")  # sort a batch in memory, not on disk
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE}"
             " (line integer, sku text, name text, description text, price numeric(12, 2))"
         )
         cursor.execute(f"TRUNCATE {STAGING_TABLE}")
-        copy_sql = (
+        with cursor.cursor.copy(
             f"COPY {STAGING_TABLE} (line, sku, name, description, price)"
             " FROM STDIN (FORMAT csv, FORCE_NOT_NULL (sku, name, description))"
-        )
-        with cursor.cursor.copy(copy_sql) as copy:
+        ) as copy:
             copy.write(payload)
-        cursor.execute(
-            f"""
-            WITH merged AS (
-                INSERT INTO products_product AS p (sku, name, description, price, active, created_at, updated_at)
-                SELECT DISTINCT ON (lower(sku)) sku, name, description, price, true, now(), now()
-                FROM {STAGING_TABLE}
-                ORDER BY lower(sku), line DESC
-                ON CONFLICT ((lower(sku))) DO UPDATE
-                SET {", ".join(f"{column} = EXCLUDED.{column}" for column in updates)}, updated_at = now()
-                RETURNING {returning}(xmax = 0) AS inserted
-            )
-            SELECT {"*" if with_products else "count(*) FILTER (WHERE inserted)"} FROM merged
-            """
-        )
-        if not with_products:
-            return MergeResult(created=cursor.fetchone()[0], products=None)
-        rows = cursor.fetchall()
-    products = [Product(*row[:-1]) for row in rows]  # fields in model order
+        try:
+            with transaction.atomic():
+                cursor.execute(_split_merge_sql(fields, with_products))
+                rows = cursor.fetchall()
+        except (IntegrityError, OperationalError):
+            # Another import created one of our new SKUs since we looked (unique violation) or
+            # locked our rows in another order (deadlock): the single ON CONFLICT statement,
+            # which locks in key order, handles both.
+            cursor.execute(_upsert_sql(fields, with_products))
+            rows = cursor.fetchall()
+    if not with_products:
+        return MergeResult(created=rows[0][0], products=None)
+    products = [Product(*row[:-1]) for row in rows]  # fields in model order, then `inserted`
     created_ids = frozenset(row[0] for row in rows if row[-1])
     return MergeResult(created=len(created_ids), products=products, created_ids=created_ids)
+
+
+def _latest_rows_sql() -> str:
+    """The batch with one row per key, the file's last; DISTINCT ON collapses duplicates (an
+    ON CONFLICT may touch a row only once) and sorts by key, so rows are locked in key order."""
+    return (
+        f"SELECT DISTINCT ON (lower(sku)) {NEW_COLUMNS} FROM {STAGING_TABLE} ORDER BY lower(sku), line DESC"
+    )
+
+
+def _changed_sql(fields: list[str], old: str, new: str) -> str:
+    return f"({', '.join(f'{old}.{f}' for f in fields)}) IS DISTINCT FROM ({', '.join(f'{new}.{f}' for f in fields)})"
+
+
+def _split_merge_sql(fields: list[str], with_products: bool) -> str:
+    """The fast path: look every key up once, UPDATE the products that change, plain INSERT the
+    new ones. A plain INSERT skips ON CONFLICT's speculative insertion, and an UPDATE with a
+    WHERE does not lock unchanged rows, which ON CONFLICT DO UPDATE … WHERE does."""
+    return f"""
+        WITH batch AS MATERIALIZED (
+            SELECT latest.*, (SELECT p.id FROM products_product p WHERE lower(p.sku) = lower(latest.sku)) AS product_id
+            FROM ({_latest_rows_sql()}) latest
+        ), changed AS (
+            UPDATE products_product p
+            SET {", ".join(f"{f} = b.{f}" for f in fields)}, updated_at = now()
+            FROM batch b
+            WHERE p.id = b.product_id AND {_changed_sql(fields, "p", "b")}
+            RETURNING p.*
+        ), created AS (
+            INSERT INTO products_product ({NEW_COLUMNS}, active, created_at, updated_at)
+            SELECT {NEW_COLUMNS}, true, now(), now() FROM batch WHERE product_id IS NULL ORDER BY lower(sku)
+            RETURNING *
+        )
+        {_returning_sql(with_products)}
+    """
+
+
+def _upsert_sql(fields: list[str], with_products: bool) -> str:
+    return f"""
+        WITH merged AS (
+            INSERT INTO products_product AS p ({NEW_COLUMNS}, active, created_at, updated_at)
+            SELECT {NEW_COLUMNS}, true, now(), now() FROM ({_latest_rows_sql()}) latest
+            ON CONFLICT ((lower(sku))) DO UPDATE
+            SET {", ".join(f"{f} = EXCLUDED.{f}" for f in fields)}, updated_at = now()
+            WHERE {_changed_sql(fields, "p", "EXCLUDED")}
+            RETURNING p.*, (xmax = 0) AS inserted
+        ), created AS (SELECT * FROM merged WHERE inserted), changed AS (SELECT * FROM merged WHERE NOT inserted)
+        {_returning_sql(with_products)}
+    """
+
+
+def _returning_sql(with_products: bool) -> str:
+    if not with_products:
+        return "SELECT count(*) FROM created"
+    product_columns = "id, sku, name, description, price, active, created_at, updated_at"
+    return (
+        f"SELECT {product_columns}, true FROM created UNION ALL SELECT {product_columns}, false FROM changed"
+    )
 
 
 def products_changed_subscribed() -> bool:
