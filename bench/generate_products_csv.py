@@ -4,7 +4,7 @@ About 3% of the rows repeat an earlier SKU in another letter case (half of them 
 previous few hundred rows, so inside one import batch; half from anywhere before). The same
 arguments always give the same bytes.
 
-    python bench/generate_products_csv.py bench/data/products-500k.csv --rows 500000
+    python bench/generate_products_csv.py bench/data/products-500000.csv --rows 500000
 """
 
 import argparse
@@ -34,8 +34,10 @@ def other_case(sku: str, rng: random.Random) -> str:
     return rng.choice([sku.lower(), sku.swapcase(), f"{sku[:2].lower()}{sku[2:]}"])
 
 
-def generate(out, rows: int, seed: int) -> None:
+def generate(out, rows: int, seed: int, variant: int = 0) -> None:
+    """`variant` changes names and descriptions only: same SKUs, so every row is a real update."""
     rng = random.Random(seed)
+    text_rng = random.Random(f"{seed}-{variant}")
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(["name", "sku", "description"])
     products = 0
@@ -48,8 +50,10 @@ def generate(out, rows: int, seed: int) -> None:
         else:
             sku = sku_for(products)
             products += 1
-        name = f"{rng.choice(ADJECTIVES)} {rng.choice(MATERIALS)} {rng.choice(NOUNS)}"
-        description = ". ".join(rng.sample(PHRASES, rng.randint(1, 3))) + "."
+        name = f"{text_rng.choice(ADJECTIVES)} {text_rng.choice(MATERIALS)} {text_rng.choice(NOUNS)}"
+        description = ". ".join(text_rng.sample(PHRASES, text_rng.randint(1, 3))) + "."
+        if variant:
+            name = f"{name} v{variant}"
         writer.writerow([name, sku, description])
 
 
@@ -58,13 +62,14 @@ def main() -> None:
     parser.add_argument("path", help="output file, or - for standard output")
     parser.add_argument("--rows", type=int, default=500_000)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--variant", type=int, default=0, help="other names and descriptions, same SKUs")
     args = parser.parse_args()
     if args.path == "-":
-        generate(sys.stdout, args.rows, args.seed)
+        generate(sys.stdout, args.rows, args.seed, args.variant)
         return
     Path(args.path).parent.mkdir(parents=True, exist_ok=True)
     with open(args.path, "w", encoding="utf-8", newline="") as out:
-        generate(out, args.rows, args.seed)
+        generate(out, args.rows, args.seed, args.variant)
 
 
 if __name__ == "__main__":

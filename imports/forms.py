@@ -12,7 +12,6 @@ class ImportUploadForm(forms.Form):
         label="CSV file",
         required=False,  # a file dropped for its size arrives as no file; clean_file says which
         help_text="Columns: sku and name (required), description and price (optional).",
-        widget=forms.ClearableFileInput(attrs={"accept": ".csv,text/csv"}),
     )
 
     def __init__(self, *args, too_large: bool = False, **kwargs):

@@ -45,8 +45,6 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
         batches = _in_background(_with_payloads(product_csv.batches(BATCH_ROWS)))
         with contextlib.closing(batches), catalogue_shared_lock():
             for batch, payload in batches:
-                if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
-                    return True
                 with transaction.atomic():
                     created = 0
                     if payload:
@@ -60,6 +58,10 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
                     job.save(update_fields=PROGRESS_FIELDS)
                 if on_progress:
                     on_progress(job)
+                # Checked after the merge, while the parser thread idles: Python competes for the
+                # GIL with nothing then, so the query is not slowed down by it.
+                if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
+                    return True
     return False
 
 
