@@ -3,7 +3,6 @@
 from dataclasses import dataclass
 
 from django.db.models import QuerySet
-from django.utils import timezone
 
 from imports.models import ImportJob
 

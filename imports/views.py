@@ -67,8 +67,8 @@ def _upload(request: HttpRequest, size_limit: ImportSizeLimitHandler) -> HttpRes
 @require_GET
 def detail(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(selectors.import_job_list(), pk=pk)
-    context = {"job": job, "row_errors": job.row_errors.all()[:ROW_ERRORS_SHOWN], "row_errors_shown": ROW_ERRORS_SHOWN}
-    return render(request, "imports/detail.html", context)
+    row_errors = job.row_errors.all()[:ROW_ERRORS_SHOWN]
+    return render(request, "imports/detail.html", {"job": job, "row_errors": row_errors})
 
 
 @require_GET

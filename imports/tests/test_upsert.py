@@ -23,7 +23,10 @@ def test_a_failed_fast_path_falls_back_to_on_conflict(run_import, monkeypatch):
     """When the split UPDATE + INSERT hits a unique violation (a concurrent import), the batch is
     merged again by the single ON CONFLICT statement, inside the same transaction."""
     Product.objects.create(sku="a", name="Old")
-    clash = "INSERT INTO products_product (sku, name, description, active, created_at, updated_at) VALUES ('a', 'x', '', true, now(), now())"
+    clash = (
+        "INSERT INTO products_product (sku, name, description, active, created_at, updated_at)"
+        " VALUES ('a', 'x', '', true, now(), now())"
+    )
     monkeypatch.setattr(upsert, "_split_merge_sql", lambda fields, with_products: clash)
     job = run_import("sku,name\nA,New\nb,B\nB,B2\n")
     assert (job.status, job.created_count, job.updated_count) == ("completed", 1, 2)
@@ -38,7 +41,11 @@ def test_product_events_carry_the_created_and_changed_products(run_import, monke
     (The webhooks app is a placeholder on this branch, so its two entry points are recorded.)"""
     emitted = []
     monkeypatch.setattr("webhooks.selectors.event_has_subscribers", lambda event_type: True)
-    monkeypatch.setattr("webhooks.services.emit", lambda event_type, data: emitted.append((event_type, data)) or 1)
+    def record(event_type, data):
+        emitted.append((event_type, data))
+        return 1
+
+    monkeypatch.setattr("webhooks.services.emit", record)
     monkeypatch.setattr(events, "PRODUCTS_PER_EVENT", 2)
     if not fast_path:
         monkeypatch.setattr(upsert, "_split_merge_sql", lambda fields, with_products: "INSERT INTO products_product (sku) VALUES (NULL)")
