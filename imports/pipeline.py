@@ -78,9 +78,17 @@ def _count(job: ImportJob, batch: Batch, *, created: int, errors: int) -> None:
 
 def _with_payloads(batches: Iterable[Batch]) -> Iterator[tuple[Batch, bytes]]:
     for batch in batches:
-        payload = staging_payload(batch.rows) if batch.rows else b""
+        payload = staging_payload(_latest_by_key(batch.rows)) if batch.rows else b""
         batch.rows.clear()  # the payload holds them now; keep one copy in memory
         yield batch, payload
+
+
+def _latest_by_key(rows: list[tuple]) -> list[tuple]:
+    """The last row of each SKU, sorted by key: work done here, in the parser's thread, that the
+    database then finds already done (its sort checks for presorted input first). The merge
+    still collapses and sorts by PostgreSQL's lower(), which is what the unique index uses."""
+    latest = {row[1].lower(): row for row in rows}
+    return [latest[key] for key in sorted(latest)]
 
 
 class _Failed:
