@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -125,24 +126,33 @@ def main() -> None:
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     _setup_django()
-    if args.child:
-        print(json.dumps(child_import(args.child)))
-        return
+    from django.conf import settings
+
+    try:
+        if args.child:
+            print(json.dumps(child_import(args.child)))
+        else:
+            benchmark(args.rows, args.big)
+    finally:
+        shutil.rmtree(settings.MEDIA_ROOT)  # staged copies of the files
+
+
+def benchmark(rows: int, big: int) -> None:
     _ensure_database()
-    path = ensure_file(args.rows)
-    ensure_file(args.rows, variant=1)
+    path = ensure_file(rows)
+    ensure_file(rows, variant=1)
     print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB, {os.cpu_count()} CPUs", flush=True)
     truncate_products()
     copy_seconds = bare_copy_seconds(path)
-    print(f"{'bare COPY':<22} {copy_seconds:7.2f} s  {args.rows / copy_seconds:9,.0f} rows/s", flush=True)
+    print(f"{'bare COPY':<22} {copy_seconds:7.2f} s  {rows / copy_seconds:9,.0f} rows/s", flush=True)
     report("fresh import", run_child(path), copy_seconds, 5)
     report("re-import, same file", run_child(path), copy_seconds, 7)
     # Unchanged products are not rewritten, so also import the same SKUs with new names: every row a real UPDATE.
-    report("re-import, all changed", run_child(ensure_file(args.rows, variant=1)), copy_seconds, 7)
-    if args.big:
-        big = ensure_file(args.big)
+    report("re-import, all changed", run_child(ensure_file(rows, variant=1)), copy_seconds, 7)
+    if big:
+        big_path = ensure_file(big)
         truncate_products()
-        report(f"fresh import {args.big:,}", run_child(big), None, None)
+        report(f"fresh import {big:,}", run_child(big_path), None, None)
     truncate_products()
 
 
