@@ -58,8 +58,7 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
                     job.save(update_fields=PROGRESS_FIELDS)
                 if on_progress:
                     on_progress(job)
-                # Checked after the merge, while the parser thread idles: Python competes for the
-                # GIL with nothing then, so the query is not slowed down by it.
+                # Cooperative cancel: the batch just committed stays, the rest of the file is not read.
                 if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
                     return True
     return False

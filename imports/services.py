@@ -42,7 +42,7 @@ def import_job_create(*, file: File, name: str, user: AbstractBaseUser | None, e
 
 
 def import_job_enqueue(*, job: ImportJob) -> None:
-    from imports.tasks import import_job_run_task
+    from imports.tasks import import_job_run_task  # tasks import this module
 
     task_id = str(uuid.uuid4())
     ImportJob.objects.filter(pk=job.pk).update(celery_task_id=task_id)
