@@ -178,7 +178,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".local" / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {}
-# Imports: re-queue an import whose worker vanished without the broker noticing (stale heartbeat).
+
+# IMPORTS
+# ------------------------------------------------------------------------------
+# Re-queue an import whose worker vanished without the broker noticing (stale heartbeat).
 CELERY_BEAT_SCHEDULE["imports-requeue-stale"] = {
     "task": "imports.tasks.import_jobs_requeue_stale_task",
     "schedule": 60.0,
