@@ -192,6 +192,14 @@ CELERY_BEAT_SCHEDULE["webhooks-delivery-sweep"] = {"task": "webhooks.tasks.deliv
 WEBHOOKS_RETENTION_DAYS = int(os.environ.get("WEBHOOKS_RETENTION_DAYS", "30"))
 CELERY_BEAT_SCHEDULE["webhooks-delivery-purge"] = {"task": "webhooks.tasks.delivery_purge", "schedule": 3600.0}
 
+# IMPORTS
+# ------------------------------------------------------------------------------
+# Re-queue an import whose worker vanished without the broker noticing (stale heartbeat).
+CELERY_BEAT_SCHEDULE["imports-requeue-stale"] = {
+    "task": "imports.tasks.import_jobs_requeue_stale_task",
+    "schedule": 60.0,
+}
+
 # LOGGING
 # ------------------------------------------------------------------------------
 LOGGING = {

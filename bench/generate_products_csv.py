@@ -1,0 +1,76 @@
+"""Write a realistic, deterministic product CSV: `name,sku,description`.
+
+About 3% of the rows repeat an earlier SKU in another letter case (half of them within the
+previous few hundred rows, so inside one import batch; half from anywhere before). The same
+arguments always give the same bytes.
+
+    python bench/generate_products_csv.py bench/data/products-500000.csv --rows 500000
+"""
+
+import argparse
+import csv
+import random
+import sys
+from pathlib import Path
+
+ADJECTIVES = ["Compact", "Deluxe", "Eco", "Heavy-duty", "Lightweight", "Pro", "Smart", "Classic",
+              "Portable", "Rugged", "Slim", "Ultra", "Wireless", "Modular", "Premium", "Vintage"]
+MATERIALS = ["steel", "oak", "bamboo", "carbon", "cotton", "ceramic", "glass", "leather",
+             "aluminium", "linen", "walnut", "copper"]
+NOUNS = ["kettle", "backpack", "desk lamp", "bike light", "water bottle", "notebook", "headphones",
+         "chair", "toolbox", "thermos", "tent", "keyboard", "blender", "umbrella", "wallet"]
+PHRASES = ["Built to last", "Designed in Lisbon", "Ships in 24 hours", "Two-year warranty",
+           'Our customers call it "the one"', "Dishwasher safe", "Fits, folds, and goes anywhere",
+           "Recycled packaging", "Includes spare parts, manual and stickers"]
+LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
+
+
+def sku_for(index: int) -> str:
+    """The index-th product's SKU, recomputable without remembering the earlier rows."""
+    return f"{LETTERS[index % 24]}{LETTERS[index // 24 % 24]}-{index:08d}-{LETTERS[index * 7 % 24]}x"
+
+
+def other_case(sku: str, rng: random.Random) -> str:
+    return rng.choice([sku.lower(), sku.swapcase(), f"{sku[:2].lower()}{sku[2:]}"])
+
+
+def generate(out, rows: int, seed: int, variant: int = 0) -> None:
+    """`variant` changes names and descriptions only: same SKUs, so every row is a real update."""
+    rng = random.Random(seed)
+    text_rng = random.Random(f"{seed}-{variant}")
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["name", "sku", "description"])
+    products = 0
+    for _ in range(rows):
+        roll = rng.random()
+        if products and roll < 0.015:
+            sku = other_case(sku_for(max(0, products - rng.randint(1, 500))), rng)
+        elif products and roll < 0.03:
+            sku = other_case(sku_for(rng.randrange(products)), rng)
+        else:
+            sku = sku_for(products)
+            products += 1
+        name = f"{text_rng.choice(ADJECTIVES)} {text_rng.choice(MATERIALS)} {text_rng.choice(NOUNS)}"
+        description = ". ".join(text_rng.sample(PHRASES, text_rng.randint(1, 3))) + "."
+        if variant:
+            name = f"{name} v{variant}"
+        writer.writerow([name, sku, description])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("path", help="output file, or - for standard output")
+    parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--variant", type=int, default=0, help="other names and descriptions, same SKUs")
+    args = parser.parse_args()
+    if args.path == "-":
+        generate(sys.stdout, args.rows, args.seed, args.variant)
+        return
+    Path(args.path).parent.mkdir(parents=True, exist_ok=True)
+    with open(args.path, "w", encoding="utf-8", newline="") as out:
+        generate(out, args.rows, args.seed, args.variant)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,160 @@
+"""Import benchmark: the import service against a bare COPY of the same file, in one run.
+
+    flock /tmp/bench.lock .venv/bin/python bench/import_benchmark.py            # 500k rows
+    flock /tmp/bench.lock .venv/bin/python bench/import_benchmark.py --big 2000000
+
+It works in its own database (`<DATABASE_URL's name>_bench`, created and migrated when missing)
+and empties its product table; generated files go to bench/data/. Each import runs in a fresh
+child process, so the peak RSS printed is that of the importing process alone.
+"""
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+BENCH_DIR = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH_DIR.parent))
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+
+
+def _setup_django() -> None:
+    import django
+    from django.conf import settings
+
+    settings.DATABASES["default"]["NAME"] += "_bench"
+    settings.MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="import-bench-"))
+    django.setup()
+
+
+def _ensure_database() -> None:
+    import psycopg
+    from django.conf import settings
+    from django.core.management import call_command
+
+    database = settings.DATABASES["default"]
+    with psycopg.connect(
+        dbname="postgres", user=database["USER"], password=database["PASSWORD"] or None,
+        host=database["HOST"], port=database["PORT"], autocommit=True,
+    ) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database["NAME"]]).fetchone():
+            admin.execute(f'CREATE DATABASE "{database["NAME"]}"')
+    call_command("migrate", verbosity=0)
+
+
+def child_import(path: Path) -> dict:
+    """Stage and import `path` through the service; report the run's wall time and peak RSS."""
+    from django.core.files import File
+
+    from imports.services import import_job_create, import_job_run
+
+    with open(path, "rb") as source:
+        job = import_job_create(file=File(source), name=path.name, user=None, enqueue=False)
+    started = time.perf_counter()
+    job = import_job_run(job_id=job.pk)
+    seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "rows": job.rows_processed,
+        "created": job.created_count,
+        "updated": job.updated_count,
+        "status": job.status,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def bare_copy_seconds(path: Path) -> float:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_bare_copy")
+        cursor.execute("CREATE TABLE bench_bare_copy (name text, sku text, description text)")
+        started = time.perf_counter()
+        with open(path, "rb") as source, cursor.cursor.copy(
+            "COPY bench_bare_copy FROM STDIN (FORMAT csv, HEADER true)"
+        ) as copy:
+            while chunk := source.read(1024 * 1024):
+                copy.write(chunk)
+        seconds = time.perf_counter() - started
+        cursor.execute("DROP TABLE bench_bare_copy")
+    return seconds
+
+
+def run_child(path: Path) -> dict:
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", str(path)], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def ensure_file(rows: int, variant: int = 0) -> Path:
+    path = BENCH_DIR / "data" / (f"products-{rows}.csv" if not variant else f"products-{rows}-v{variant}.csv")
+    if not path.exists():
+        generator = BENCH_DIR / "generate_products_csv.py"
+        subprocess.run([sys.executable, generator, path, "--rows", str(rows), "--variant", str(variant)], check=True)
+    return path
+
+
+def truncate_products() -> None:
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("TRUNCATE products_product, imports_importrowerror, imports_importjob")
+
+
+def report(label: str, result: dict, copy_seconds: float | None, goal: float | None) -> None:
+    line = (
+        f"{label:<22} {result['seconds']:7.2f} s  {result['rows'] / result['seconds']:9,.0f} rows/s  "
+        f"peak RSS {result['peak_rss_mb']:6.1f} MB  created {result['created']:,} updated {result['updated']:,}"
+    )
+    if copy_seconds:
+        ratio = result["seconds"] / copy_seconds
+        line += f"  {ratio:4.1f}x COPY (goal ≤ {goal:g}x: {'ok' if ratio <= goal else 'MISSED'})"
+    print(line, flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument("--big", type=int, default=0, help="also import a file of this many rows (RSS check)")
+    parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    _setup_django()
+    from django.conf import settings
+
+    try:
+        if args.child:
+            print(json.dumps(child_import(args.child)))
+        else:
+            benchmark(args.rows, args.big)
+    finally:
+        shutil.rmtree(settings.MEDIA_ROOT)  # staged copies of the files
+
+
+def benchmark(rows: int, big: int) -> None:
+    _ensure_database()
+    path = ensure_file(rows)
+    ensure_file(rows, variant=1)
+    print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB, {os.cpu_count()} CPUs", flush=True)
+    truncate_products()
+    copy_seconds = bare_copy_seconds(path)
+    print(f"{'bare COPY':<22} {copy_seconds:7.2f} s  {rows / copy_seconds:9,.0f} rows/s", flush=True)
+    report("fresh import", run_child(path), copy_seconds, 5)
+    report("re-import, same file", run_child(path), copy_seconds, 7)
+    # Unchanged products are not rewritten, so also import the same SKUs with new names: every row a real UPDATE.
+    report("re-import, all changed", run_child(ensure_file(rows, variant=1)), copy_seconds, 7)
+    if big:
+        big_path = ensure_file(big)
+        truncate_products()
+        report(f"fresh import {big:,}", run_child(big_path), None, None)
+    truncate_products()
+
+
+if __name__ == "__main__":
+    main()

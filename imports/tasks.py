@@ -1,0 +1,14 @@
+from celery import shared_task
+
+from imports import services
+
+
+@shared_task
+def import_job_run_task(job_id: int) -> str:
+    """Import one staged file. A redelivery after a worker died runs it again (idempotent upsert)."""
+    return services.import_job_run(job_id=job_id).status
+
+
+@shared_task
+def import_jobs_requeue_stale_task() -> int:
+    return services.import_jobs_requeue_stale()

@@ -1,0 +1,155 @@
+"""The Imports pages: upload checks, the progress fragment's polling, cancel, retry, error download."""
+
+import json
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.urls import reverse
+
+from imports import services
+from imports.models import ImportJob
+
+HTMX = {"HX-Request": "true"}
+
+
+def upload(client, content: bytes, name="products.csv", **headers):
+    return client.post(reverse("imports:upload"), {"file": SimpleUploadedFile(name, content)}, headers=headers)
+
+
+def test_imports_page_is_the_landing_page(staff_client, run_import):
+    """The home page leads to the Imports page with the upload form and the history."""
+    run_import("sku,name\na,A\n", name="spring.csv")
+    response = staff_client.get("/", follow=True)
+    html = response.content.decode()
+    assert response.redirect_chain[-1][0] == reverse("imports:index")
+    assert 'id="upload-form"' in html and "spring.csv" in html and "Completed" in html
+
+
+def test_upload_stages_the_file_and_queues_the_job(staff_client, staff_user, django_capture_on_commit_callbacks):
+    """A valid upload creates a queued job, sends its task on commit and shows its progress card."""
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = upload(staff_client, b"sku,name\na,A\n", **HTMX)
+    job = ImportJob.objects.get()
+    assert response.status_code == 200
+    assert (job.status, job.original_name, job.size, job.created_by) == ("queued", "products.csv", 13, staff_user)
+    assert len(callbacks) == 1 and job.celery_task_id
+    html = response.content.decode()
+    assert f'id="import-{job.pk}"' in html and 'hx-swap-oob="beforeend:#active-jobs"' in html
+    assert "imports-changed" in response["HX-Trigger"]
+    with job.file.open("rb") as staged:
+        assert staged.read() == b"sku,name\na,A\n"
+
+
+def test_upload_without_htmx_redirects_to_the_job(staff_client):
+    """Without JavaScript the form still works and lands on the job's page."""
+    response = upload(staff_client, b"sku,name\na,A\n")
+    assert response.status_code == 302 and response["Location"] == ImportJob.objects.get().get_absolute_url()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "This is not a CSV text file (it contains binary data)."),
+        ("sku,name\nCafé,1\n".encode("cp1252"), "it is not UTF-8 text"),
+        (b"", "file is empty."),
+    ],
+)
+def test_upload_rejects_files_that_are_not_csv_text(staff_client, content, message):
+    """Binary, non-UTF-8 and empty files are refused at once with a clear message (422)."""
+    response = upload(staff_client, content, name="photo.csv", **HTMX)
+    assert response.status_code == 422
+    assert message in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_upload_without_a_file_asks_for_one(staff_client):
+    """Submitting the form with no file says what is missing."""
+    response = staff_client.post(reverse("imports:upload"), headers=HTMX)
+    assert response.status_code == 422 and "Choose a CSV file to import." in response.content.decode()
+
+
+def test_upload_over_the_size_limit_is_refused_without_storing_it(staff_client, settings):
+    """A file past IMPORT_MAX_UPLOAD_BYTES is dropped while streaming and the limit is named."""
+    settings.IMPORT_MAX_UPLOAD_BYTES = 100
+    settings.FILE_UPLOAD_MAX_MEMORY_SIZE = 10  # go through the temporary-file handler, as big files do
+    response = upload(staff_client, b"sku,name\n" + b"abc,def\n" * 50, **HTMX)
+    assert response.status_code == 422
+    assert "The file is larger than the 100\xa0bytes limit." in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+def test_upload_checks_the_csrf_token(client, staff_user):
+    """The upload view exempts itself from the middleware only to check the token itself."""
+    client.force_login(staff_user)
+    client.handler.enforce_csrf_checks = True
+    assert upload(client, b"sku,name\na,A\n").status_code == 403
+
+
+def test_progress_fragment_polls_while_the_job_runs(staff_client, make_job):
+    """A queued or running job's fragment asks to be polled again every second."""
+    job = make_job("sku,name\na,A\n")
+    ImportJob.objects.filter(pk=job.pk).update(status="running", stage="importing", bytes_processed=6)
+    response = staff_client.get(reverse("imports:progress", args=[job.pk]), headers=HTMX)
+    html = response.content.decode()
+    assert 'hx-trigger="every 1s"' in html and "Importing…" in html and "46%" in html
+    assert "HX-Trigger" not in response
+
+
+def test_progress_fragment_stops_polling_when_the_job_ends(staff_client, run_import):
+    """The fragment of an ended job has no trigger, shows the counts, and tells the history to refresh."""
+    job = run_import("sku,name\na,A\n,B\n")
+    response = staff_client.get(reverse("imports:progress", args=[job.pk]), headers=HTMX)
+    html = response.content.decode()
+    assert "every 1s" not in html and "100%" in html and "Completed with errors" in html
+    assert "Download all errors" in html
+    assert json.loads(response["HX-Trigger"]) == {"imports-changed": {}}
+
+
+def test_cancel_and_retry_buttons(staff_client, make_job, django_capture_on_commit_callbacks):
+    """Cancel stops a queued job; Retry queues it again; both answer with the updated card and a toast."""
+    job = make_job("sku,name\na,A\n")
+    response = staff_client.post(reverse("imports:cancel", args=[job.pk]), headers=HTMX)
+    assert "Cancelled" in response.content.decode() and "Retry" in response.content.decode()
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = staff_client.post(reverse("imports:retry", args=[job.pk]), headers=HTMX)
+    assert 'hx-trigger="every 1s"' in response.content.decode() and len(callbacks) == 1
+    assert json.loads(response["HX-Trigger"])["toast"]["message"] == "Import queued again."
+    services.import_job_run(job_id=job.pk)
+    response = staff_client.post(reverse("imports:retry", args=[job.pk]), headers=HTMX)
+    assert json.loads(response["HX-Trigger"])["toast"]["level"] == "error"
+
+
+def test_error_csv_downloads_and_detail_lists_row_errors(staff_client, run_import):
+    """The job page lists row errors and links the full error CSV, which downloads."""
+    job = run_import("sku,name,price\na,A,x\n", name="prices.csv")
+    detail = staff_client.get(job.get_absolute_url()).content.decode()
+    assert "Price is not a number" in detail and reverse("imports:errors", args=[job.pk]) in detail
+    response = staff_client.get(reverse("imports:errors", args=[job.pk]))
+    assert response["Content-Disposition"] == 'attachment; filename="prices-errors.csv"'
+    assert b"".join(response.streaming_content).decode().splitlines()[1].startswith("2,price,x,")
+
+
+def test_error_csv_is_404_without_errors(staff_client, run_import):
+    """A clean import has no error file to download."""
+    job = run_import("sku,name\na,A\n")
+    assert staff_client.get(reverse("imports:errors", args=[job.pk])).status_code == 404
+
+
+def test_history_refreshes_as_a_fragment_and_paginates(staff_client, make_job):
+    """The history table comes back alone for htmx, newest first, twenty to a page."""
+    for number in range(21):
+        make_job("sku,name\na,A\n", name=f"file-{number}.csv")
+    response = staff_client.get(reverse("imports:index"), headers=HTMX)
+    html = response.content.decode()
+    assert html.startswith('<div id="history"') and "file-20.csv" in html and "file-0.csv" not in html
+    assert "Page 1 of 2" in html
+    assert "file-0.csv" in staff_client.get(reverse("imports:index") + "?page=2", headers=HTMX).content.decode()
+
+
+def test_admin_shows_jobs_read_only(admin_client, run_import):
+    """Staff can inspect jobs in the admin but not add or change them."""
+    job = run_import("sku,name\n,A\n")
+    assert admin_client.get(reverse("admin:imports_importjob_changelist")).status_code == 200
+    change = admin_client.get(reverse("admin:imports_importjob_change", args=[job.pk])).content.decode()
+    assert "SKU is required." in change and 'name="_save"' not in change
+    assert admin_client.get(reverse("admin:imports_importjob_add")).status_code == 403

@@ -1,0 +1,156 @@
+"""Write parsed product rows into the catalogue: COPY into a staging table, then one merge.
+
+Measured for the issue (500k rows of name,sku,description, median of 3, PostgreSQL 15, fsync
+on): bare COPY into a table without indexes 1.6 s; COPY into the indexed table 5.7 s; psycopg 3
+COPY into a temporary staging table + INSERT … SELECT DISTINCT ON (key) … ON CONFLICT (key) DO
+UPDATE 7–9 s (11–13 s when every row is an update); Django bulk_create(update_conflicts=True) in
+batches of 1,000–5,000: 43–50 s; per-row update_or_create: about 25 minutes. Single-product
+edits keep using the ORM.
+
+Measured again for this implementation (whole file in one statement, psql, same machine):
+bare COPY 0.35–0.55 s; INSERT … ON CONFLICT DO UPDATE of 485k new keys 3.45 s, of 485k existing
+keys 5.4 s; the same with `DO UPDATE … WHERE <changed>` still 2.4 s when nothing changes (it
+locks every row); a plain INSERT … WHERE NOT EXISTS 2.0–2.3 s; UPDATE … WHERE <changed> with
+nothing to change 0.7 s. Hence the split below, with ON CONFLICT kept as the fallback.
+"""
+
+import csv
+import io
+from dataclasses import dataclass
+
+from django.db import IntegrityError, OperationalError, connection, transaction
+
+from products.events import product_event_data
+from products.models import Product
+from webhooks import events, selectors, services
+
+STAGING_TABLE = "import_staging"
+# What a new product gets from the file (description '' and price NULL when the file lacks them).
+NEW_COLUMNS = "sku, name, description, price"
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    created: int
+    products: list[Product] | None  # the merged products, only when someone listens for them
+    created_ids: frozenset = frozenset()
+
+
+def staging_payload(rows: list[tuple]) -> bytes:
+    """The rows as COPY's CSV format; built in the parsing thread, so it overlaps the database."""
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
+
+
+def products_merge(*, payload: bytes, columns: set[str], with_products: bool) -> MergeResult:
+    """Upsert one batch in the caller's transaction; the last row of a SKU (any case) wins.
+
+    `columns` are the optional columns the file has: a file without `price` keeps prices.
+    Products whose values would not change are not written (no new row version, no
+    `updated_at` bump, no product.updated event). `active` is never written by an import.
+    """
+    fields = ["sku", "name", *sorted(columns & {"description", "price"})]
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL work_mem = '64MB'")  # sort a batch in memory, not on disk
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE}"
+            " (line integer, sku text, name text, description text, price numeric(12, 2))"
+        )
+        cursor.execute(f"TRUNCATE {STAGING_TABLE}")
+        with cursor.cursor.copy(
+            f"COPY {STAGING_TABLE} (line, sku, name, description, price)"
+            " FROM STDIN (FORMAT csv, FORCE_NOT_NULL (sku, name, description))"
+        ) as copy:
+            copy.write(payload)
+        try:
+            with transaction.atomic():
+                cursor.execute(_split_merge_sql(fields, with_products))
+                rows = cursor.fetchall()
+        except (IntegrityError, OperationalError):
+            # Another import created one of our new SKUs since we looked (unique violation) or
+            # locked our rows in another order (deadlock): the single ON CONFLICT statement,
+            # which locks in key order, handles both.
+            cursor.execute(_upsert_sql(fields, with_products))
+            rows = cursor.fetchall()
+    if not with_products:
+        return MergeResult(created=rows[0][0], products=None)
+    products = [Product(*row[:-1]) for row in rows]  # fields in model order, then `inserted`
+    created_ids = frozenset(row[0] for row in rows if row[-1])
+    return MergeResult(created=len(created_ids), products=products, created_ids=created_ids)
+
+
+def _latest_rows_sql() -> str:
+    """The batch with one row per key, the file's last; DISTINCT ON collapses duplicates (an
+    ON CONFLICT may touch a row only once) and sorts by key, so rows are locked in key order."""
+    return (
+        f"SELECT DISTINCT ON (lower(sku)) {NEW_COLUMNS} FROM {STAGING_TABLE} ORDER BY lower(sku), line DESC"
+    )
+
+
+def _changed_sql(fields: list[str], old: str, new: str) -> str:
+    return f"({', '.join(f'{old}.{f}' for f in fields)}) IS DISTINCT FROM ({', '.join(f'{new}.{f}' for f in fields)})"
+
+
+def _split_merge_sql(fields: list[str], with_products: bool) -> str:
+    """The fast path: look every key up once, UPDATE the products that change, plain INSERT the
+    new ones. A plain INSERT skips ON CONFLICT's speculative insertion, and an UPDATE with a
+    WHERE does not lock unchanged rows, which ON CONFLICT DO UPDATE … WHERE does."""
+    return f"""
+        WITH batch AS MATERIALIZED (
+            SELECT latest.*, (SELECT p.id FROM products_product p WHERE lower(p.sku) = lower(latest.sku)) AS product_id
+            FROM ({_latest_rows_sql()}) latest
+        ), changed AS (
+            UPDATE products_product p
+            SET {", ".join(f"{f} = b.{f}" for f in fields)}, updated_at = now()
+            FROM batch b
+            WHERE p.id = b.product_id AND {_changed_sql(fields, "p", "b")}
+            RETURNING p.*
+        ), created AS (
+            INSERT INTO products_product ({NEW_COLUMNS}, active, created_at, updated_at)
+            SELECT {NEW_COLUMNS}, true, now(), now() FROM batch WHERE product_id IS NULL ORDER BY lower(sku)
+            RETURNING *
+        )
+        {_returning_sql(with_products)}
+    """
+
+
+def _upsert_sql(fields: list[str], with_products: bool) -> str:
+    return f"""
+        WITH merged AS (
+            INSERT INTO products_product AS p ({NEW_COLUMNS}, active, created_at, updated_at)
+            SELECT {NEW_COLUMNS}, true, now(), now() FROM ({_latest_rows_sql()}) latest
+            ON CONFLICT ((lower(sku))) DO UPDATE
+            SET {", ".join(f"{f} = EXCLUDED.{f}" for f in fields)}, updated_at = now()
+            WHERE {_changed_sql(fields, "p", "EXCLUDED")}
+            RETURNING p.*, (xmax = 0) AS inserted
+        ), created AS (SELECT * FROM merged WHERE inserted), changed AS (SELECT * FROM merged WHERE NOT inserted)
+        {_returning_sql(with_products)}
+    """
+
+
+def _returning_sql(with_products: bool) -> str:
+    if not with_products:
+        return "SELECT count(*) FROM created"
+    product_columns = "id, sku, name, description, price, active, created_at, updated_at"
+    return (
+        f"SELECT {product_columns}, true FROM created UNION ALL SELECT {product_columns}, false FROM changed"
+    )
+
+
+def products_changed_subscribed() -> bool:
+    return selectors.event_has_subscribers(events.PRODUCT_CREATED) or selectors.event_has_subscribers(
+        events.PRODUCT_UPDATED
+    )
+
+
+def products_changed_emit(*, result: MergeResult) -> None:
+    """Queue product.created / product.updated events for one merged batch, in its transaction."""
+    created = [product for product in result.products if product.id in result.created_ids]
+    updated = [product for product in result.products if product.id not in result.created_ids]
+    for event_type, products in ((events.PRODUCT_CREATED, created), (events.PRODUCT_UPDATED, updated)):
+        if not products or not selectors.event_has_subscribers(event_type):
+            continue
+        for start in range(0, len(products), events.PRODUCTS_PER_EVENT):
+            chunk = products[start : start + events.PRODUCTS_PER_EVENT]
+            services.emit(event_type, {"products": [product_event_data(product) for product in chunk]})
