@@ -52,6 +52,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.postgres",
+    "django.contrib.humanize",
     # Before staticfiles so `runserver` serves static files the way gunicorn does.
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
