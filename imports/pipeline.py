@@ -9,6 +9,7 @@ import contextlib
 import csv
 import io
 import queue
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -24,6 +25,11 @@ from products.locks import catalogue_shared_lock
 
 BATCH_ROWS = 50_000
 ROW_ERRORS_KEPT = 1_000
+# CPython hands the GIL from a busy thread to a waiting one only after this long (default
+# 5 ms). The importing thread waits for it after every round trip to the database (~10 per
+# batch, several GIL releases each) while the parser thread computes: 0.5 ms instead of 5 ms
+# took 0.3-0.45 s off a 500k-row import. Process-wide, so set only while the parser runs.
+GIL_SWITCH_INTERVAL = 0.0005
 PROGRESS_FIELDS = [
     "stage", "bytes_processed", "rows_processed", "created_count", "updated_count", "skipped_count",
     "error_count", "updated_at",
@@ -122,6 +128,8 @@ def _in_background(items: Iterable, *, ahead: int = 1) -> Iterator:
             put(_Failed(error))
 
     thread = threading.Thread(target=produce, name="import-parser", daemon=True)
+    switch_interval = sys.getswitchinterval()
+    sys.setswitchinterval(min(switch_interval, GIL_SWITCH_INTERVAL))
     thread.start()
     try:
         while (item := handoff.get()) is not _DONE:
@@ -131,6 +139,7 @@ def _in_background(items: Iterable, *, ahead: int = 1) -> Iterator:
     finally:
         stop.set()
         thread.join()
+        sys.setswitchinterval(switch_interval)
 
 
 class RowErrorLog:
