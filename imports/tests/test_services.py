@@ -1,5 +1,6 @@
 """The import pipeline end to end against PostgreSQL: upsert rules, failures, cancel, retry, redelivery."""
 
+import sys
 import threading
 from decimal import Decimal
 
@@ -77,6 +78,17 @@ def test_row_errors_are_kept_and_written_to_the_error_csv(run_import, monkeypatc
     assert lines[0] == "line,column,value,message"
     assert lines[2] == "3,price,abc,Price is not a number (write it like 19.99)."
     assert len(lines) == 4
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("tail, status", [("", "completed"), ("\x00\n", "failed")], ids=["completed", "parser-fails"])
+def test_an_import_restores_the_gil_switch_interval(run_import, tail, status):
+    """The parser thread's shorter GIL switch interval is process-wide: it ends with the
+    import, also when the parser fails half-way (a NUL byte after the first read)."""
+    before = sys.getswitchinterval()
+    job = run_import("sku,name\n" + "a,A\n" * 20_000 + tail)
+    assert job.status == status
+    assert sys.getswitchinterval() == before
 
 
 @pytest.mark.django_db
