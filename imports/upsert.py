@@ -14,8 +14,6 @@ locks every row); a plain INSERT … WHERE NOT EXISTS 2.0–2.3 s; UPDATE … WH
 nothing to change 0.7 s. Hence the split below, with ON CONFLICT kept as the fallback.
 """
 
-import csv
-import io
 from dataclasses import dataclass
 
 from django.db import IntegrityError, OperationalError, connection, transaction
@@ -27,7 +25,7 @@ from webhooks import events, selectors, services
 STAGING_TABLE = "import_staging"
 # What a new product gets from the file (description '' and price NULL when the file lacks them).
 NEW_COLUMNS = "sku, name, description, price"
-GIL_SLICE_ROWS = 1_000
+COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 # Batches sort by this. Byte order compares without strcoll() (a 50k-row sort: 47 -> 32 ms
 # under this database's C.UTF-8); it equals that collation's order, and any fixed order keeps
 # concurrent imports locking keys in the same sequence. Equality is the same in every
@@ -43,14 +41,32 @@ class MergeResult:
 
 
 def staging_payload(rows: list[tuple]) -> bytes:
-    """The rows as COPY's CSV format; built in the parsing thread, so it overlaps the database."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    # In slices: one C call holds the GIL throughout, and the importing thread needs the GIL
-    # back after each of its queries (one call for 50,000 rows would stall it ~80 ms a time).
-    for start in range(0, len(rows), GIL_SLICE_ROWS):
-        writer.writerows(rows[start : start + GIL_SLICE_ROWS])
-    return out.getvalue().encode()
+    """The rows in COPY's text format; built in the parsing thread, so it overlaps the database.
+
+    Joining tab-separated fields takes a third of the time csv.writer does (30 vs 85 ms for
+    50,000 rows). Only a field holding a tab, newline, CR or backslash needs escaping, which
+    the separators' count reveals; then the batch is built again with every field escaped.
+    """
+    text = _copy_text(rows)
+    separators_only = (len(rows) * 4, len(rows), sum(row[4] is None for row in rows), False)  # tabs, newlines, \N
+    if (text.count("\t"), text.count("\n"), text.count("\\"), "\r" in text) != separators_only:
+        text = _copy_text(_escaped(rows))
+    return text.encode()
+
+
+def _copy_text(rows: list[tuple]) -> str:
+    return "".join([
+        "\t".join((str(line), sku, name, description, price or "\\N")) + "\n"
+        for line, sku, name, description, price in rows
+    ])
+
+
+def _escaped(rows: list[tuple]) -> list[tuple]:
+    table = COPY_ESCAPES
+    return [
+        (line, sku.translate(table), name.translate(table), description.translate(table), price)
+        for line, sku, name, description, price in rows
+    ]
 
 
 def products_merge(*, payload: bytes, columns: set[str], with_products: bool) -> MergeResult:
@@ -68,10 +84,7 @@ def products_merge(*, payload: bytes, columns: set[str], with_products: bool) ->
             " (line integer, sku text, name text, description text, price numeric(12, 2));"
             f" TRUNCATE {STAGING_TABLE}"
         )
-        with cursor.cursor.copy(
-            f"COPY {STAGING_TABLE} (line, sku, name, description, price)"
-            " FROM STDIN (FORMAT csv, FORCE_NOT_NULL (sku, name, description))"
-        ) as copy:
+        with cursor.cursor.copy(f"COPY {STAGING_TABLE} (line, sku, name, description, price) FROM STDIN") as copy:
             copy.write(payload)
         try:
             with transaction.atomic():

@@ -67,6 +67,15 @@ def test_bom_crlf_and_quoted_newlines_import(run_import):
 
 
 @pytest.mark.django_db
+def test_tabs_backslashes_and_null_markers_import_verbatim(run_import):
+    """Characters special to COPY's text format (tab, backslash, a literal \\N) arrive unchanged."""
+    run_import('sku,name,description\nx\\y,"a\tb","\\N"\nplain,Plain,\n')
+    assert sorted(Product.objects.values_list("sku", "name", "description")) == [
+        ("plain", "Plain", ""), ("x\\y", "a\tb", "\\N")
+    ]
+
+
+@pytest.mark.django_db
 def test_row_errors_are_kept_and_written_to_the_error_csv(run_import, monkeypatch):
     """Bad rows are skipped; the first ones are stored on the job and all of them in the error CSV."""
     monkeypatch.setattr(pipeline, "ROW_ERRORS_KEPT", 2)
