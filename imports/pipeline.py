@@ -25,11 +25,6 @@ from products.locks import catalogue_shared_lock
 
 BATCH_ROWS = 50_000
 ROW_ERRORS_KEPT = 1_000
-# CPython hands the GIL from a busy thread to a waiting one only after this long (default
-# 5 ms). The importing thread waits for it after every round trip to the database (~10 per
-# batch, several GIL releases each) while the parser thread computes: 0.5 ms instead of 5 ms
-# took 0.3-0.45 s off a 500k-row import. Process-wide, so set only while the parser runs.
-GIL_SWITCH_INTERVAL = 0.0005
 PROGRESS_FIELDS = [
     "stage", "bytes_processed", "rows_processed", "created_count", "updated_count", "skipped_count",
     "error_count", "updated_at",
@@ -128,18 +123,48 @@ def _in_background(items: Iterable, *, ahead: int = 1) -> Iterator:
             put(_Failed(error))
 
     thread = threading.Thread(target=produce, name="import-parser", daemon=True)
-    switch_interval = sys.getswitchinterval()
-    sys.setswitchinterval(min(switch_interval, GIL_SWITCH_INTERVAL))
-    thread.start()
-    try:
-        while (item := handoff.get()) is not _DONE:
-            if isinstance(item, _Failed):
-                raise item.error
-            yield item
-    finally:
-        stop.set()
-        thread.join()
-        sys.setswitchinterval(switch_interval)
+    with _short_gil_switches():
+        thread.start()
+        try:
+            while (item := handoff.get()) is not _DONE:
+                if isinstance(item, _Failed):
+                    raise item.error
+                yield item
+        finally:
+            stop.set()
+            thread.join()
+
+
+class _GilSwitchInterval:
+    """CPython hands the GIL from a busy thread to a waiting one only after the switch interval
+    (default 5 ms). The importing thread waits for it after every round trip to the database
+    (~10 per batch, several GIL releases each) while the parser thread computes: 0.5 ms instead
+    of 5 ms took 0.3-0.45 s off a 500k-row import. The setting is process-wide, so it holds
+    only while some import's parser runs (counted: imports may overlap in one process)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = 0.0
+
+    @contextlib.contextmanager
+    def __call__(self):
+        with self._lock:
+            if not self._users:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved, self.seconds))
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if not self._users:
+                    sys.setswitchinterval(self._saved)
+
+
+_short_gil_switches = _GilSwitchInterval(0.0005)
 
 
 class RowErrorLog:

@@ -223,6 +223,7 @@ def test_two_imports_of_the_same_skus_at_once_both_complete(make_job, monkeypatc
         finally:
             connection.close()
 
+    switch_interval = sys.getswitchinterval()
     threads = [threading.Thread(target=run, args=[job.pk]) for job in jobs]
     for thread in threads:
         thread.start()
@@ -231,3 +232,4 @@ def test_two_imports_of_the_same_skus_at_once_both_complete(make_job, monkeypatc
     assert [results[job.pk].status for job in jobs] == ["completed", "completed"]
     assert Product.objects.count() == 3000
     assert sum(results[job.pk].created_count for job in jobs) == 3000
+    assert sys.getswitchinterval() == switch_interval  # restored after the overlapping imports
