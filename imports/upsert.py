@@ -14,18 +14,23 @@ locks every row); a plain INSERT … WHERE NOT EXISTS 2.0–2.3 s; UPDATE … WH
 nothing to change 0.7 s. Hence the split below, with ON CONFLICT kept as the fallback.
 
 End to end (bench/import_benchmark.py, 500k rows, 2 cores shared, 23 Nov 2026): bare COPY
-0.39 s; fresh import 4.33 s (11x), re-import of the same file 2.61 s (6.8x), every row changed
-5.80 s (15x); peak RSS 113 MB, 126 MB for 2M rows. Why a fresh import stays far from 5x COPY:
+0.38 s; fresh import 4.23 s (11x), re-import of the same file 2.58 s (6.8x), every row changed
+5.45 s (14x); peak RSS 112 MB, 126 MB for 2M rows. Why a fresh import stays far from 5x COPY:
 the database's work is serial in one backend, and COPY of the deduplicated file straight into
 products_product (its two indexes) alone takes 1.65 s (4.2x; 1.12 s without the lower(sku)
 index, 0.83 s without any). Telling new keys from existing ones costs another 0.7 s of index
 probes (70 ms per 50k keys that miss, 145 ms that hit), 1.8x more. Staging COPY and the
 batch's sort add 0.4 s more. The Python side (csv 0.32 s, validation 0.5 s, deduplication and
-the staging text 0.8 s) runs on the other core, overlapped. Tried and dropped: looking keys up
-first and COPYing new products straight into the table (fresh import 5.5 s, since the lookup
-from Python with a 50k-element array takes 185-215 ms a batch, and RSS 150-160 MB);
-formatting rows in the importing thread (psycopg's write_row) instead of the parser thread
-(it then competes with the parser for the GIL while the database waits).
+the staging text 0.5 s) runs on the other core, overlapped. When every row changes, each
+UPDATE writes a new row version and entries in both indexes: ~320 ms and 36 MB of WAL per 50k
+rows, 3.2 s (8x) before any lookup.
+
+Tried and dropped: looking keys up first and COPYing new products straight into the table
+(fresh import 5.5 s: the lookup from Python with a 50k-element array takes 185-215 ms a batch;
+RSS 150-160 MB); formatting rows in the importing thread (psycopg's write_row) instead of the
+parser thread (it then competes with the parser for the GIL while the database waits);
+`SET LOCAL synchronous_commit = off` per batch (fresh import ~0.15 s faster, not worth the
+weaker durability to explain).
 """
 
 from dataclasses import dataclass
