@@ -75,8 +75,10 @@ class ProductCsv:
         except csv.Error as error:
             raise CsvFileError(f"The file is not valid CSV ({error}).", line=line) from None
 
-    def batches(self, size: int) -> Iterator[Batch]:
+    def batches(self, size: int, *, first: int | None = None) -> Iterator[Batch]:
+        """Batches of `size` rows read (valid or not), the first one of `first` rows if given."""
         batch = Batch()
+        limit = first or size
         validate = RowValidator(self.columns, self.width)
         while True:
             line = self._reader.line_num + 1
@@ -92,10 +94,10 @@ class ProductCsv:
                 batch.rows_skipped += 1
             else:
                 batch.rows.append(product)
-            if batch.rows_read == size:
+            if batch.rows_read == limit:
                 batch.bytes_read = self._stream.bytes_read
                 yield batch
-                batch = Batch()
+                batch, limit = Batch(), size
         if batch.rows_read:
             batch.bytes_read = self._stream.bytes_read
             yield batch

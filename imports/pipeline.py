@@ -9,6 +9,7 @@ import contextlib
 import csv
 import io
 import queue
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Iterable, Iterator
@@ -23,6 +24,9 @@ from imports.upsert import products_changed_emit, products_changed_subscribed, p
 from products.locks import catalogue_shared_lock
 
 BATCH_ROWS = 50_000
+# The database idles until the first batch is parsed (~0.15 s for 50,000 rows): a smaller
+# first batch starts it sooner (re-importing 500k rows ~0.1 s faster).
+FIRST_BATCH_ROWS = 5_000
 ROW_ERRORS_KEPT = 1_000
 PROGRESS_FIELDS = [
     "stage", "bytes_processed", "rows_processed", "created_count", "updated_count", "skipped_count",
@@ -42,7 +46,8 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
         job.warnings = product_csv.warnings
         job.stage = ImportJob.Stage.VALIDATING
         job.save(update_fields=["warnings", *PROGRESS_FIELDS])
-        batches = _in_background(_with_payloads(product_csv.batches(BATCH_ROWS)))
+        first = min(FIRST_BATCH_ROWS, BATCH_ROWS)
+        batches = _in_background(_with_payloads(product_csv.batches(BATCH_ROWS, first=first)))
         with contextlib.closing(batches), catalogue_shared_lock():
             for batch, payload in batches:
                 with transaction.atomic():
@@ -122,15 +127,48 @@ def _in_background(items: Iterable, *, ahead: int = 1) -> Iterator:
             put(_Failed(error))
 
     thread = threading.Thread(target=produce, name="import-parser", daemon=True)
-    thread.start()
-    try:
-        while (item := handoff.get()) is not _DONE:
-            if isinstance(item, _Failed):
-                raise item.error
-            yield item
-    finally:
-        stop.set()
-        thread.join()
+    with _short_gil_switches():
+        thread.start()
+        try:
+            while (item := handoff.get()) is not _DONE:
+                if isinstance(item, _Failed):
+                    raise item.error
+                yield item
+        finally:
+            stop.set()
+            thread.join()
+
+
+class _GilSwitchInterval:
+    """CPython hands the GIL from a busy thread to a waiting one only after the switch interval
+    (default 5 ms). The importing thread waits for it after every round trip to the database
+    (~10 per batch, several GIL releases each) while the parser thread computes: 0.5 ms instead
+    of 5 ms took 0.3-0.45 s off a 500k-row import. The setting is process-wide, so it holds
+    only while some import's parser runs (counted: imports may overlap in one process)."""
+
+    def __init__(self, seconds: float):
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._users = 0
+        self._saved = 0.0
+
+    @contextlib.contextmanager
+    def __call__(self):
+        with self._lock:
+            if not self._users:
+                self._saved = sys.getswitchinterval()
+                sys.setswitchinterval(min(self._saved, self.seconds))
+            self._users += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._users -= 1
+                if not self._users:
+                    sys.setswitchinterval(self._saved)
+
+
+_short_gil_switches = _GilSwitchInterval(0.0005)
 
 
 class RowErrorLog:

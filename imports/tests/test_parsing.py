@@ -100,6 +100,13 @@ def test_batches_count_rows_and_bytes():
     assert batches[-1].bytes_read == len(data)
 
 
+def test_the_first_batch_may_be_smaller():
+    """`first` sizes the first batch only (the database starts sooner); the rest have `size` rows."""
+    data = "sku,name\n" + "".join(f"s{i},N\n" for i in range(7))
+    batches = list(ProductCsv(io.BytesIO(data.encode())).batches(3, first=1))
+    assert [batch.rows_read for batch in batches] == [1, 3, 3]
+
+
 def test_non_utf8_file_fails_naming_the_line():
     """A Latin-1 file fails with the encoding problem and the line it was found on."""
     with pytest.raises(CsvFileError, match=r"^Line 3: The file is not UTF-8 text"):

@@ -1,5 +1,6 @@
 """The import pipeline end to end against PostgreSQL: upsert rules, failures, cancel, retry, redelivery."""
 
+import sys
 import threading
 from decimal import Decimal
 
@@ -66,6 +67,15 @@ def test_bom_crlf_and_quoted_newlines_import(run_import):
 
 
 @pytest.mark.django_db
+def test_tabs_backslashes_and_null_markers_import_verbatim(run_import):
+    """Characters special to COPY's text format (tab, backslash, a literal \\N) arrive unchanged."""
+    run_import('sku,name,description\nx\\y,"a\tb","\\N"\nplain,Plain,\n')
+    assert sorted(Product.objects.values_list("sku", "name", "description")) == [
+        ("plain", "Plain", ""), ("x\\y", "a\tb", "\\N")
+    ]
+
+
+@pytest.mark.django_db
 def test_row_errors_are_kept_and_written_to_the_error_csv(run_import, monkeypatch):
     """Bad rows are skipped; the first ones are stored on the job and all of them in the error CSV."""
     monkeypatch.setattr(pipeline, "ROW_ERRORS_KEPT", 2)
@@ -77,6 +87,17 @@ def test_row_errors_are_kept_and_written_to_the_error_csv(run_import, monkeypatc
     assert lines[0] == "line,column,value,message"
     assert lines[2] == "3,price,abc,Price is not a number (write it like 19.99)."
     assert len(lines) == 4
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("tail, status", [("", "completed"), ("\x00\n", "failed")], ids=["completed", "parser-fails"])
+def test_an_import_restores_the_gil_switch_interval(run_import, tail, status):
+    """The parser thread's shorter GIL switch interval is process-wide: it ends with the
+    import, also when the parser fails half-way (a NUL byte after the first read)."""
+    before = sys.getswitchinterval()
+    job = run_import("sku,name\n" + "a,A\n" * 20_000 + tail)
+    assert job.status == status
+    assert sys.getswitchinterval() == before
 
 
 @pytest.mark.django_db
@@ -202,6 +223,7 @@ def test_two_imports_of_the_same_skus_at_once_both_complete(make_job, monkeypatc
         finally:
             connection.close()
 
+    switch_interval = sys.getswitchinterval()
     threads = [threading.Thread(target=run, args=[job.pk]) for job in jobs]
     for thread in threads:
         thread.start()
@@ -210,3 +232,4 @@ def test_two_imports_of_the_same_skus_at_once_both_complete(make_job, monkeypatc
     assert [results[job.pk].status for job in jobs] == ["completed", "completed"]
     assert Product.objects.count() == 3000
     assert sum(results[job.pk].created_count for job in jobs) == 3000
+    assert sys.getswitchinterval() == switch_interval  # restored after the overlapping imports

@@ -1,0 +1,156 @@
+"""The webhook events an import emits, as the real outbox records them (Event and Delivery rows)."""
+
+import json
+
+import pytest
+from standardwebhooks import Webhook
+
+from imports import upsert
+from products.models import Product
+from webhooks import events
+from webhooks.models import Delivery, Event
+from webhooks.tests.conftest import receiver  # noqa: F401 - the loopback receiver fixture
+from webhooks.tests.factories import ALL_EVENT_TYPES, endpoint_make
+
+# Nothing listens here: deliveries are only queued (no worker runs in these tests).
+UNUSED_URL = "http://127.0.0.1:9/hook"
+
+
+def emitted(event_type: str | None = None) -> list[dict]:
+    """The payloads of the emitted events, oldest first, optionally of one type only."""
+    queryset = Event.objects.order_by("id")
+    if event_type:
+        queryset = queryset.filter(type=event_type)
+    return [json.loads(payload) for payload in queryset.values_list("payload", flat=True)]
+
+
+def product_skus(event_type: str) -> list[list[str]]:
+    return [sorted(product["sku"] for product in event["data"]["products"]) for event in emitted(event_type)]
+
+
+def csv_of(skus: list[str], name: str = "Name") -> str:
+    return "sku,name\n" + "".join(f"{sku},{name} {sku}\n" for sku in skus)
+
+
+@pytest.mark.django_db
+def test_created_products_are_announced_in_batches_of_products_per_event(run_import):
+    """A 2,500-row file gives three product.created events (1,000 + 1,000 + 500), one
+    delivery each per subscribed endpoint, and no product.updated."""
+    first = endpoint_make(url=UNUSED_URL, event_types=[events.PRODUCT_CREATED])
+    second = endpoint_make(url=UNUSED_URL)
+    skus = [f"SKU-{i:05d}" for i in range(2_500)]
+    run_import(csv_of(skus))
+    batches = product_skus(events.PRODUCT_CREATED)
+    assert [len(batch) for batch in batches] == [events.PRODUCTS_PER_EVENT] * 2 + [500]
+    assert sorted(sku for batch in batches for sku in batch) == skus
+    assert emitted(events.PRODUCT_UPDATED) == []
+    created_events = Event.objects.filter(type=events.PRODUCT_CREATED)
+    assert Delivery.objects.filter(event__in=created_events, endpoint=first).count() == 3
+    assert Delivery.objects.filter(event__in=created_events, endpoint=second).count() == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("fast_path", [True, False], ids=["split-merge", "on-conflict-fallback"])
+def test_changed_products_are_announced_as_updated_with_their_stored_values(run_import, monkeypatch, fast_path):
+    """Re-imported rows that change a product give product.updated with the product as stored
+    (its `active` kept); unchanged products are not announced; new ones are product.created.
+    Both write paths (the fast split merge and the ON CONFLICT fallback) tell them apart."""
+    endpoint_make(url=UNUSED_URL, event_types=[events.PRODUCT_CREATED, events.PRODUCT_UPDATED])
+    Product.objects.create(sku="same", name="Same")
+    Product.objects.create(sku="old", name="Old", active=False)
+    if not fast_path:
+        monkeypatch.setattr(upsert, "_split_merge_sql", lambda fields, with_products: "INSERT INTO products_product (sku) VALUES (NULL)")
+    run_import("sku,name,price\nnew,New,1.50\nOLD,Renamed,\nsame,Same,\n")
+    assert product_skus(events.PRODUCT_CREATED) == [["new"]]
+    assert product_skus(events.PRODUCT_UPDATED) == [["OLD"]]
+    [updated] = emitted(events.PRODUCT_UPDATED)[0]["data"]["products"]
+    stored = Product.objects.get(sku="OLD")
+    assert updated == {
+        "id": stored.pk, "sku": "OLD", "name": "Renamed", "description": "", "price": None, "active": False,
+        "created_at": stored.created_at.isoformat(), "updated_at": stored.updated_at.isoformat(),
+    }
+    [created] = emitted(events.PRODUCT_CREATED)[0]["data"]["products"]
+    assert (created["price"], created["active"]) == ("1.50", True)
+
+
+@pytest.mark.django_db
+def test_reimporting_an_unchanged_file_announces_no_products(run_import):
+    """A second import of the same file updates nothing, so it emits no product events."""
+    endpoint_make(url=UNUSED_URL)
+    run_import(csv_of(["a", "b"]))
+    Event.objects.all().delete()
+    job = run_import(csv_of(["a", "b"]))
+    assert job.updated_count == 2
+    assert [event["type"] for event in emitted()] == [events.UPLOAD_COMPLETED]
+
+
+@pytest.mark.django_db
+def test_upload_completed_carries_the_job_and_its_counts(run_import):
+    """upload.completed names the job and file and carries its counts and duration."""
+    endpoint = endpoint_make(url=UNUSED_URL, event_types=[events.UPLOAD_COMPLETED])
+    Product.objects.create(sku="b", name="Old")
+    job = run_import("sku,name,price\na,A,1\nB,B,\nc,C,oops\n", name="spring.csv")
+    [event] = emitted()
+    assert event["type"] == events.UPLOAD_COMPLETED
+    assert event["data"] == {
+        "job": job.pk, "file": "spring.csv", "status": "completed_with_errors", "rows": 3,
+        "created": 1, "updated": 1, "skipped": 1, "errors": 1,
+        "duration_seconds": job.duration.total_seconds(),
+    }
+    assert event["data"]["duration_seconds"] > 0
+    assert Delivery.objects.get().endpoint == endpoint
+
+
+@pytest.mark.django_db
+def test_a_failed_import_emits_upload_failed(run_import):
+    """A file the import cannot read ends in upload.failed with the job's message, and no upload.completed."""
+    endpoint_make(url=UNUSED_URL, event_types=[events.UPLOAD_COMPLETED, events.UPLOAD_FAILED])
+    job = run_import("name,description\nLamp,Bright\n", name="no-sku.csv")
+    assert job.status == "failed"
+    [event] = emitted()
+    assert event["type"] == events.UPLOAD_FAILED
+    assert event["data"] == {"job": job.pk, "file": "no-sku.csv", "error": job.error_message}
+    assert "missing: sku" in job.error_message
+    assert Delivery.objects.count() == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "endpoints",
+    [
+        pytest.param([], id="no-endpoint"),
+        pytest.param([{"event_types": ALL_EVENT_TYPES, "enabled": False}], id="disabled-endpoint"),
+        pytest.param([{"event_types": [events.PRODUCT_DELETED]}], id="other-event-type"),
+    ],
+)
+def test_nobody_listening_means_no_events_or_deliveries(run_import, endpoints):
+    """Without an enabled endpoint subscribed to an import's events, an import queues nothing."""
+    for options in endpoints:
+        endpoint_make(url=UNUSED_URL, **options)
+    Product.objects.create(sku="b", name="Old")
+    job = run_import(csv_of(["a", "b"]))
+    assert (job.created_count, job.updated_count) == (1, 1)
+    assert (Event.objects.count(), Delivery.objects.count()) == (0, 0)
+
+
+@pytest.mark.django_db
+def test_only_the_subscribed_product_event_type_is_emitted(run_import):
+    """An endpoint subscribed to product.updated only gets no product.created (nor upload.*) events."""
+    endpoint_make(url=UNUSED_URL, event_types=[events.PRODUCT_UPDATED])
+    Product.objects.create(sku="b", name="Old")
+    run_import(csv_of(["a", "b"]))
+    assert [event["type"] for event in emitted()] == [events.PRODUCT_UPDATED]
+    assert product_skus(events.PRODUCT_UPDATED) == [["b"]]
+
+
+@pytest.mark.django_db(transaction=True)  # the worker only sees committed rows
+def test_the_worker_delivers_an_imports_events_signed(run_import, celery_worker, receiver):
+    """After an import, the real worker POSTs its product.created and upload.completed events to
+    the receiver, signed so that the Standard Webhooks reference library accepts them."""
+    endpoint = endpoint_make(url=receiver.url, event_types=[events.PRODUCT_CREATED, events.UPLOAD_COMPLETED])
+    job = run_import(csv_of(["a", "b"]))
+    requests = receiver.wait_for(2)
+    payloads = [Webhook(endpoint.secret).verify(request.body, request.headers) for request in requests]
+    by_type = {payload["type"]: payload["data"] for payload in payloads}
+    assert sorted(product["sku"] for product in by_type[events.PRODUCT_CREATED]["products"]) == ["a", "b"]
+    assert by_type[events.UPLOAD_COMPLETED]["job"] == job.pk
