@@ -1,0 +1,157 @@
+"""Reads: the filtered, paginated product list, fast at millions of rows."""
+
+import math
+import re
+from dataclasses import dataclass
+
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection
+from django.db.models import F, QuerySet, Value
+from django.db.models.functions import Lower, StrIndex
+
+from products.models import (
+    DESCRIPTION_SEARCH_CONFIG,
+    DeleteAllJob,
+    Product,
+    product_search_key,
+)
+
+# Counting every match of a broad filter costs as much as reading them all; past this many
+# the list says "10,000+" and pages on with "Next".
+FILTERED_COUNT_CAP = 10_000
+# An exact count(*) of a million rows takes ~60 ms; above this size the unfiltered list shows
+# PostgreSQL's own estimate (kept current by autovacuum's ANALYZE) as "about N".
+EXACT_COUNT_BELOW = 100_000
+
+
+@dataclass(frozen=True)
+class ProductFilters:
+    sku: str = ""
+    name: str = ""
+    description: str = ""
+    active: bool | None = None
+
+    @property
+    def has_text(self) -> bool:
+        return bool(self.sku or self.name or self.description_words)
+
+    @property
+    def any(self) -> bool:
+        return self.has_text or self.active is not None
+
+    @property
+    def description_words(self) -> list[str]:
+        return re.findall(r"\w+", self.description.lower())
+
+
+@dataclass(frozen=True)
+class Total:
+    value: int
+    kind: str  # "exact", "at_least" (a capped count) or "about" (the planner's estimate)
+
+    def __str__(self) -> str:
+        if self.kind == "at_least":
+            return f"{self.value:,}+"
+        if self.kind == "about":
+            return f"about {self.value:,}"
+        return f"{self.value:,}"
+
+    @property
+    def is_exact(self) -> bool:
+        return self.kind == "exact"
+
+
+@dataclass(frozen=True)
+class ProductPage:
+    products: list[Product]
+    number: int
+    per_page: int
+    total: Total
+    has_next: bool
+
+    @property
+    def start(self) -> int:
+        return (self.number - 1) * self.per_page + 1 if self.products else 0
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.products) - 1 if self.products else 0
+
+    @property
+    def num_pages(self) -> int | None:
+        if self.total.kind == "at_least":
+            return None
+        return max(1, math.ceil(self.total.value / self.per_page))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def product_filter(*, filters: ProductFilters) -> QuerySet[Product]:
+    """Products matching every given filter; SKU and name case-insensitively, anywhere in the text."""
+    products = Product.objects.all()
+    if filters.sku or filters.name:
+        # Matching lower(sku || ' ' || name) lets the one trigram index narrow the rows; the
+        # strpos() condition keeps a term from matching the other column. (An ILIKE there would
+        # make PostgreSQL guess a hundredth of the real match count and pick slow plans.)
+        products = products.alias(search_key=product_search_key())
+    for field in ("sku", "name"):
+        term = getattr(filters, field).lower()
+        if term:
+            products = products.alias(**{f"{field}_position": StrIndex(Lower(field), Value(term))}).filter(
+                search_key__contains=term, **{f"{field}_position__gt": 0}
+            )
+    if filters.description_words:
+        # Every word, each as a prefix: "oak tab" finds "Oak table". The words are \w+ only,
+        # so nothing the user types can break the tsquery syntax.
+        query = " & ".join(f"{word}:*" for word in filters.description_words)
+        products = products.filter(
+            description_search=SearchQuery(query, search_type="raw", config=DESCRIPTION_SEARCH_CONFIG)
+        )
+    if filters.active is not None:
+        products = products.filter(active=filters.active)
+    return products
+
+
+def product_catalogue_total() -> Total:
+    """How many products there are: exact for small catalogues, PostgreSQL's estimate for big ones."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [Product._meta.db_table])
+        estimate = cursor.fetchone()[0]
+    if estimate >= EXACT_COUNT_BELOW:
+        return Total(value=estimate, kind="about")
+    return Total(value=Product.objects.count(), kind="exact")
+
+
+def product_page(*, filters: ProductFilters, number: int, per_page: int) -> ProductPage:
+    """One page of the filtered list in id order; a page past the end shows the last page."""
+    products = product_filter(filters=filters)
+    if filters.any:
+        # Unordered, so the LIMIT stops the scan at the cap.
+        matches = products.order_by()[: FILTERED_COUNT_CAP + 1].count()
+        total = (
+            Total(value=FILTERED_COUNT_CAP, kind="at_least")
+            if matches > FILTERED_COUNT_CAP
+            else Total(value=matches, kind="exact")
+        )
+    else:
+        total = product_catalogue_total()
+    if total.is_exact:
+        number = min(number, max(1, math.ceil(total.value / per_page)))
+    ordering = "id"
+    if filters.has_text and total.is_exact:
+        # A few thousand matches at most: PostgreSQL would otherwise walk the primary key hoping
+        # to meet them early (seconds for a rare word); `id + 0` makes it fetch the matches
+        # through the search indexes and sort them.
+        ordering = (F("id") + 0).asc()
+    offset = (number - 1) * per_page
+    # The stored search words are for PostgreSQL only; fetching them would double the page's bytes.
+    rows = list(products.defer("description_search").order_by(ordering)[offset : offset + per_page + 1])
+    return ProductPage(
+        products=rows[:per_page], number=number, per_page=per_page, total=total, has_next=len(rows) > per_page
+    )
+
+
+def delete_all_job_pending() -> DeleteAllJob | None:
+    return DeleteAllJob.objects.filter(status=DeleteAllJob.Status.PENDING).first()
