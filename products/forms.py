@@ -39,7 +39,7 @@ class ProductFilterForm(forms.Form):
     def page_number(self) -> int:
         return self._value("page", 1)
 
-    def per_page(self) -> int:
+    def page_size(self) -> int:
         return self._value("per_page", DEFAULT_PAGE_SIZE)
 
 

@@ -21,8 +21,12 @@ def _toast(response, message: str, level: str = "success"):
 
 
 def _row_form(product: Product, data=None) -> ProductForm:
-    # Several rows may be in edit mode at once: field ids must stay unique on the page.
-    return ProductForm(data, instance=product, auto_id=f"id_product{product.pk}_%s")
+    # Several rows may be in edit mode at once: field ids must stay unique on the page. The
+    # cells have no <label>; the column's name labels each input.
+    form = ProductForm(data, instance=product, auto_id=f"id_product{product.pk}_%s")
+    for field in form.fields.values():
+        field.widget.attrs["aria-label"] = field.label
+    return form
 
 
 @require_GET
@@ -30,7 +34,7 @@ def _row_form(product: Product, data=None) -> ProductForm:
 def index(request):
     filter_form = ProductFilterForm(request.GET)
     page = selectors.product_page(
-        filters=filter_form.filters(), number=filter_form.page_number(), per_page=filter_form.per_page()
+        filters=filter_form.filters(), number=filter_form.page_number(), per_page=filter_form.page_size()
     )
     context = {"page": page, "filter_form": filter_form}
     if request.htmx and not request.htmx.history_restore_request:
@@ -54,6 +58,7 @@ def create(request):
         else:
             response = render(request, "products/_create_form.html", {"form": ProductForm()})
             trigger_client_event(response, PRODUCTS_CHANGED)
+            trigger_client_event(response, "product-created")
             return _toast(response, f"Product {product.sku} created.")
     return render(request, "products/_create_form.html", {"form": form}, status=422)
 
