@@ -6,9 +6,11 @@ from django.db.models import Value
 from django.db.models.functions import Concat, Lower
 from django.urls import reverse
 
-# Full-text configuration of the description search: 'simple' neither stems nor drops stop
-# words, so a word typed in the filter matches that word (as a prefix) in the text.
-DESCRIPTION_SEARCH_CONFIG = "simple"
+# Full-text configuration of the description search: English stems words ("tables" finds
+# "table") and leaves out stop words, which keeps the index small.
+DESCRIPTION_SEARCH_CONFIG = "english"
+# New index entries queue in this much of a pending list and are merged in bulk (see migration 0002).
+GIN_PENDING_LIST_KB = 64 * 1024
 
 
 def product_search_key():
@@ -56,11 +58,13 @@ class Product(models.Model):
                 OpClass(product_search_key(), name="gin_trgm_ops"),
                 name="product_search_key_trgm",
                 fastupdate=True,
+                gin_pending_list_limit=GIN_PENDING_LIST_KB,
             ),
             GinIndex(
                 fields=["description_search"],
                 name="product_description_fts",
                 fastupdate=True,
+                gin_pending_list_limit=GIN_PENDING_LIST_KB,
             ),
         ]
 

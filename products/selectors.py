@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import F, QuerySet, Value
+from django.db.models import QuerySet, Value
 from django.db.models.functions import Lower, StrIndex
 
 from products.models import (
@@ -32,12 +32,8 @@ class ProductFilters:
     active: bool | None = None
 
     @property
-    def has_text(self) -> bool:
-        return bool(self.sku or self.name or self.description_words)
-
-    @property
     def any(self) -> bool:
-        return self.has_text or self.active is not None
+        return bool(self.sku or self.name or self.description_words) or self.active is not None
 
     @property
     def description_words(self) -> list[str]:
@@ -103,11 +99,10 @@ def product_filter(*, filters: ProductFilters) -> QuerySet[Product]:
                 search_key__contains=term, **{f"{field}_position__gt": 0}
             )
     if filters.description_words:
-        # Every word, each as a prefix: "oak tab" finds "Oak table". The words are \w+ only,
-        # so nothing the user types can break the tsquery syntax.
-        query = " & ".join(f"{word}:*" for word in filters.description_words)
+        # Whole words, all of them, stemmed ("oak tables" finds "Oak table"). Exact words, not
+        # prefixes: PostgreSQL knows how common a word is, not a prefix, and plans by that.
         products = products.filter(
-            description_search=SearchQuery(query, search_type="raw", config=DESCRIPTION_SEARCH_CONFIG)
+            description_search=SearchQuery(filters.description, search_type="plain", config=DESCRIPTION_SEARCH_CONFIG)
         )
     if filters.active is not None:
         products = products.filter(active=filters.active)
@@ -127,28 +122,26 @@ def product_catalogue_total() -> Total:
 def product_page(*, filters: ProductFilters, number: int, per_page: int) -> ProductPage:
     """One page of the filtered list in id order; a page past the end shows the last page."""
     products = product_filter(filters=filters)
+    matching_ids = None
     if filters.any:
-        # Unordered, so the LIMIT stops the scan at the cap.
-        matches = products.order_by()[: FILTERED_COUNT_CAP + 1].count()
-        total = (
-            Total(value=FILTERED_COUNT_CAP, kind="at_least")
-            if matches > FILTERED_COUNT_CAP
-            else Total(value=matches, kind="exact")
-        )
+        # One pass through the search indexes, unordered so the LIMIT can stop it: up to the
+        # cap, the matching ids give the exact count and every page (sorted here).
+        matching_ids = sorted(products.order_by().values_list("id", flat=True)[: FILTERED_COUNT_CAP + 1])
+        if len(matching_ids) > FILTERED_COUNT_CAP:
+            total, matching_ids = Total(value=FILTERED_COUNT_CAP, kind="at_least"), None
+        else:
+            total = Total(value=len(matching_ids), kind="exact")
     else:
         total = product_catalogue_total()
     if total.is_exact:
         number = min(number, max(1, math.ceil(total.value / per_page)))
-    ordering = "id"
-    if filters.has_text and total.is_exact:
-        # A few thousand matches at most: PostgreSQL would otherwise walk the primary key hoping
-        # to meet them early (seconds for a rare word); `id + 0` makes it fetch the matches
-        # through the search indexes and sort them.
-        ordering = (F("id") + 0).asc()
     offset = (number - 1) * per_page
-    # Skipping rows costs less when only ids are skipped (an index-only scan for the whole
-    # catalogue) and the page's rows are read afterwards.
-    page_ids = products.order_by(ordering).values("id")[offset : offset + per_page + 1]
+    if matching_ids is not None:
+        page_ids = matching_ids[offset : offset + per_page + 1]
+    else:
+        # Skipping rows costs less when only ids are skipped (an index-only scan for the whole
+        # catalogue) and the page's rows are read afterwards.
+        page_ids = products.order_by("id").values("id")[offset : offset + per_page + 1]
     # The stored search words are for PostgreSQL only; fetching them would double the page's bytes.
     rows = list(Product.objects.filter(id__in=page_ids).defer("description_search").order_by("id"))
     return ProductPage(

@@ -36,11 +36,12 @@ def test_sku_and_name_filters_do_not_match_the_other_column(catalogue):
     assert skus(ProductFilters(name="stl-")) == []
 
 
-def test_description_filter_matches_words_and_word_beginnings(catalogue):
-    """Every word typed must start a word of the description, in any order and case."""
+def test_description_filter_matches_all_words_in_any_form(catalogue):
+    """Every word typed must be in the description, in any order, case or grammatical form."""
     assert skus(ProductFilters(description="TEAK")) == ["TEAK-1", "STL-3"]
-    assert skus(ProductFilters(description="stee oak")) == ["oak-2"]
+    assert skus(ProductFilters(description="leg oak")) == ["oak-2"]
     assert skus(ProductFilters(description="teak durable")) == []
+    assert skus(ProductFilters(description="tea")) == []
 
 
 def test_description_filter_ignores_punctuation(catalogue):
