@@ -131,3 +131,12 @@ def test_product_url_without_htmx_opens_the_list_filtered_to_it(staff_client):
     product = product_make("A B&C")
     response = staff_client.get(product.get_absolute_url())
     assert response["Location"] == "/products/?sku=A+B%26C"
+
+
+def test_page_links_keep_the_filters(staff_client):
+    """Next and Last links carry the filters and page size along with the page number."""
+    for number in range(30):
+        product_make(f"P-{number:02}", name="Teak stool")
+    body = staff_client.get(reverse("products:index"), {"name": "teak", "per_page": 25}).content.decode()
+    assert 'href="?name=teak&amp;per_page=25&amp;page=2"' in body
+    assert "Page 1 of 2" in body
