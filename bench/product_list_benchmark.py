@@ -29,6 +29,7 @@ CASES = [
     ("page 2,000", "?page=2000"),
     ("SKU, common", "?sku=sku-0099"),
     ("SKU, rare", "?sku=SKU-00500000"),
+    ("SKU, 100k matches in the last ids", "?sku=sku-009"),
     ("name, common", "?name=stool"),
     ("name, rare", "?name=zebrawood"),
     ("description, common", "?description=durable"),
@@ -37,6 +38,7 @@ CASES = [
     ("combined: oak + durable + inactive", "?name=oak&description=durable&active=no"),
     ("combined: stool + quixotic", "?name=stool&description=quixotic"),
     ("100 per page, name common, page 50", "?name=oak&per_page=100&page=50"),
+    ("inactive, page 50", "?active=no&page=50"),
 ]
 
 

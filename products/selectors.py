@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import QuerySet, Value
+from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Lower, StrIndex
 
 from products.models import (
@@ -122,26 +122,32 @@ def product_catalogue_total() -> Total:
 def product_page(*, filters: ProductFilters, number: int, per_page: int) -> ProductPage:
     """One page of the filtered list in id order; a page past the end shows the last page."""
     products = product_filter(filters=filters)
-    matching_ids = None
+    found_ids = []
     if filters.any:
-        # One pass through the search indexes, unordered so the LIMIT can stop it: up to the
-        # cap, the matching ids give the exact count and every page (sorted here).
-        matching_ids = sorted(products.order_by().values_list("id", flat=True)[: FILTERED_COUNT_CAP + 1])
-        if len(matching_ids) > FILTERED_COUNT_CAP:
-            total, matching_ids = Total(value=FILTERED_COUNT_CAP, kind="at_least"), None
-        else:
-            total = Total(value=len(matching_ids), kind="exact")
+        # One pass through the search indexes, unordered so the LIMIT can stop it. Up to the
+        # cap these are all the matches: the exact count, and every page sorted here.
+        found_ids = sorted(products.order_by().values_list("id", flat=True)[: FILTERED_COUNT_CAP + 1])
+        exact = len(found_ids) <= FILTERED_COUNT_CAP
+        total = Total(value=len(found_ids), kind="exact") if exact else Total(value=FILTERED_COUNT_CAP, kind="at_least")
     else:
         total = product_catalogue_total()
     if total.is_exact:
         number = min(number, max(1, math.ceil(total.value / per_page)))
     offset = (number - 1) * per_page
-    if matching_ids is not None:
-        page_ids = matching_ids[offset : offset + per_page + 1]
+    wanted = per_page + 1  # one more tells whether a next page exists
+    if total.is_exact and filters.any:
+        page_ids = found_ids[offset : offset + wanted]
+    elif offset + wanted <= len(found_ids):
+        # More matches than the cap. Those found are some of them, so the page's rows all lie
+        # at or below the found ids' (offset + wanted)-th smallest. Bounded that way, and with
+        # `id + 0` keeping PostgreSQL from walking the primary key from the start (seconds
+        # when the matches are a recent block of ids), it reads only the matches in range.
+        bound = found_ids[offset + wanted - 1]
+        page_ids = products.filter(id__lte=bound).order_by((F("id") + 0).asc()).values("id")[offset : offset + wanted]
     else:
         # Skipping rows costs less when only ids are skipped (an index-only scan for the whole
         # catalogue) and the page's rows are read afterwards.
-        page_ids = products.order_by("id").values("id")[offset : offset + per_page + 1]
+        page_ids = products.order_by("id").values("id")[offset : offset + wanted]
     # The stored search words are for PostgreSQL only; fetching them would double the page's bytes.
     rows = list(Product.objects.filter(id__in=page_ids).defer("description_search").order_by("id"))
     return ProductPage(

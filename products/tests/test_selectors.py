@@ -99,6 +99,9 @@ def test_broad_filter_count_is_capped(monkeypatch):
     assert page.num_pages is None
     assert [product.sku for product in page.products] == ["P-2", "P-3"]
     assert page.has_next
+    page = product_page(filters=ProductFilters(name="chair"), number=3, per_page=2)  # past the ids found
+    assert [product.sku for product in page.products] == ["P-4", "P-5"]
+    assert not page.has_next
 
 
 def test_large_catalogue_total_is_the_planner_estimate(monkeypatch):
