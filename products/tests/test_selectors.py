@@ -89,9 +89,11 @@ def test_empty_catalogue_is_one_empty_page():
     assert (page.number, page.start, page.end, page.num_pages, page.has_next) == (1, 0, 0, 1, False)
 
 
-def test_broad_filter_count_is_capped(monkeypatch):
-    """Past the cap the total reads "N+" and pages go on with Next only."""
+@pytest.mark.parametrize("walk_limit", [100_000, -1], ids=["primary key walk", "fetch and sort"])
+def test_broad_filter_count_is_capped(monkeypatch, walk_limit):
+    """Past the cap the total reads "N+" and pages go on with Next only, whichever plan is used."""
     monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 4)
+    monkeypatch.setattr(selectors, "PRIMARY_KEY_WALK_LIMIT", walk_limit)
     for number in range(6):
         product_make(f"P-{number}", name="Chair")
     page = product_page(filters=ProductFilters(name="chair"), number=2, per_page=2)
