@@ -19,7 +19,9 @@ class DeleteAllJobAdmin(admin.ModelAdmin):
 
     list_display = ["created_at", "requested_by", "status", "deleted_count", "finished_at"]
     list_filter = ["status"]
-    readonly_fields = ["requested_by", "status", "deleted_count", "error", "created_at", "finished_at"]
+    # Status and error stay editable: a job left pending by a lost queue would otherwise hold
+    # back every later "delete all" (a pending job is reused, not duplicated).
+    readonly_fields = ["requested_by", "deleted_count", "created_at", "finished_at"]
 
     def has_add_permission(self, request):
         return False

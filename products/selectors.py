@@ -22,8 +22,8 @@ FILTERED_COUNT_CAP = 10_000
 # An exact count(*) of a million rows takes ~60 ms; above this size the unfiltered list shows
 # PostgreSQL's own estimate (kept current by autovacuum's ANALYZE) as "about N".
 EXACT_COUNT_BELOW = 100_000
-# Listing a broad filter in id order walks the primary key until the page is full; when the
-# first match lies further than this many ids in, the matches are fetched and sorted instead.
+# Listing a broad filter in id order walks the primary key until the page is full, but no
+# further than this many ids (~30 ms); past that the matches are fetched and sorted instead.
 PRIMARY_KEY_WALK_LIMIT = 100_000
 
 
@@ -122,19 +122,23 @@ def product_catalogue_total() -> Total:
     return Total(value=Product.objects.count(), kind="exact")
 
 
-def _page_ids_below_found(products: QuerySet[Product], *, found_ids: list[int], offset: int, wanted: int):
+def _page_ids_past_the_cap(products: QuerySet[Product], *, found_ids: list[int], offset: int, wanted: int):
     """A page of a filter with more matches than the cap, of which `found_ids` are some.
 
-    The page's rows all lie at or below the found ids' (offset + wanted)-th smallest.
+    The page's rows all lie at or below the found ids' (offset + wanted)-th smallest. Walking
+    the primary key finds them fastest when matches are spread out; when they sit in a block
+    far from the first product (a SKU prefix of the latest import, say) the walk would take
+    seconds, so it is cut short and the matches in range are fetched and sorted instead.
     """
-    in_range = products.filter(id__lte=found_ids[offset + wanted - 1])
+    bound = found_ids[offset + wanted - 1]
     first_id = Product.objects.order_by("id").values_list("id", flat=True).first()
-    if found_ids[0] - first_id > PRIMARY_KEY_WALK_LIMIT:
-        # The matches start far from the first product (say a SKU prefix of the latest
-        # import): walking the primary key to them would take seconds, so `id + 0` makes
-        # PostgreSQL fetch the matches in range through the search index and sort them.
-        return in_range.order_by((F("id") + 0).asc()).values("id")[offset : offset + wanted]
-    return in_range.order_by("id").values("id")[offset : offset + wanted]
+    walk_end = min(bound, first_id + PRIMARY_KEY_WALK_LIMIT)
+    ids = list(products.filter(id__lte=walk_end).order_by("id").values_list("id", flat=True)[offset : offset + wanted])
+    if len(ids) == wanted:
+        return ids
+    # `id + 0`: PostgreSQL must not answer this one by walking the primary key either.
+    in_range = products.filter(id__lte=bound).order_by((F("id") + 0).asc())
+    return list(in_range.values_list("id", flat=True)[offset : offset + wanted])
 
 
 def product_page(*, filters: ProductFilters, number: int, per_page: int) -> ProductPage:
@@ -156,7 +160,7 @@ def product_page(*, filters: ProductFilters, number: int, per_page: int) -> Prod
     if total.is_exact and filters.any:
         page_ids = found_ids[offset : offset + wanted]
     elif offset + wanted <= len(found_ids):
-        page_ids = _page_ids_below_found(products, found_ids=found_ids, offset=offset, wanted=wanted)
+        page_ids = _page_ids_past_the_cap(products, found_ids=found_ids, offset=offset, wanted=wanted)
     else:
         # Skipping rows costs less when only ids are skipped (an index-only scan for the whole
         # catalogue) and the page's rows are read afterwards.
