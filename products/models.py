@@ -1,5 +1,21 @@
+from django.conf import settings
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
-from django.db.models.functions import Lower
+from django.db.models import Value
+from django.db.models.functions import Concat, Lower
+from django.urls import reverse
+
+# Full-text configuration of the description search: English stems words ("tables" finds
+# "table") and leaves out stop words, which keeps the index small.
+DESCRIPTION_SEARCH_CONFIG = "english"
+# New index entries queue in this much of a pending list and are merged in bulk (see migration 0002).
+GIN_PENDING_LIST_KB = 64 * 1024
+
+
+def product_search_key():
+    """lower(sku || ' ' || name): one trigram index serves both the SKU and the name filter."""
+    return Lower(Concat("sku", Value(" "), "name"))
 
 
 class Product(models.Model):
@@ -16,6 +32,13 @@ class Product(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Stored, so a search reads the words instead of re-parsing every candidate description.
+    description_search = models.GeneratedField(
+        expression=SearchVector("description", config=DESCRIPTION_SEARCH_CONFIG),
+        output_field=SearchVectorField(),
+        db_persist=True,
+        help_text="The description's words, for the list's description filter.",
+    )
 
     class Meta:
         ordering = ["id"]
@@ -29,6 +52,58 @@ class Product(models.Model):
                 violation_error_message="A product with this SKU already exists.",
             ),
         ]
+        # Why these two and no others: see migration 0002.
+        indexes = [
+            GinIndex(
+                OpClass(product_search_key(), name="gin_trgm_ops"),
+                name="product_search_key_trgm",
+                fastupdate=True,
+                gin_pending_list_limit=GIN_PENDING_LIST_KB,
+            ),
+            GinIndex(
+                fields=["description_search"],
+                name="product_description_fts",
+                fastupdate=True,
+                gin_pending_list_limit=GIN_PENDING_LIST_KB,
+            ),
+        ]
 
     def __str__(self):
         return f"{self.sku} — {self.name}"
+
+    def get_absolute_url(self):
+        return reverse("products:detail", args=[self.pk])
+
+
+class DeleteAllJob(models.Model):
+    """One "delete all products" request, run by a Celery task."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, related_name="+"
+    )
+    status = models.CharField(max_length=16, choices=Status, default=Status.PENDING)
+    deleted_count = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="Products deleted; set when the job succeeded."
+    )
+    error = models.TextField(blank=True, help_text="Why the job failed, for staff.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        verbose_name = "delete-all job"
+
+    def __str__(self):
+        return f"Delete all products, {self.created_at:%Y-%m-%d %H:%M} ({self.get_status_display()})"
+
+    def get_absolute_url(self):
+        return reverse("products:delete_all_job", args=[self.pk])
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status != self.Status.PENDING

@@ -1,7 +1,128 @@
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.core.exceptions import ValidationError
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django.views.decorators.vary import vary_on_headers
+from django_htmx.http import trigger_client_event
+
+from products import selectors, services
+from products.forms import ProductFilterForm, ProductForm
+from products.models import DeleteAllJob, Product
+
+# Tells the list to reload itself (with its filters and page) after a change.
+PRODUCTS_CHANGED = "products-changed"
+
+
+def _toast(response, message: str, level: str = "success"):
+    trigger_client_event(response, "toast", {"message": message, "level": level})
+    return response
+
+
+def _row_form(product: Product, data=None) -> ProductForm:
+    # Several rows may be in edit mode at once: field ids must stay unique on the page. The
+    # cells have no <label>; the column's name labels each input.
+    form = ProductForm(data, instance=product, auto_id=f"id_product{product.pk}_%s")
+    for field in form.fields.values():
+        field.widget.attrs["aria-label"] = field.label
+    return form
 
 
 @require_GET
+@vary_on_headers("HX-Request")
 def index(request):
-    return render(request, "products/index.html")
+    filter_form = ProductFilterForm(request.GET)
+    page = selectors.product_page(
+        filters=filter_form.filters(), number=filter_form.page_number(), per_page=filter_form.page_size()
+    )
+    context = {"page": page, "filter_form": filter_form}
+    if request.htmx and not request.htmx.history_restore_request:
+        return render(request, "products/_list.html", context)
+    context.update(
+        create_form=ProductForm(),
+        catalogue_total=selectors.product_catalogue_total(),
+        job=selectors.delete_all_job_pending(),
+    )
+    return render(request, "products/index.html", context)
+
+
+@require_POST
+def create(request):
+    form = ProductForm(request.POST)
+    if form.is_valid():
+        try:
+            product = services.product_create(**form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            response = render(request, "products/_create_form.html", {"form": ProductForm()})
+            trigger_client_event(response, PRODUCTS_CHANGED)
+            trigger_client_event(response, "product-created")
+            return _toast(response, f"Product {product.sku} created.")
+    return render(request, "products/_create_form.html", {"form": form}, status=422)
+
+
+@require_GET
+def detail(request, pk: int):
+    product = get_object_or_404(Product, pk=pk)
+    if not request.htmx:
+        return redirect(f"{reverse('products:index')}?{urlencode({'sku': product.sku})}")
+    return render(request, "products/_row.html", {"product": product})
+
+
+@require_http_methods(["GET", "POST"])
+def edit(request, pk: int):
+    product = get_object_or_404(Product, pk=pk)
+    if request.method == "GET":
+        return render(request, "products/_row_form.html", {"product": product, "form": _row_form(product)})
+    form = _row_form(product, request.POST)
+    if form.is_valid():
+        try:
+            services.product_update(product=product, data=form.cleaned_data)
+        except ValidationError as error:
+            form.add_error(None, error)
+        else:
+            response = render(request, "products/_row.html", {"product": product})
+            return _toast(response, f"Product {product.sku} saved.")
+    return render(request, "products/_row_form.html", {"product": product, "form": form}, status=422)
+
+
+@require_POST
+def toggle_active(request, pk: int):
+    product = get_object_or_404(Product, pk=pk)
+    services.product_update(product=product, data={"active": not product.active})
+    response = render(request, "products/_row.html", {"product": product})
+    state = "active" if product.active else "inactive"
+    return _toast(response, f"Product {product.sku} is now {state}.")
+
+
+@require_POST
+def delete(request, pk: int):
+    product = get_object_or_404(Product, pk=pk)
+    services.product_delete(product=product)
+    response = HttpResponse()
+    trigger_client_event(response, PRODUCTS_CHANGED)
+    return _toast(response, f"Product {product.sku} deleted.")
+
+
+@require_POST
+def delete_all(request):
+    try:
+        job = services.products_delete_all_start(requested_by=request.user)
+    except services.CatalogueBusy as error:
+        response = render(request, "products/_delete_all_job.html", {"refusal": str(error)})
+        return _toast(response, str(error), "error")
+    return render(request, "products/_delete_all_job.html", {"job": job})
+
+
+@require_GET
+def delete_all_job(request, pk: int):
+    job = get_object_or_404(DeleteAllJob, pk=pk)
+    response = render(request, "products/_delete_all_job.html", {"job": job})
+    if job.status == DeleteAllJob.Status.SUCCEEDED:
+        trigger_client_event(response, PRODUCTS_CHANGED)
+        return _toast(response, f"Deleted {job.deleted_count:,} products.")
+    if job.status == DeleteAllJob.Status.FAILED:
+        return _toast(response, f"Delete all failed: {job.error}", "error")
+    return response

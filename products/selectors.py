@@ -1,0 +1,176 @@
+"""Reads: the filtered, paginated product list, fast at millions of rows."""
+
+import math
+import re
+from dataclasses import dataclass
+
+from django.contrib.postgres.search import SearchQuery
+from django.db import connection
+from django.db.models import F, QuerySet, Value
+from django.db.models.functions import Lower, StrIndex
+
+from products.models import (
+    DESCRIPTION_SEARCH_CONFIG,
+    DeleteAllJob,
+    Product,
+    product_search_key,
+)
+
+# Counting every match of a broad filter costs as much as reading them all; past this many
+# the list says "10,000+" and pages on with "Next".
+FILTERED_COUNT_CAP = 10_000
+# An exact count(*) of a million rows takes ~60 ms; above this size the unfiltered list shows
+# PostgreSQL's own estimate (kept current by autovacuum's ANALYZE) as "about N".
+EXACT_COUNT_BELOW = 100_000
+# Listing a broad filter in id order walks the primary key until the page is full, but no
+# further than this many ids (~30 ms); past that the matches are fetched and sorted instead.
+PRIMARY_KEY_WALK_LIMIT = 100_000
+
+
+@dataclass(frozen=True)
+class ProductFilters:
+    sku: str = ""
+    name: str = ""
+    description: str = ""
+    active: bool | None = None
+
+    @property
+    def any(self) -> bool:
+        return bool(self.sku or self.name or self.description_words) or self.active is not None
+
+    @property
+    def description_words(self) -> list[str]:
+        return re.findall(r"\w+", self.description.lower())
+
+
+@dataclass(frozen=True)
+class Total:
+    value: int
+    kind: str  # "exact", "at_least" (a capped count) or "about" (the planner's estimate)
+
+    def __str__(self) -> str:
+        if self.kind == "at_least":
+            return f"{self.value:,}+"
+        if self.kind == "about":
+            return f"about {self.value:,}"
+        return f"{self.value:,}"
+
+    @property
+    def is_exact(self) -> bool:
+        return self.kind == "exact"
+
+
+@dataclass(frozen=True)
+class ProductPage:
+    products: list[Product]
+    number: int
+    per_page: int
+    total: Total
+    has_next: bool
+
+    @property
+    def start(self) -> int:
+        return (self.number - 1) * self.per_page + 1 if self.products else 0
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.products) - 1 if self.products else 0
+
+    @property
+    def num_pages(self) -> int | None:
+        if self.total.kind == "at_least":
+            return None
+        return max(1, math.ceil(self.total.value / self.per_page))
+
+    @property
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+
+def product_filter(*, filters: ProductFilters) -> QuerySet[Product]:
+    """Products matching every given filter; SKU and name case-insensitively, anywhere in the text."""
+    products = Product.objects.all()
+    if filters.sku or filters.name:
+        # Matching lower(sku || ' ' || name) lets the one trigram index narrow the rows; the
+        # strpos() condition keeps a term from matching the other column. (An ILIKE there would
+        # make PostgreSQL guess a hundredth of the real match count and pick slow plans.)
+        products = products.alias(search_key=product_search_key())
+    for field in ("sku", "name"):
+        term = getattr(filters, field).lower()
+        if term:
+            products = products.alias(**{f"{field}_position": StrIndex(Lower(field), Value(term))}).filter(
+                search_key__contains=term, **{f"{field}_position__gt": 0}
+            )
+    if filters.description_words:
+        # Whole words, all of them, stemmed ("oak tables" finds "Oak table"). Exact words, not
+        # prefixes: PostgreSQL knows how common a word is, not a prefix, and plans by that.
+        products = products.filter(
+            description_search=SearchQuery(filters.description, search_type="plain", config=DESCRIPTION_SEARCH_CONFIG)
+        )
+    if filters.active is not None:
+        products = products.filter(active=filters.active)
+    return products
+
+
+def product_catalogue_total() -> Total:
+    """How many products there are: exact for small catalogues, PostgreSQL's estimate for big ones."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [Product._meta.db_table])
+        estimate = cursor.fetchone()[0]
+    if estimate >= EXACT_COUNT_BELOW:
+        return Total(value=estimate, kind="about")
+    return Total(value=Product.objects.count(), kind="exact")
+
+
+def _page_ids_past_the_cap(products: QuerySet[Product], *, found_ids: list[int], offset: int, wanted: int):
+    """A page of a filter with more matches than the cap, of which `found_ids` are some.
+
+    The page's rows all lie at or below the found ids' (offset + wanted)-th smallest. Walking
+    the primary key finds them fastest when matches are spread out; when they sit in a block
+    far from the first product (a SKU prefix of the latest import, say) the walk would take
+    seconds, so it is cut short and the matches in range are fetched and sorted instead.
+    """
+    bound = found_ids[offset + wanted - 1]
+    first_id = Product.objects.order_by("id").values_list("id", flat=True).first()
+    walk_end = min(bound, first_id + PRIMARY_KEY_WALK_LIMIT)
+    ids = list(products.filter(id__lte=walk_end).order_by("id").values_list("id", flat=True)[offset : offset + wanted])
+    if len(ids) == wanted:
+        return ids
+    # `id + 0`: PostgreSQL must not answer this one by walking the primary key either.
+    in_range = products.filter(id__lte=bound).order_by((F("id") + 0).asc())
+    return list(in_range.values_list("id", flat=True)[offset : offset + wanted])
+
+
+def product_page(*, filters: ProductFilters, number: int, per_page: int) -> ProductPage:
+    """One page of the filtered list in id order; a page past the end shows the last page."""
+    products = product_filter(filters=filters)
+    found_ids = []
+    if filters.any:
+        # One pass through the search indexes, unordered so the LIMIT can stop it. Up to the
+        # cap these are all the matches: the exact count, and every page sorted here.
+        found_ids = sorted(products.order_by().values_list("id", flat=True)[: FILTERED_COUNT_CAP + 1])
+        exact = len(found_ids) <= FILTERED_COUNT_CAP
+        total = Total(value=len(found_ids), kind="exact") if exact else Total(value=FILTERED_COUNT_CAP, kind="at_least")
+    else:
+        total = product_catalogue_total()
+    if total.is_exact:
+        number = min(number, max(1, math.ceil(total.value / per_page)))
+    offset = (number - 1) * per_page
+    wanted = per_page + 1  # one more tells whether a next page exists
+    if total.is_exact and filters.any:
+        page_ids = found_ids[offset : offset + wanted]
+    elif offset + wanted <= len(found_ids):
+        page_ids = _page_ids_past_the_cap(products, found_ids=found_ids, offset=offset, wanted=wanted)
+    else:
+        # Skipping rows costs less when only ids are skipped (an index-only scan for the whole
+        # catalogue) and the page's rows are read afterwards.
+        page_ids = products.order_by("id").values("id")[offset : offset + wanted]
+    # The stored search words are for PostgreSQL only; fetching them would double the page's bytes.
+    rows = list(Product.objects.filter(id__in=page_ids).defer("description_search").order_by("id"))
+    return ProductPage(
+        products=rows[:per_page], number=number, per_page=per_page, total=total, has_next=len(rows) > per_page
+    )
+
+
+def delete_all_job_pending() -> DeleteAllJob | None:
+    return DeleteAllJob.objects.filter(status=DeleteAllJob.Status.PENDING).first()

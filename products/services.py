@@ -1,0 +1,121 @@
+"""Writes to the catalogue. Every single-product change emits its webhook event in the same
+transaction (the webhooks app's outbox sends it on commit)."""
+
+from decimal import Decimal
+
+from django.core.exceptions import ValidationError
+from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.utils import timezone
+
+from products.events import product_event_data
+from products.locks import catalogue_exclusive_lock_try
+from products.models import DeleteAllJob, Product
+from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
+from webhooks.services import emit
+
+EDITABLE_FIELDS = ("sku", "name", "description", "price", "active")
+IMPORT_RUNNING_MESSAGE = "An import is running. Delete all products once it has finished."
+# TRUNCATE waits for every open read of the table; past this it gives up rather than queue
+# every page of the app behind it.
+TRUNCATE_LOCK_TIMEOUT = "5s"
+
+
+def sku_taken_message(sku: str) -> str:
+    return f"A product with SKU “{sku}” already exists."
+
+
+class CatalogueBusy(Exception):
+    """An import holds the catalogue lock."""
+
+
+def _product_save(product: Product) -> None:
+    """Save; a SKU taken by a concurrent request becomes the form's error, not a 500."""
+    try:
+        with transaction.atomic():
+            product.save()
+    except IntegrityError as error:
+        diag = getattr(error.__cause__, "diag", None)
+        if diag is not None and diag.constraint_name == "product_sku_ci_unique":
+            raise ValidationError({"sku": sku_taken_message(product.sku)}, code="unique") from error
+        raise
+
+
+def product_create(
+    *, sku: str, name: str, description: str = "", price: Decimal | None = None, active: bool = True
+) -> Product:
+    product = Product(sku=sku.strip(), name=name, description=description, price=price, active=active)
+    with transaction.atomic():
+        _product_save(product)
+        emit(PRODUCT_CREATED, {"products": [product_event_data(product)]})
+    return product
+
+
+def product_update(*, product: Product, data: dict) -> Product:
+    for field in EDITABLE_FIELDS:
+        if field in data:
+            setattr(product, field, data[field])
+    product.sku = product.sku.strip()
+    with transaction.atomic():
+        _product_save(product)
+        emit(PRODUCT_UPDATED, {"products": [product_event_data(product)]})
+    return product
+
+
+def product_delete(*, product: Product) -> None:
+    payload = {"products": [product_event_data(product)]}
+    with transaction.atomic():
+        product.delete()
+        emit(PRODUCT_DELETED, payload)
+
+
+def products_delete_all_start(*, requested_by) -> DeleteAllJob:
+    """Record a delete-all job and run it on commit; the one already pending if there is one.
+
+    Raises CatalogueBusy at once while an import runs, rather than queue a job bound to fail.
+    """
+    from products.tasks import products_delete_all_task  # the task module imports this one
+
+    with transaction.atomic():
+        pending = DeleteAllJob.objects.select_for_update().filter(status=DeleteAllJob.Status.PENDING).first()
+        if pending is not None:
+            return pending
+        # Taken and released with this short transaction: only a probe.
+        if not catalogue_exclusive_lock_try():
+            raise CatalogueBusy(IMPORT_RUNNING_MESSAGE)
+        job = DeleteAllJob.objects.create(requested_by=requested_by)
+        products_delete_all_task.delay_on_commit(job.pk)
+    return job
+
+
+def _catalogue_truncate() -> int:
+    """Empty the products table in the current transaction; returns how many rows it held."""
+    if not catalogue_exclusive_lock_try():
+        raise CatalogueBusy(IMPORT_RUNNING_MESSAGE)
+    table = connection.ops.quote_name(Product._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SET LOCAL lock_timeout = '{TRUNCATE_LOCK_TIMEOUT}'")
+        # Locked before counting, so no product is created between the count and the TRUNCATE.
+        cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        cursor.execute(f"SELECT count(*) FROM {table}")
+        count = cursor.fetchone()[0]
+        cursor.execute(f"TRUNCATE {table}")
+    return count
+
+
+def products_delete_all(*, job_id: int) -> DeleteAllJob:
+    """Run a delete-all job: all products go, or none and the job says why. Safe to run twice."""
+    with transaction.atomic():
+        job = DeleteAllJob.objects.select_for_update().get(pk=job_id)
+        if job.is_finished:
+            return job
+        try:
+            with transaction.atomic():
+                job.deleted_count = _catalogue_truncate()
+        except CatalogueBusy as error:
+            job.error = str(error)
+        except DatabaseError as error:
+            job.error = f"The database refused to delete the products: {error}".strip()
+        job.status = DeleteAllJob.Status.FAILED if job.error else DeleteAllJob.Status.SUCCEEDED
+        job.finished_at = timezone.now()
+        job.save()
+    return job

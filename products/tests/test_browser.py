@@ -1,0 +1,93 @@
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from products.models import Product
+from products.tests.factories import product_make
+
+
+@pytest.fixture
+def three_products(transactional_db):
+    product_make("TEAK-1", "Rustic Teak Stool")
+    product_make("OAK-2", "Oak Table")
+    product_make("TEAK-3", "Teak Bench")
+
+
+def rows(page):
+    return page.locator("#product-list tbody tr")
+
+
+def test_filter_as_you_type_updates_the_list_and_the_url(staff_page, three_products):
+    """Typing in the name filter narrows the list without a submit and keeps the filter in the URL."""
+    staff_page.goto("/products/")
+    expect(rows(staff_page)).to_have_count(3)
+    filters = staff_page.get_by_role("search", name="Filter products")
+    filters.get_by_label("Name").press_sequentially("teak")
+    expect(rows(staff_page)).to_have_count(2)
+    expect(staff_page.locator("#list-summary")).to_have_text("Showing 1–2 of 2")
+    expect(staff_page).to_have_url(re.compile(r"name=teak"))
+    filters.get_by_label("Status").select_option("Inactive")
+    expect(staff_page.get_by_text("No products match these filters.")).to_be_visible()
+    staff_page.reload()
+    expect(filters.get_by_label("Name")).to_have_value("teak")
+
+
+def test_edit_a_row_inline(staff_page, three_products):
+    """Edit turns the row into inputs; Save shows the new values and a toast."""
+    staff_page.goto("/products/")
+    staff_page.get_by_role("button", name="Edit OAK-2").click()
+    row = staff_page.locator("#product-list tr.editing")
+    row.get_by_role("textbox", name="Name").fill("Oak Dining Table")
+    row.get_by_role("button", name="Save").click()
+    expect(staff_page.locator("#product-list")).to_contain_text("Oak Dining Table")
+    expect(staff_page.locator("#toasts")).to_contain_text("Product OAK-2 saved.")
+    assert Product.objects.get(sku="OAK-2").name == "Oak Dining Table"
+
+
+def test_toggle_active_with_one_click(staff_page, three_products):
+    """The status badge flips a product between active and inactive."""
+    staff_page.goto("/products/")
+    staff_page.get_by_role("button", name="Deactivate OAK-2").click()
+    expect(staff_page.get_by_role("button", name="Activate OAK-2")).to_have_text("Inactive")
+    assert not Product.objects.get(sku="OAK-2").active
+
+
+def test_create_a_product_in_the_modal(staff_page, three_products):
+    """The modal shows a duplicate SKU error next to the field, then creates a valid product."""
+    staff_page.goto("/products/")
+    staff_page.get_by_role("button", name="New product").click()
+    dialog = staff_page.locator("#create-dialog")
+    dialog.get_by_label("SKU").fill("teak-1")
+    dialog.get_by_label("Name").fill("Walnut Shelf")
+    dialog.get_by_role("button", name="Create product").click()
+    expect(dialog.locator("#id_sku_errors")).to_have_text("A product with SKU “teak-1” already exists.")
+    dialog.get_by_label("SKU").fill("WAL-4")
+    dialog.get_by_role("button", name="Create product").click()
+    expect(dialog).to_be_hidden()
+    expect(staff_page.locator("#toasts")).to_contain_text("Product WAL-4 created.")
+    expect(rows(staff_page)).to_have_count(4)
+
+
+def test_delete_a_product_after_confirming(staff_page, three_products):
+    """Delete asks for confirmation, then the row goes."""
+    staff_page.goto("/products/")
+    staff_page.once("dialog", lambda dialog: dialog.accept())
+    staff_page.get_by_role("button", name="Delete OAK-2").click()
+    expect(rows(staff_page)).to_have_count(2)
+    expect(staff_page.locator("#toasts")).to_contain_text("Product OAK-2 deleted.")
+    assert not Product.objects.filter(sku="OAK-2").exists()
+
+
+def test_delete_all_from_the_modal(staff_page, three_products, celery_worker):
+    """The modal warns and counts; confirming runs the job in the background and toasts the count."""
+    staff_page.goto("/products/")
+    staff_page.get_by_role("button", name="Delete all products").click()
+    dialog = staff_page.locator("#delete-all-dialog")
+    expect(dialog).to_contain_text("Are you sure? This cannot be undone.")
+    expect(dialog).to_contain_text("3 products")
+    dialog.get_by_role("button", name="Yes, delete all products").click()
+    expect(dialog).to_be_hidden()
+    expect(staff_page.locator("#toasts")).to_contain_text("Deleted 3 products.", timeout=20_000)
+    expect(staff_page.get_by_text("No products yet")).to_be_visible()
+    assert not Product.objects.exists()

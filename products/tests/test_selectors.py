@@ -1,0 +1,118 @@
+import pytest
+
+from products import selectors
+from products.selectors import ProductFilters, product_filter, product_page
+from products.tests.factories import product_make
+
+pytestmark = pytest.mark.django_db
+
+
+def skus(filters: ProductFilters) -> list[str]:
+    return [product.sku for product in product_filter(filters=filters).order_by("id")]
+
+
+@pytest.fixture
+def catalogue():
+    product_make("TEAK-1", "Rustic Teak Stool", "Solid teak, oiled by hand.")
+    product_make("oak-2", "Oak Table", "Durable oak top with steel legs.", active=False)
+    product_make("STL-3", "Steel Lamp", "A lamp for the desk; teak shade.")
+
+
+def test_sku_filter_is_case_insensitive_contains(catalogue):
+    """SKU matches anywhere in the SKU, whatever the letter case."""
+    assert skus(ProductFilters(sku="eak")) == ["TEAK-1"]
+    assert skus(ProductFilters(sku="OAK-")) == ["oak-2"]
+
+
+def test_name_filter_is_case_insensitive_contains(catalogue):
+    """Name matches anywhere in the name, whatever the letter case."""
+    assert skus(ProductFilters(name="TEAK st")) == ["TEAK-1"]
+    assert skus(ProductFilters(name="lamp")) == ["STL-3"]
+
+
+def test_sku_and_name_filters_do_not_match_the_other_column(catalogue):
+    """A SKU term found only in a name (or the reverse) does not match."""
+    assert skus(ProductFilters(sku="stool")) == []
+    assert skus(ProductFilters(name="stl-")) == []
+
+
+def test_description_filter_matches_all_words_in_any_form(catalogue):
+    """Every word typed must be in the description, in any order, case or grammatical form."""
+    assert skus(ProductFilters(description="TEAK")) == ["TEAK-1", "STL-3"]
+    assert skus(ProductFilters(description="leg oak")) == ["oak-2"]
+    assert skus(ProductFilters(description="teak durable")) == []
+    assert skus(ProductFilters(description="tea")) == []
+
+
+def test_description_filter_ignores_punctuation(catalogue):
+    """Characters with a meaning in tsquery syntax are dropped, never an error."""
+    assert skus(ProductFilters(description="teak & | ! :* ('")) == ["TEAK-1", "STL-3"]
+    assert skus(ProductFilters(description="&|!")) == ["TEAK-1", "oak-2", "STL-3"]
+
+
+def test_active_filter(catalogue):
+    """Active and inactive products filter apart."""
+    assert skus(ProductFilters(active=True)) == ["TEAK-1", "STL-3"]
+    assert skus(ProductFilters(active=False)) == ["oak-2"]
+
+
+def test_combined_filters_must_all_match(catalogue):
+    """Filters combine with AND."""
+    assert skus(ProductFilters(description="teak", name="lamp")) == ["STL-3"]
+    assert skus(ProductFilters(description="teak", active=False)) == []
+    assert skus(ProductFilters(sku="o", name="table", description="durable", active=False)) == ["oak-2"]
+
+
+def test_page_counts_and_bounds():
+    """Pages hold per_page products in id order and say which rows they show."""
+    for number in range(7):
+        product_make(f"P-{number}")
+    page = product_page(filters=ProductFilters(), number=2, per_page=3)
+    assert [product.sku for product in page.products] == ["P-3", "P-4", "P-5"]
+    assert (page.start, page.end, str(page.total), page.num_pages) == (4, 6, "7", 3)
+    assert page.has_previous and page.has_next
+
+
+def test_page_past_the_end_shows_the_last_page():
+    """Asking for page 99 of 3 shows page 3."""
+    for number in range(7):
+        product_make(f"P-{number}")
+    page = product_page(filters=ProductFilters(), number=99, per_page=3)
+    assert page.number == 3
+    assert [product.sku for product in page.products] == ["P-6"]
+    assert not page.has_next
+
+
+def test_empty_catalogue_is_one_empty_page():
+    """No products: page 1 of 1, showing nothing."""
+    page = product_page(filters=ProductFilters(), number=5, per_page=25)
+    assert (page.number, page.start, page.end, page.num_pages, page.has_next) == (1, 0, 0, 1, False)
+
+
+@pytest.mark.parametrize("walk_limit", [100_000, 0], ids=["primary key walk", "fetch and sort"])
+def test_broad_filter_count_is_capped(monkeypatch, walk_limit):
+    """Past the cap the total reads "N+" and pages go on with Next only, whichever plan is used."""
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 4)
+    monkeypatch.setattr(selectors, "PRIMARY_KEY_WALK_LIMIT", walk_limit)
+    for number in range(6):
+        product_make(f"P-{number}", name="Chair")
+    page = product_page(filters=ProductFilters(name="chair"), number=2, per_page=2)
+    assert str(page.total) == "4+"
+    assert page.num_pages is None
+    assert [product.sku for product in page.products] == ["P-2", "P-3"]
+    assert page.has_next
+    page = product_page(filters=ProductFilters(name="chair"), number=3, per_page=2)  # past the ids found
+    assert [product.sku for product in page.products] == ["P-4", "P-5"]
+    assert not page.has_next
+
+
+def test_large_catalogue_total_is_the_planner_estimate(monkeypatch):
+    """Unfiltered, a big table's total comes from PostgreSQL's statistics, labelled "about"."""
+    product_make("P-1")
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_product")
+    monkeypatch.setattr(selectors, "EXACT_COUNT_BELOW", 1)
+    total = selectors.product_catalogue_total()
+    assert (total.kind, str(total)) == ("about", "about 1")

@@ -1,0 +1,142 @@
+import pytest
+from django.urls import reverse
+
+from products.models import Product
+from products.tests.factories import product_make
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HX-Request": "true"}
+
+
+def test_list_page_shows_products_and_the_range(staff_client):
+    """The full page lists products with "Showing 1–2 of 2"."""
+    product_make("ABC-1", "Teak stool")
+    product_make("ABC-2", "Oak table")
+    response = staff_client.get(reverse("products:index"))
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "Showing 1–2 of 2" in body and "Teak stool" in body and "Oak table" in body
+
+
+def test_htmx_request_gets_only_the_list_fragment(staff_client):
+    """A filter request from htmx answers with the list, not the whole page."""
+    product_make("ABC-1", "Teak stool")
+    product_make("ABC-2", "Oak table")
+    response = staff_client.get(reverse("products:index"), {"name": "TEAK"}, headers=HTMX)
+    body = response.content.decode()
+    assert "<html" not in body and 'id="product-list"' in body
+    assert "Teak stool" in body and "Oak table" not in body
+    assert 'hx-get="/products/?name=TEAK"' in body  # reloads itself with its filters
+
+
+def test_page_size_and_page_come_from_the_query_string(staff_client):
+    """per_page and page select the rows; invalid values fall back to defaults."""
+    for number in range(30):
+        product_make(f"P-{number:02}")
+    body = staff_client.get(reverse("products:index"), {"per_page": 25, "page": 2}).content.decode()
+    assert "Showing 26–30 of 30" in body
+    body = staff_client.get(reverse("products:index"), {"per_page": 7, "page": "x"}).content.decode()
+    assert "Showing 1–30 of 30" in body
+
+
+def test_empty_catalogue_and_no_match_states(staff_client):
+    """An empty catalogue invites an import; a filter without matches says so."""
+    assert "No products yet" in staff_client.get(reverse("products:index")).content.decode()
+    product_make("ABC-1")
+    body = staff_client.get(reverse("products:index"), {"sku": "zzz"}).content.decode()
+    assert "No products match these filters." in body
+
+
+def test_create_product(staff_client):
+    """A valid form creates the product, answers a fresh form and toasts."""
+    response = staff_client.post(
+        reverse("products:create"), {"sku": "  NEW-1 ", "name": "Lamp", "price": "3.50", "active": "on"}, headers=HTMX
+    )
+    assert response.status_code == 200
+    assert Product.objects.get().sku == "NEW-1"
+    assert "Product NEW-1 created." in response["HX-Trigger"]
+    assert "products-changed" in response["HX-Trigger"]
+
+
+def test_create_with_sku_taken_in_another_case_shows_the_error_next_to_the_field(staff_client):
+    """A SKU that exists in any letter case is a 422 with the error under the SKU field."""
+    product_make("ABC-1")
+    response = staff_client.post(reverse("products:create"), {"sku": "abc-1", "name": "Other"}, headers=HTMX)
+    assert response.status_code == 422
+    assert response.context["form"].errors == {"sku": ["A product with SKU “abc-1” already exists."]}
+    assert 'id="id_sku_errors"' in response.content.decode()
+    assert Product.objects.count() == 1
+
+
+def test_create_requires_sku_and_name_and_a_price_not_below_zero(staff_client):
+    """Missing SKU and name and a negative price are field errors."""
+    response = staff_client.post(reverse("products:create"), {"sku": " ", "name": "", "price": "-1"}, headers=HTMX)
+    assert response.status_code == 422
+    assert set(response.context["form"].errors) == {"sku", "name", "price"}
+    assert not Product.objects.exists()
+
+
+def test_inline_edit_shows_inputs_then_saves(staff_client):
+    """GET edit swaps in an edit row; POST saves it and answers the display row."""
+    product = product_make("ABC-1", "Old")
+    response = staff_client.get(reverse("products:edit", args=[product.pk]), headers=HTMX)
+    assert 'name="name"' in response.content.decode()
+    response = staff_client.post(
+        reverse("products:edit", args=[product.pk]),
+        {"sku": "abc-1", "name": "New", "description": "", "price": "1", "active": "on"},
+        headers=HTMX,
+    )
+    assert response.status_code == 200
+    product.refresh_from_db()
+    assert (product.sku, product.name) == ("abc-1", "New")  # its own SKU in another case is fine
+    assert "Product abc-1 saved." in response["HX-Trigger"]
+
+
+def test_inline_edit_to_another_products_sku_is_refused(staff_client):
+    """Renaming a SKU to one taken in another case answers the edit row with the error."""
+    product_make("ABC-1")
+    product = product_make("XYZ-9")
+    response = staff_client.post(
+        reverse("products:edit", args=[product.pk]), {"sku": "Abc-1", "name": "X", "price": ""}, headers=HTMX
+    )
+    assert response.status_code == 422
+    assert "A product with SKU “Abc-1” already exists." in response.content.decode()
+    product.refresh_from_db()
+    assert product.sku == "XYZ-9"
+
+
+def test_toggle_active_flips_the_flag(staff_client):
+    """One click makes an active product inactive and back."""
+    product = product_make("ABC-1")
+    staff_client.post(reverse("products:toggle_active", args=[product.pk]), headers=HTMX)
+    product.refresh_from_db()
+    assert not product.active
+    response = staff_client.post(reverse("products:toggle_active", args=[product.pk]), headers=HTMX)
+    product.refresh_from_db()
+    assert product.active
+    assert "is now active" in response["HX-Trigger"]
+
+
+def test_delete_product(staff_client):
+    """Deleting removes the product and tells the list to reload."""
+    product = product_make("ABC-1")
+    response = staff_client.post(reverse("products:delete", args=[product.pk]), headers=HTMX)
+    assert not Product.objects.exists()
+    assert "Product ABC-1 deleted." in response["HX-Trigger"]
+    assert "products-changed" in response["HX-Trigger"]
+
+
+def test_product_url_without_htmx_opens_the_list_filtered_to_it(staff_client):
+    """get_absolute_url leads to the list showing that product."""
+    product = product_make("A B&C")
+    response = staff_client.get(product.get_absolute_url())
+    assert response["Location"] == "/products/?sku=A+B%26C"
+
+
+def test_page_links_keep_the_filters(staff_client):
+    """Next and Last links carry the filters and page size along with the page number."""
+    for number in range(30):
+        product_make(f"P-{number:02}", name="Teak stool")
+    body = staff_client.get(reverse("products:index"), {"name": "teak", "per_page": 25}).content.decode()
+    assert 'href="?name=teak&amp;per_page=25&amp;page=2"' in body
+    assert "Page 1 of 2" in body
