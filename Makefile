@@ -3,7 +3,7 @@
 SHELL := /bin/bash
 PY := .venv/bin/python
 
-.PHONY: help run test services services-stop migrate bench
+.PHONY: help run test services services-stop migrate
 
 help:
 	@echo "make run            start web, worker, beat (and local PostgreSQL + Redis) in the foreground"

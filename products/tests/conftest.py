@@ -1,9 +1,12 @@
+import json
+
 import psycopg
 import pytest
 from django.db import connection
 
-from products import services
 from products.locks import CATALOGUE_LOCK_KEY
+from webhooks.models import Event
+from webhooks.tests.factories import endpoint_make
 
 
 @pytest.fixture
@@ -20,13 +23,12 @@ def import_running(db):
 
 
 @pytest.fixture
-def emitted(monkeypatch):
-    """Webhook events emitted by the product services, with whether a transaction was open."""
-    events = []
+def emitted(db):
+    """Read the real webhook outbox: the events product services queued for a subscribed endpoint."""
+    endpoint = endpoint_make(url="https://receiver.example.com/hooks")
 
-    def record(event_type, data):
-        events.append({"type": event_type, "data": data, "in_transaction": connection.in_atomic_block})
-        return 0
+    def events() -> list[dict]:
+        queued = Event.objects.filter(deliveries__endpoint=endpoint).order_by("id")
+        return [json.loads(event.payload) for event in queued]
 
-    monkeypatch.setattr(services, "emit", record)
     return events

@@ -2,6 +2,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.db import transaction
 
 from products import services
 from products.models import Product
@@ -15,9 +16,8 @@ def test_create_trims_the_sku_and_emits_product_created(emitted):
     """Creating stores the trimmed SKU and emits product.created inside the transaction."""
     product = services.product_create(sku="  ABC-1 ", name="Stool", price=Decimal("5.00"))
     assert product.sku == "ABC-1"
-    assert [event["type"] for event in emitted] == [PRODUCT_CREATED]
-    assert emitted[0]["data"]["products"][0]["sku"] == "ABC-1"
-    assert emitted[0]["in_transaction"]
+    assert [event["type"] for event in emitted()] == [PRODUCT_CREATED]
+    assert emitted()[0]["data"]["products"][0]["sku"] == "ABC-1"
 
 
 def test_create_with_a_taken_sku_in_another_case_is_a_validation_error(emitted):
@@ -26,7 +26,7 @@ def test_create_with_a_taken_sku_in_another_case_is_a_validation_error(emitted):
     with pytest.raises(ValidationError) as raised:
         services.product_create(sku="abc-1", name="Other")
     assert raised.value.message_dict == {"sku": ["A product with SKU “abc-1” already exists."]}
-    assert emitted == []
+    assert emitted() == []
     assert Product.objects.count() == 1
 
 
@@ -36,9 +36,8 @@ def test_update_emits_product_updated(emitted):
     services.product_update(product=product, data={"name": "New name", "active": False})
     product.refresh_from_db()
     assert (product.name, product.active) == ("New name", False)
-    assert [event["type"] for event in emitted] == [PRODUCT_UPDATED]
-    assert emitted[0]["data"]["products"][0]["name"] == "New name"
-    assert emitted[0]["in_transaction"]
+    assert [event["type"] for event in emitted()] == [PRODUCT_UPDATED]
+    assert emitted()[0]["data"]["products"][0]["name"] == "New name"
 
 
 def test_delete_emits_product_deleted_with_the_deleted_product(emitted):
@@ -47,6 +46,14 @@ def test_delete_emits_product_deleted_with_the_deleted_product(emitted):
     product_id = product.pk
     services.product_delete(product=product)
     assert not Product.objects.filter(pk=product_id).exists()
-    assert [event["type"] for event in emitted] == [PRODUCT_DELETED]
-    assert emitted[0]["data"]["products"][0]["id"] == product_id
-    assert emitted[0]["in_transaction"]
+    assert [event["type"] for event in emitted()] == [PRODUCT_DELETED]
+    assert emitted()[0]["data"]["products"][0]["id"] == product_id
+
+
+def test_a_rolled_back_create_queues_no_event(emitted):
+    """The event is written in the change's transaction: when that rolls back, nothing is sent."""
+    with pytest.raises(RuntimeError), transaction.atomic():
+        services.product_create(sku="ABC-1", name="Stool")
+        raise RuntimeError("the caller's later step failed")
+    assert not Product.objects.exists()
+    assert emitted() == []
