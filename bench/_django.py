@@ -1,21 +1,30 @@
-"""Set up Django for a benchmark script, refusing any database not named *_bench."""
+"""Set up Django for a benchmark script on its own database, `<DATABASE_URL's name>_bench`,
+created and migrated when missing, so a benchmark never touches development data.
+
+Import it first: `import _django` (bench/ is on sys.path when a script here runs).
+"""
 
 import os
 import sys
 from pathlib import Path
-from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-database = urlsplit(os.environ.get("DATABASE_URL", "")).path.lstrip("/")
-if not database.endswith("_bench"):
-    sys.exit("Point DATABASE_URL at a benchmark database whose name ends in _bench (createdb importer_products_bench).")
-
 import django  # noqa: E402
-
-django.setup()
-
+import psycopg  # noqa: E402
+from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 
+database = settings.DATABASES["default"]
+if not database["NAME"].endswith("_bench"):
+    database["NAME"] += "_bench"
+django.setup()
+
+with psycopg.connect(
+    dbname="postgres", user=database["USER"], password=database["PASSWORD"] or None,
+    host=database["HOST"], port=database["PORT"], autocommit=True,
+) as admin:
+    if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database["NAME"]]).fetchone():
+        admin.execute(f'CREATE DATABASE "{database["NAME"]}"')
 call_command("migrate", verbosity=0)

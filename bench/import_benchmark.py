@@ -19,33 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
+import _django  # noqa: F401 - sets up Django on the benchmark database
+
 BENCH_DIR = Path(__file__).resolve().parent
-sys.path.insert(0, str(BENCH_DIR.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-
-
-def _setup_django() -> None:
-    import django
-    from django.conf import settings
-
-    settings.DATABASES["default"]["NAME"] += "_bench"
-    settings.MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="import-bench-"))
-    django.setup()
-
-
-def _ensure_database() -> None:
-    import psycopg
-    from django.conf import settings
-    from django.core.management import call_command
-
-    database = settings.DATABASES["default"]
-    with psycopg.connect(
-        dbname="postgres", user=database["USER"], password=database["PASSWORD"] or None,
-        host=database["HOST"], port=database["PORT"], autocommit=True,
-    ) as admin:
-        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database["NAME"]]).fetchone():
-            admin.execute(f'CREATE DATABASE "{database["NAME"]}"')
-    call_command("migrate", verbosity=0)
 
 
 def child_import(path: Path) -> dict:
@@ -125,8 +101,9 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=0, help="also import a file of this many rows (RSS check)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    _setup_django()
     from django.conf import settings
+
+    settings.MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="import-bench-"))
 
     try:
         if args.child:
@@ -138,7 +115,6 @@ def main() -> None:
 
 
 def benchmark(rows: int, big: int) -> None:
-    _ensure_database()
     path = ensure_file(rows)
     ensure_file(rows, variant=1)
     print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB, {os.cpu_count()} CPUs", flush=True)

@@ -1,8 +1,8 @@
 """List page latency and delete-all time at 1,000,000 products.
 
-    createdb importer_products_bench
-    DATABASE_URL=postgres://.../importer_products_bench flock /tmp/bench.lock \
-        .venv/bin/python bench/product_list_benchmark.py [--rows 1000000] [--runs 30]
+    flock /tmp/bench.lock .venv/bin/python bench/product_list_benchmark.py [--rows 1000000] [--runs 30]
+
+It works in the benchmark database (`<DATABASE_URL's name>_bench`, see _django.py).
 
 Loads the generated products with one INSERT ... SELECT (search indexes dropped first and built
 afterwards, as a restore would), then times the list page through Django's test client.
