@@ -10,6 +10,7 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice, repeat
 from decimal import Decimal, InvalidOperation
 from typing import BinaryIO
 
@@ -24,6 +25,9 @@ PRICE_DECIMALS = Product._meta.get_field("price").decimal_places
 # Enough of a bad value to recognise it in the error list without storing a whole blob.
 ERROR_VALUE_MAX_LENGTH = 200
 READ_BYTES = 64 * 1024
+# Rows are read and checked this many at a time: enough to check them column by column, few
+# enough that the garbage collector does not keep scanning a batch's worth of fresh lists.
+CHUNK_ROWS = 1_000
 # The csv module's own default (128 KiB) rejects long descriptions; 1 MiB still bounds memory.
 csv.field_size_limit(1024 * 1024)
 
@@ -44,9 +48,15 @@ class RowError:
     message: str
 
 
+# A valid row is the tuple the import's COPY reads, built once here so that turning a batch into
+# COPY text needs no Python code per field: (sku, name, description, price, line), all text,
+# with COPY's NULL marker for "no price".
+NO_PRICE = "\\N"
+
+
 @dataclass
 class Batch:
-    """Valid rows as (line, sku, name, description, price) and the errors of the others."""
+    """Valid rows as (sku, name, description, price, line) and the errors of the others."""
 
     rows: list[tuple] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
@@ -76,31 +86,34 @@ class ProductCsv:
             raise CsvFileError(f"The file is not valid CSV ({error}).", line=line) from None
 
     def batches(self, size: int, *, first: int | None = None) -> Iterator[Batch]:
-        """Batches of `size` rows read (valid or not), the first one of `first` rows if given."""
-        batch = Batch()
-        limit = first or size
+        """Batches of `size` rows read (valid or not, blank lines too), the first one of `first` rows if given."""
         validate = RowValidator(self.columns, self.width)
+        limit = first or size
         while True:
-            line = self._reader.line_num + 1
-            row = self._next_row()
-            if row is None:
-                break
-            if not row:  # a blank line
-                continue
-            batch.rows_read += 1
-            product, errors = validate(line, row)
-            if errors:
-                batch.errors.extend(errors)
-                batch.rows_skipped += 1
-            else:
-                batch.rows.append(product)
-            if batch.rows_read == limit:
+            batch, wanted = Batch(), limit
+            while wanted:
+                first_line = self._reader.line_num + 1
+                ends, rows = self._read(min(CHUNK_ROWS, wanted))
+                if not rows:
+                    break
+                # A row starts on the line after the one the previous row ended on.
+                validate.add(batch, [first_line, *(end + 1 for end in ends[:-1])], rows)
+                wanted -= len(rows)
+            if batch.rows_read:
                 batch.bytes_read = self._stream.bytes_read
                 yield batch
-                batch, limit = Batch(), size
-        if batch.rows_read:
-            batch.bytes_read = self._stream.bytes_read
-            yield batch
+            if wanted:  # the end of the file
+                return
+            limit = size
+
+    def _read(self, count: int) -> tuple[tuple[int, ...], tuple[list[str], ...]]:
+        """Up to `count` rows, and the line each one ends on (a quoted field may hold newlines)."""
+        reader = self._reader
+        try:
+            rows = [(reader.line_num, row) for row in islice(reader, count)]
+        except csv.Error as error:
+            raise CsvFileError(f"The file is not valid CSV ({error}).", line=reader.line_num) from None
+        return tuple(zip(*rows)) or ((), ())
 
 
 class _CheckedStream(io.RawIOBase):
@@ -157,7 +170,7 @@ def _parse_header(header: list[str]) -> tuple[dict[str, int], list[str]]:
 
 
 class RowValidator:
-    """Turns one CSV row into a product tuple, or into the errors that make it unusable."""
+    """Turns CSV rows into product tuples, or into the errors that make them unusable."""
 
     def __init__(self, columns: dict[str, int], width: int):
         self.width = width
@@ -165,6 +178,46 @@ class RowValidator:
         self.name = columns["name"]
         self.description = columns.get("description")
         self.price = columns.get("price")
+
+    def add(self, batch: Batch, lines: list[int], rows: tuple[list[str], ...]) -> None:
+        """Add the rows starting on `lines` to the batch: checked column by column when they are
+        all valid (most files; a third of the time row by row takes), else row by row, for the
+        errors."""
+        valid = self._valid_rows(lines, rows)
+        if valid is None:
+            self._add_checked(batch, lines, rows)
+        else:
+            batch.rows.extend(valid)
+            batch.rows_read += len(valid)
+
+    def _valid_rows(self, lines: list[int], rows: tuple[list[str], ...]) -> list[tuple] | None:
+        if set(map(len, rows)) != {self.width}:  # also true of a blank line, which is []
+            return None
+        columns = list(zip(*rows))
+        skus, names = list(map(str.strip, columns[self.sku])), list(map(str.strip, columns[self.name]))
+        if not (all(skus) and all(names)):
+            return None
+        if max(map(len, skus)) > SKU_MAX_LENGTH or max(map(len, names)) > NAME_MAX_LENGTH:
+            return None
+        descriptions = repeat("") if self.description is None else map(str.strip, columns[self.description])
+        prices = repeat(NO_PRICE)
+        if self.price is not None:
+            prices = list(map(_price_or_none, columns[self.price]))
+            if None in prices:
+                return None
+        return list(zip(skus, names, descriptions, prices, map(str, lines)))
+
+    def _add_checked(self, batch: Batch, lines: list[int], rows: tuple[list[str], ...]) -> None:
+        for line, row in zip(lines, rows):
+            if not row:  # a blank line
+                continue
+            batch.rows_read += 1
+            product, errors = self(line, row)
+            if errors:
+                batch.errors.extend(errors)
+                batch.rows_skipped += 1
+            else:
+                batch.rows.append(product)
 
     def __call__(self, line: int, row: list[str]) -> tuple[tuple | None, list[RowError]]:
         if len(row) != self.width:
@@ -182,14 +235,23 @@ class RowValidator:
         elif len(name) > NAME_MAX_LENGTH:
             errors.append(RowError(line, "name", _clip(name), f"Name is longer than {NAME_MAX_LENGTH} characters."))
         description = "" if self.description is None else row[self.description].strip()
-        price = None
+        price = NO_PRICE
         if self.price is not None and row[self.price].strip():
             price, message = _parse_price(row[self.price].strip())
             if message:
                 errors.append(RowError(line, "price", _clip(row[self.price]), message))
         if errors:
             return None, errors
-        return (line, sku, name, description, price), []
+        return (sku, name, description, price, str(line)), []
+
+
+def _price_or_none(text: str) -> str | None:
+    """A price cell as the row's price, None when it is invalid."""
+    text = text.strip()
+    if not text:
+        return NO_PRICE
+    price, message = _parse_price(text)
+    return None if message else price
 
 
 def _parse_price(text: str) -> tuple[str | None, str]:

@@ -3,7 +3,7 @@ from django.contrib.postgres.indexes import GinIndex, OpClass
 from django.contrib.postgres.search import SearchVector, SearchVectorField
 from django.db import models
 from django.db.models import Value
-from django.db.models.functions import Concat, Lower
+from django.db.models.functions import Concat, Lower, Now
 from django.urls import reverse
 
 # Full-text configuration of the description search: English stems words ("tables" finds
@@ -27,11 +27,12 @@ class Product(models.Model):
     name = models.CharField(max_length=255)
     description = models.TextField(blank=True)
     price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    # The database defaults serve the import, which COPYs new products straight into the table.
     active = models.BooleanField(
-        default=True, help_text="Managed by staff; imports never change it."
+        default=True, db_default=True, help_text="Managed by staff; imports never change it."
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_default=Now())
+    updated_at = models.DateTimeField(auto_now=True, db_default=Now())
     # Stored, so a search reads the words instead of re-parsing every candidate description.
     description_search = models.GeneratedField(
         expression=SearchVector("description", config=DESCRIPTION_SEARCH_CONFIG),

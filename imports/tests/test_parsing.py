@@ -4,7 +4,8 @@ import io
 
 import pytest
 
-from imports.parsing import CsvFileError, ProductCsv, sniff_problem
+from imports import parsing
+from imports.parsing import NO_PRICE, CsvFileError, ProductCsv, sniff_problem
 
 
 def parse(content: bytes | str, size: int = 1000):
@@ -17,7 +18,7 @@ def parse(content: bytes | str, size: int = 1000):
 def test_header_is_case_insensitive_in_any_order():
     """Column names match in any letter case and order, with spaces around them."""
     _, rows, errors = parse(" Name ,DESCRIPTION,SKU\nLamp,Warm,abc-1\n")
-    assert rows == [(2, "abc-1", "Lamp", "Warm", None)]
+    assert rows == [("abc-1", "Lamp", "Warm", NO_PRICE, "2")]
     assert errors == []
 
 
@@ -25,7 +26,7 @@ def test_unknown_columns_are_reported_once_as_a_warning():
     """Extra columns are ignored and named in one warning."""
     product_csv, rows, _ = parse("sku,name,colour,size\na,A,red,L\nb,B,blue,M\n")
     assert product_csv.warnings == ["Ignored unknown columns: colour, size."]
-    assert [row[1] for row in rows] == ["a", "b"]
+    assert [row[0] for row in rows] == ["a", "b"]
 
 
 @pytest.mark.parametrize(
@@ -47,13 +48,13 @@ def test_unusable_header_fails_the_file(content, message):
 def test_utf8_bom_and_crlf_are_accepted():
     """Excel's "CSV UTF-8" (a BOM, CRLF line ends) reads like plain UTF-8."""
     _, rows, _ = parse("\ufeffsku,name\r\nabc-1,Café\r\nabc-2,Crème\r\n".encode())
-    assert rows == [(2, "abc-1", "Café", "", None), (3, "abc-2", "Crème", "", None)]
+    assert rows == [("abc-1", "Café", "", NO_PRICE, "2"), ("abc-2", "Crème", "", NO_PRICE, "3")]
 
 
 def test_quoted_fields_keep_commas_quotes_and_newlines_and_lines_stay_right():
     """Quoted fields may hold commas, quotes and newlines; later rows keep their real line numbers."""
     _, rows, errors = parse('sku,name,description\na,"Lamp, big","Says ""hi""\nand more"\n,B,x\n')
-    assert rows == [(2, "a", "Lamp, big", 'Says "hi"\nand more', None)]
+    assert rows == [("a", "Lamp, big", 'Says "hi"\nand more', NO_PRICE, "2")]
     assert errors[0].line == 4
 
 
@@ -64,7 +65,7 @@ def test_row_errors_name_line_column_and_value():
          "p4,Lamp,12345678901", "p5,,1", "good,Lamp,19.9"]
     )
     _, rows, errors = parse(content)
-    assert rows == [(10, "good", "Lamp", "", "19.90")]
+    assert rows == [("good", "Lamp", "", "19.90", "10")]
     assert [(e.line, e.column, e.message) for e in errors] == [
         (2, "sku", "SKU is required."),
         (3, "sku", "SKU is longer than 64 characters."),
@@ -81,7 +82,7 @@ def test_row_errors_name_line_column_and_value():
 def test_wrong_number_of_fields_is_a_row_error():
     """A row with too many or too few fields is skipped, the import goes on."""
     _, rows, errors = parse("sku,name\na,A,extra\nb\nc,C\n")
-    assert [row[1] for row in rows] == ["c"]
+    assert [row[0] for row in rows] == ["c"]
     assert [(e.line, e.message) for e in errors] == [(2, "Expected 2 fields, found 3."), (3, "Expected 2 fields, found 1.")]
 
 
@@ -131,3 +132,12 @@ def test_binary_content_fails_the_file():
 def test_sniff_recognises_files_that_are_not_csv_text(head, problem):
     """The upload check rejects empty, binary and non-UTF-8 files from their first bytes."""
     assert sniff_problem(head) == problem
+
+
+def test_line_numbers_stay_right_across_chunks(monkeypatch):
+    """Rows are read a chunk at a time; a row spanning lines, a blank line and an error near
+    chunk boundaries keep their real line numbers."""
+    monkeypatch.setattr(parsing, "CHUNK_ROWS", 2)
+    _, rows, errors = parse('sku,name,description\na,A,"two\nlines"\nb,B,x\n\nc,C,x\n,D,x\ne,E,x\n')
+    assert [(row[0], row[4]) for row in rows] == [("a", "2"), ("b", "4"), ("c", "6"), ("e", "8")]
+    assert [(e.line, e.column) for e in errors] == [(7, "sku")]

@@ -30,3 +30,22 @@ def test_a_failed_fast_path_falls_back_to_on_conflict(run_import, monkeypatch):
     job = run_import("sku,name\nA,New\nb,B\nB,B2\n")
     assert (job.status, job.created_count, job.updated_count) == ("completed", 1, 2)
     assert sorted(Product.objects.values_list("sku", "name")) == [("A", "New"), ("B", "B2")]
+
+
+@pytest.mark.django_db
+def test_new_skus_found_in_the_catalogue_after_all_are_merged(run_import):
+    """A batch's SKUs new to the import are COPYed straight in; when one exists already (made by
+    staff, say), nothing of that COPY stays and the batch is merged: updated, `active` kept."""
+    Product.objects.create(sku="b", name="Old", active=False)
+    job = run_import("sku,name\na,A\nB,New\n")
+    assert (job.status, job.created_count, job.updated_count) == ("completed", 1, 1)
+    assert sorted(Product.objects.values_list("sku", "name", "active")) == [("B", "New", False), ("a", "A", True)]
+
+
+@pytest.mark.django_db
+def test_skus_only_postgresql_calls_equal_keep_the_last_row(run_import):
+    """Python lowers "İX" to "i̇x" but PostgreSQL to "ix": the unique index sees one SKU where
+    the parser saw two, and the file's last row still wins."""
+    job = run_import("sku,name\nix,First\nİX,Second\n")
+    assert (job.status, job.created_count, job.updated_count) == ("completed", 1, 1)
+    assert list(Product.objects.values_list("sku", "name")) == [("İX", "Second")]
