@@ -25,8 +25,9 @@ _INDEX_SQL = f"""
     SELECT p.id, lower(p.sku), lower(p.name), to_tsvector('{DESCRIPTION_SEARCH_CONFIG}'::regconfig, p.description),
            p.active, p.updated_at
       FROM {Product._meta.db_table} p
-      LEFT JOIN {ProductSearch._meta.db_table} fresh ON fresh.product_id = p.id AND fresh.updated_at = p.updated_at
-     WHERE fresh.product_id IS NULL AND {{products}}
+      LEFT JOIN {ProductSearch._meta.db_table} fresh
+           ON fresh.product_id = p.id AND fresh.updated_at = p.updated_at AND {{search_ids}}
+     WHERE fresh.product_id IS NULL AND {{product_ids}}
     ON CONFLICT (product_id) DO UPDATE
        SET sku = EXCLUDED.sku, name = EXCLUDED.name, description = EXCLUDED.description,
            active = EXCLUDED.active, updated_at = EXCLUDED.updated_at
@@ -34,16 +35,21 @@ _INDEX_SQL = f"""
 """
 
 
-def _index(products_sql: str, params: list) -> int:
-    """Build the search rows of the products matching `products_sql` (over `p`) that are stale."""
+def _index(ids_sql: str, params: list) -> int:
+    """Build the stale search rows of the products whose `{id}` matches `ids_sql`; returns how many.
+
+    The condition goes on both tables: PostgreSQL does not carry a range across a join, and
+    would otherwise read every search row to find a chunk's stale ones.
+    """
+    sql = _INDEX_SQL.format(search_ids=ids_sql.format(id="fresh.product_id"), product_ids=ids_sql.format(id="p.id"))
     with connection.cursor() as cursor:
-        cursor.execute(_INDEX_SQL.format(products=products_sql), params)
+        cursor.execute(sql, params + params)
         return cursor.rowcount
 
 
 def product_search_index(*, product_ids: list[int]) -> int:
     """Index these few products now, in the caller's transaction; returns how many rows changed."""
-    return _index("p.id = ANY(%s)", [list(product_ids)])
+    return _index("{id} = ANY(%s)", [list(product_ids)])
 
 
 def product_search_catch_up_soon() -> None:
@@ -115,7 +121,7 @@ def _catch_up_chunk(start: int) -> tuple[int, int | None]:
         if first is None:
             return 0, None
         end = first + CATCH_UP_CHUNK
-        found = _index("p.id >= %s AND p.id < %s", [first, end])
+        found = _index("{id} >= %s AND {id} < %s", [first, end])
     return found, (end if end <= last else None)
 
 
