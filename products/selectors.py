@@ -168,11 +168,9 @@ def _page_ids_past_the_cap(*, filters: ProductFilters, found_ids: list[int], off
     bound = found_ids[offset + wanted - 1]
     first_id = Product.objects.order_by("id").values_list("id", flat=True).first()
     walk_end = min(bound, first_id + PRIMARY_KEY_WALK_LIMIT)
-    # Matches found all past the walk's end say the walk would most likely come back short.
-    if found_ids[0] <= walk_end:
-        ids = list(_matching_ids(filters=filters, id_at_most=walk_end).order_by("match_id")[offset : offset + wanted])
-        if len(ids) == wanted:
-            return ids
+    ids = list(_matching_ids(filters=filters, id_at_most=walk_end).order_by("match_id")[offset : offset + wanted])
+    if len(ids) == wanted:
+        return ids
     # `+ 0`: PostgreSQL must not answer this one by walking the primary key either.
     in_range = _matching_ids(filters=filters, id_at_most=bound).order_by((F("match_id") + 0).asc())
     return list(in_range[offset : offset + wanted])
