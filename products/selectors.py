@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import F, QuerySet, Value
+from django.db.models import F, Max, Min, QuerySet, Value
 from django.db.models.functions import StrIndex
 
 from products.models import (
@@ -164,10 +164,13 @@ def _page_ids_past_the_cap(*, filters: ProductFilters, found_ids: list[int], off
     the primary key finds them fastest when matches are spread out; when they sit in a block
     far from the first product (a SKU prefix of the latest import, say) the walk would take
     seconds, so it is cut short and the matches in range are fetched and sorted instead.
+    It is cut where evenly spread matches would have filled the page twice over: with more
+    matches than were found, that is at most (offset + wanted) * 2 * ids / found.
     """
     bound = found_ids[offset + wanted - 1]
-    first_id = Product.objects.order_by("id").values_list("id", flat=True).first()
-    walk_end = min(bound, first_id + PRIMARY_KEY_WALK_LIMIT)
+    span = Product.objects.aggregate(first=Min("id"), last=Max("id"))
+    spread_walk = 2 * (offset + wanted) * (span["last"] - span["first"] + 1) // len(found_ids)
+    walk_end = min(bound, span["first"] + min(spread_walk, PRIMARY_KEY_WALK_LIMIT))
     ids = list(_matching_ids(filters=filters, id_at_most=walk_end).order_by("match_id")[offset : offset + wanted])
     if len(ids) == wanted:
         return ids
