@@ -193,6 +193,14 @@ CELERY_BEAT_SCHEDULE["webhooks-delivery-sweep"] = {"task": "webhooks.tasks.deliv
 WEBHOOKS_RETENTION_DAYS = int(os.environ.get("WEBHOOKS_RETENTION_DAYS", "30"))
 CELERY_BEAT_SCHEDULE["webhooks-delivery-purge"] = {"task": "webhooks.tasks.delivery_purge", "schedule": 3600.0}
 
+# PRODUCTS
+# ------------------------------------------------------------------------------
+# Imports ask for a search catch-up when they end; this catches up anything a lost task left.
+CELERY_BEAT_SCHEDULE["products-search-catch-up"] = {
+    "task": "products.tasks.product_search_catch_up_task",
+    "schedule": 60.0,
+}
+
 # IMPORTS
 # ------------------------------------------------------------------------------
 # Re-queue an import whose worker vanished without the broker noticing (stale heartbeat).

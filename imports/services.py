@@ -15,6 +15,7 @@ from django.utils import timezone
 from imports.models import ImportJob
 from imports.parsing import CsvFileError
 from imports.pipeline import import_rows
+from products.search import product_search_catch_up_soon
 from webhooks import events
 from webhooks import services as webhook_services
 
@@ -158,6 +159,8 @@ def _job_finish(job: ImportJob, *, cancelled: bool) -> ImportJob:
     job.finished_at = timezone.now()
     with transaction.atomic():
         job.save(update_fields=["status", "stage", "bytes_processed", "finished_at", "updated_at"])
+        # Imported products become searchable when a worker catches up (products.search).
+        product_search_catch_up_soon()
         if not cancelled:
             webhook_services.emit(events.UPLOAD_COMPLETED, _upload_event_data(job))
     return job
@@ -169,6 +172,7 @@ def _job_fail(job: ImportJob, message: str) -> ImportJob:
     job.finished_at = timezone.now()
     with transaction.atomic():
         job.save(update_fields=["status", "error_message", "finished_at", "updated_at"])
+        product_search_catch_up_soon()  # batches merged before the failure stay
         webhook_services.emit(events.UPLOAD_FAILED, {"job": job.pk, "file": job.original_name, "error": message})
     return job
 

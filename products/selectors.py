@@ -6,13 +6,15 @@ from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery
 from django.db import connection
-from django.db.models import F, QuerySet, Value
-from django.db.models.functions import Lower, StrIndex
+from django.db.models import F, Max, Min, QuerySet, Value
+from django.db.models.functions import StrIndex
 
 from products.models import (
     DESCRIPTION_SEARCH_CONFIG,
     DeleteAllJob,
     Product,
+    ProductSearch,
+    ProductSearchCatchUp,
     product_search_key,
 )
 
@@ -36,7 +38,12 @@ class ProductFilters:
 
     @property
     def any(self) -> bool:
-        return bool(self.sku or self.name or self.description_words) or self.active is not None
+        return self.searches or self.active is not None
+
+    @property
+    def searches(self) -> bool:
+        """Whether a filter reads the search rows (SKU, name, description)."""
+        return bool(self.sku or self.name or self.description_words)
 
     @property
     def description_words(self) -> list[str]:
@@ -87,29 +94,57 @@ class ProductPage:
         return self.number > 1
 
 
-def product_filter(*, filters: ProductFilters) -> QuerySet[Product]:
-    """Products matching every given filter; SKU and name case-insensitively, anywhere in the text."""
-    products = Product.objects.all()
+def product_search_filter(*, filters: ProductFilters) -> QuerySet[ProductSearch]:
+    """Search rows matching the filters; SKU and name anywhere in the text, in any case."""
+    rows = ProductSearch.objects.all()
     if filters.sku or filters.name:
-        # Matching lower(sku || ' ' || name) lets the one trigram index narrow the rows; the
-        # strpos() condition keeps a term from matching the other column. (An ILIKE there would
-        # make PostgreSQL guess a hundredth of the real match count and pick slow plans.)
-        products = products.alias(search_key=product_search_key())
+        # Matching sku || ' ' || name lets the one trigram index narrow the rows; the strpos()
+        # condition keeps a term from matching the other column. (An ILIKE there would make
+        # PostgreSQL guess a hundredth of the real match count and pick slow plans.)
+        rows = rows.alias(search_key=product_search_key())
     for field in ("sku", "name"):
         term = getattr(filters, field).lower()
         if term:
-            products = products.alias(**{f"{field}_position": StrIndex(Lower(field), Value(term))}).filter(
+            rows = rows.alias(**{f"{field}_position": StrIndex(field, Value(term))}).filter(
                 search_key__contains=term, **{f"{field}_position__gt": 0}
             )
     if filters.description_words:
         # Whole words, all of them, stemmed ("oak tables" finds "Oak table"). Exact words, not
         # prefixes: PostgreSQL knows how common a word is, not a prefix, and plans by that.
-        products = products.filter(
-            description_search=SearchQuery(filters.description, search_type="plain", config=DESCRIPTION_SEARCH_CONFIG)
+        rows = rows.filter(
+            description=SearchQuery(filters.description, search_type="plain", config=DESCRIPTION_SEARCH_CONFIG)
         )
     if filters.active is not None:
-        products = products.filter(active=filters.active)
-    return products
+        rows = rows.filter(active=filters.active)
+    return rows
+
+
+def product_filter(*, filters: ProductFilters) -> QuerySet[Product]:
+    """Products matching every filter. With a SKU, name or description filter the search rows
+    answer, so an imported change is found once search has caught up (products.search)."""
+    if filters.searches:
+        return Product.objects.filter(id__in=product_search_filter(filters=filters).values("product_id"))
+    if filters.active is not None:
+        return Product.objects.filter(active=filters.active)
+    return Product.objects.all()
+
+
+def _matching_ids(*, filters: ProductFilters, id_at_most: int | None = None) -> QuerySet:
+    """The ids of the matching products (as `match_id`, in either table's own primary key)."""
+    if filters.searches:
+        rows = product_search_filter(filters=filters)
+        if id_at_most is not None:
+            rows = rows.filter(product_id__lte=id_at_most)
+        return rows.annotate(match_id=F("product_id")).values_list("match_id", flat=True)
+    products = product_filter(filters=filters)
+    if id_at_most is not None:
+        products = products.filter(id__lte=id_at_most)
+    return products.annotate(match_id=F("id")).values_list("match_id", flat=True)
+
+
+def product_search_is_behind() -> bool:
+    """Whether a catch-up of the search rows was asked for and has not finished (one row read)."""
+    return ProductSearchCatchUp.objects.exists()
 
 
 def product_catalogue_total() -> Total:
@@ -122,33 +157,35 @@ def product_catalogue_total() -> Total:
     return Total(value=Product.objects.count(), kind="exact")
 
 
-def _page_ids_past_the_cap(products: QuerySet[Product], *, found_ids: list[int], offset: int, wanted: int):
+def _page_ids_past_the_cap(*, filters: ProductFilters, found_ids: list[int], offset: int, wanted: int):
     """A page of a filter with more matches than the cap, of which `found_ids` are some.
 
     The page's rows all lie at or below the found ids' (offset + wanted)-th smallest. Walking
     the primary key finds them fastest when matches are spread out; when they sit in a block
     far from the first product (a SKU prefix of the latest import, say) the walk would take
     seconds, so it is cut short and the matches in range are fetched and sorted instead.
+    It is cut where evenly spread matches would have filled the page twice over: with more
+    matches than were found, that is at most (offset + wanted) * 2 * ids / found.
     """
     bound = found_ids[offset + wanted - 1]
-    first_id = Product.objects.order_by("id").values_list("id", flat=True).first()
-    walk_end = min(bound, first_id + PRIMARY_KEY_WALK_LIMIT)
-    ids = list(products.filter(id__lte=walk_end).order_by("id").values_list("id", flat=True)[offset : offset + wanted])
+    span = Product.objects.aggregate(first=Min("id"), last=Max("id"))
+    spread_walk = 2 * (offset + wanted) * (span["last"] - span["first"] + 1) // len(found_ids)
+    walk_end = min(bound, span["first"] + min(spread_walk, PRIMARY_KEY_WALK_LIMIT))
+    ids = list(_matching_ids(filters=filters, id_at_most=walk_end).order_by("match_id")[offset : offset + wanted])
     if len(ids) == wanted:
         return ids
-    # `id + 0`: PostgreSQL must not answer this one by walking the primary key either.
-    in_range = products.filter(id__lte=bound).order_by((F("id") + 0).asc())
-    return list(in_range.values_list("id", flat=True)[offset : offset + wanted])
+    # `+ 0`: PostgreSQL must not answer this one by walking the primary key either.
+    in_range = _matching_ids(filters=filters, id_at_most=bound).order_by((F("match_id") + 0).asc())
+    return list(in_range[offset : offset + wanted])
 
 
 def product_page(*, filters: ProductFilters, number: int, per_page: int) -> ProductPage:
     """One page of the filtered list in id order; a page past the end shows the last page."""
-    products = product_filter(filters=filters)
     found_ids = []
     if filters.any:
         # One pass through the search indexes, unordered so the LIMIT can stop it. Up to the
         # cap these are all the matches: the exact count, and every page sorted here.
-        found_ids = sorted(products.order_by().values_list("id", flat=True)[: FILTERED_COUNT_CAP + 1])
+        found_ids = sorted(_matching_ids(filters=filters).order_by()[: FILTERED_COUNT_CAP + 1])
         exact = len(found_ids) <= FILTERED_COUNT_CAP
         total = Total(value=len(found_ids), kind="exact") if exact else Total(value=FILTERED_COUNT_CAP, kind="at_least")
     else:
@@ -160,13 +197,12 @@ def product_page(*, filters: ProductFilters, number: int, per_page: int) -> Prod
     if total.is_exact and filters.any:
         page_ids = found_ids[offset : offset + wanted]
     elif offset + wanted <= len(found_ids):
-        page_ids = _page_ids_past_the_cap(products, found_ids=found_ids, offset=offset, wanted=wanted)
+        page_ids = _page_ids_past_the_cap(filters=filters, found_ids=found_ids, offset=offset, wanted=wanted)
     else:
         # Skipping rows costs less when only ids are skipped (an index-only scan for the whole
         # catalogue) and the page's rows are read afterwards.
-        page_ids = products.order_by("id").values("id")[offset : offset + wanted]
-    # The stored search words are for PostgreSQL only; fetching them would double the page's bytes.
-    rows = list(Product.objects.filter(id__in=page_ids).defer("description_search").order_by("id"))
+        page_ids = _matching_ids(filters=filters).order_by("match_id")[offset : offset + wanted]
+    rows = list(Product.objects.filter(id__in=page_ids).order_by("id"))
     return ProductPage(
         products=rows[:per_page], number=number, per_page=per_page, total=total, has_next=len(rows) > per_page
     )

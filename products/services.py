@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from products.events import product_event_data
 from products.locks import catalogue_exclusive_lock_try
-from products.models import DeleteAllJob, Product
+from products.models import DeleteAllJob, Product, ProductSearch
+from products.search import product_search_index
 from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
 from webhooks.services import emit
 
@@ -46,6 +47,7 @@ def product_create(
     product = Product(sku=sku.strip(), name=name, description=description, price=price, active=active)
     with transaction.atomic():
         _product_save(product)
+        product_search_index(product_ids=[product.pk])
         emit(PRODUCT_CREATED, {"products": [product_event_data(product)]})
     return product
 
@@ -57,6 +59,7 @@ def product_update(*, product: Product, data: dict) -> Product:
     product.sku = product.sku.strip()
     with transaction.atomic():
         _product_save(product)
+        product_search_index(product_ids=[product.pk])
         emit(PRODUCT_UPDATED, {"products": [product_event_data(product)]})
     return product
 
@@ -64,6 +67,9 @@ def product_update(*, product: Product, data: dict) -> Product:
 def product_delete(*, product: Product) -> None:
     payload = {"products": [product_event_data(product)]}
     with transaction.atomic():
+        # The product's row first: the delete below removes its search row (the cascade) before
+        # it, and locking the tables the other way round than "delete all" could deadlock.
+        Product.objects.select_for_update().filter(pk=product.pk).exists()
         product.delete()
         emit(PRODUCT_DELETED, payload)
 
@@ -88,17 +94,22 @@ def products_delete_all_start(*, requested_by) -> DeleteAllJob:
 
 
 def _catalogue_truncate() -> int:
-    """Empty the products table in the current transaction; returns how many rows it held."""
+    """Empty the products table and their search rows in the current transaction; returns how many products it held."""
     if not catalogue_exclusive_lock_try():
         raise CatalogueBusy(IMPORT_RUNNING_MESSAGE)
     table = connection.ops.quote_name(Product._meta.db_table)
+    search_table = connection.ops.quote_name(ProductSearch._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL lock_timeout = '{TRUNCATE_LOCK_TIMEOUT}'")
-        # Locked before counting, so no product is created between the count and the TRUNCATE.
-        cursor.execute(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        # Locked before counting, so no product is created between the count and the TRUNCATE;
+        # products first, the order in which every writer of both tables locks them.
+        cursor.execute(f"LOCK TABLE {table}, {search_table} IN ACCESS EXCLUSIVE MODE")
         cursor.execute(f"SELECT count(*) FROM {table}")
         count = cursor.fetchone()[0]
-        cursor.execute(f"TRUNCATE {table}")
+        # TRUNCATE refuses while checks of this transaction's foreign keys (deferred, as Django
+        # makes them) are pending, e.g. after a product was created in it: run them now.
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        cursor.execute(f"TRUNCATE {table}, {search_table}")
     return count
 
 

@@ -43,8 +43,20 @@ def index(request):
         create_form=ProductForm(),
         catalogue_total=selectors.product_catalogue_total(),
         job=selectors.delete_all_job_pending(),
+        search_behind=selectors.product_search_is_behind(),
     )
     return render(request, "products/index.html", context)
+
+
+@require_GET
+def search_status(request):
+    """The "search is catching up" notice, polled while search is behind."""
+    search_behind = selectors.product_search_is_behind()
+    response = render(request, "products/_search_status.html", {"search_behind": search_behind})
+    if not search_behind:
+        # Caught up: the notice goes (its polling with it) and the list shows what is now found.
+        trigger_client_event(response, PRODUCTS_CHANGED)
+    return response
 
 
 @require_POST

@@ -13,6 +13,7 @@ from django.db import connection
 from imports import pipeline, services
 from imports.models import ImportJob
 from products.models import Product
+from products.selectors import product_search_is_behind
 
 
 def products():
@@ -128,11 +129,12 @@ def test_unusable_files_fail_the_job_with_the_problem_and_line(run_import, conte
 
 @pytest.mark.django_db
 def test_cancel_stops_a_running_import_at_the_next_batch(make_job, small_batches):
-    """A cancel request lands between batches: rows merged so far stay, the rest is not read."""
+    """A cancel request lands between batches: rows merged so far stay (search catches up), the rest is not read."""
     job = make_job("sku,name\na,A\nb,B\nc,C\nd,D\ne,E\n")
     finished = services.import_job_run(job_id=job.pk, on_progress=lambda job: services.import_job_cancel(job=job))
     assert (finished.status, finished.rows_processed) == ("cancelled", 2)
     assert Product.objects.count() == 2
+    assert product_search_is_behind()
 
 
 @pytest.mark.django_db
@@ -234,3 +236,20 @@ def test_two_imports_of_the_same_skus_at_once_both_complete(make_job, monkeypatc
     assert Product.objects.count() == 3000
     assert sum(results[job.pk].created_count for job in jobs) == 3000
     assert (sys.getswitchinterval(), gc.get_threshold()) == settings_before  # restored after the overlapping imports
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "content, status",
+    [
+        ("sku,name\na,A\n", "completed"),
+        ("sku,name\na,A\n,No SKU\n", "completed_with_errors"),
+        ("name\nNo SKU column\n", "failed"),
+    ],
+)
+def test_an_import_that_ends_asks_for_a_search_catch_up(run_import, content, status):
+    """Whatever way an import ends, rows it merged may be unsearchable: it marks search as behind."""
+    assert not product_search_is_behind()
+    job = run_import(content)
+    assert job.status == status
+    assert product_search_is_behind()

@@ -1,11 +1,14 @@
 """The import task on a real Celery worker and real Redis."""
 
+import time
+
 import pytest
 from django.core.files.base import ContentFile
 
 from imports.models import ImportJob
 from imports.services import import_job_create
 from products.models import Product
+from products.selectors import ProductFilters, product_filter, product_search_is_behind
 
 
 @pytest.mark.django_db(transaction=True)
@@ -17,3 +20,16 @@ def test_worker_imports_an_uploaded_job(celery_worker):
     job = ImportJob.objects.get(pk=job.pk)
     assert (job.status, job.created_count, job.attempts) == ("completed", 2, 1)
     assert Product.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_ended_import_makes_its_products_findable_by_the_filters(celery_worker):
+    """The import's end queues a search catch-up, which the worker runs: the name filter then finds the rows."""
+    job = import_job_create(file=ContentFile(b"sku,name\nz-1,Zebrawood Stool\nz-2,Oak Table\n"), name="new.csv", user=None)
+    assert celery_worker.app.AsyncResult(job.celery_task_id).get(timeout=20) == "completed"
+    deadline = time.monotonic() + 20
+    while product_search_is_behind() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not product_search_is_behind()
+    found = product_filter(filters=ProductFilters(name="zebrawood"))
+    assert [product.sku for product in found] == ["z-1"]

@@ -10,16 +10,22 @@ from webhooks.tests.factories import endpoint_make
 
 
 @pytest.fixture
-def import_running(db):
-    """An import's shared catalogue lock, held from another database session as a running import would."""
+def other_session(db):
+    """A second database session, as another process (an import, a worker) would hold."""
     params = connection.settings_dict
     with psycopg.connect(
         dbname=params["NAME"], user=params["USER"], password=params["PASSWORD"] or None,
         host=params["HOST"], port=params["PORT"] or None, autocommit=True,
     ) as other:
-        other.execute("SELECT pg_advisory_lock_shared(%s)", [CATALOGUE_LOCK_KEY])
-        yield
-        other.execute("SELECT pg_advisory_unlock_shared(%s)", [CATALOGUE_LOCK_KEY])
+        yield other
+
+
+@pytest.fixture
+def import_running(other_session):
+    """An import's shared catalogue lock, held from another database session as a running import would."""
+    other_session.execute("SELECT pg_advisory_lock_shared(%s)", [CATALOGUE_LOCK_KEY])
+    yield
+    other_session.execute("SELECT pg_advisory_unlock_shared(%s)", [CATALOGUE_LOCK_KEY])
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from products import search
 from products.models import Product
 from products.tests.factories import product_make
 
@@ -91,3 +92,20 @@ def test_delete_all_from_the_modal(staff_page, three_products, celery_worker):
     expect(staff_page.locator("#toasts")).to_contain_text("Deleted 3 products.", timeout=20_000)
     expect(staff_page.get_by_text("No products yet")).to_be_visible()
     assert not Product.objects.exists()
+
+
+def test_search_notice_goes_and_the_list_finds_the_products_once_search_caught_up(staff_page, other_session):
+    """While a catch-up is pending the list says so; when it ends the notice goes and the filter finds the import."""
+    Product.objects.create(sku="PINE-2", name="Pine Bench")  # as an import writes it
+    other_session.execute("SELECT pg_advisory_lock(%s)", [search.CATCH_UP_LOCK_KEY])  # a catch-up running elsewhere
+    search.product_search_catch_up_soon()
+    staff_page.goto("/products/?name=pine")
+    notice = staff_page.get_by_role("status").filter(has_text="Search is catching up with the latest import")
+    expect(notice).to_be_visible()
+    expect(staff_page.get_by_text("No products match these filters.")).to_be_visible()
+
+    other_session.execute("SELECT pg_advisory_unlock(%s)", [search.CATCH_UP_LOCK_KEY])
+    search.product_search_catch_up()  # or a worker's task got there first
+
+    expect(notice).to_be_hidden(timeout=10_000)
+    expect(rows(staff_page)).to_have_count(1)

@@ -4,13 +4,13 @@ import pytest
 from django.urls import reverse
 
 from products import services
-from products.models import DeleteAllJob, Product
+from products.models import DeleteAllJob, Product, ProductSearch
 from products.tests.factories import product_make
 
 
 @pytest.mark.django_db
 def test_delete_all_empties_the_catalogue_and_records_the_count(staff_user):
-    """The job deletes every product and records how many, who and when."""
+    """The job deletes every product and its search row, and records how many, who and when."""
     for number in range(3):
         product_make(f"P-{number}")
     job = DeleteAllJob.objects.create(requested_by=staff_user)
@@ -18,6 +18,7 @@ def test_delete_all_empties_the_catalogue_and_records_the_count(staff_user):
     assert (job.status, job.deleted_count, job.error) == (DeleteAllJob.Status.SUCCEEDED, 3, "")
     assert job.finished_at is not None and job.requested_by == staff_user
     assert Product.objects.count() == 0
+    assert ProductSearch.objects.count() == 0
 
 
 @pytest.mark.django_db

@@ -1,6 +1,7 @@
 import pytest
 from django.urls import reverse
 
+from products import search
 from products.models import Product
 from products.tests.factories import product_make
 
@@ -140,3 +141,23 @@ def test_page_links_keep_the_filters(staff_client):
     body = staff_client.get(reverse("products:index"), {"name": "teak", "per_page": 25}).content.decode()
     assert 'href="?name=teak&amp;per_page=25&amp;page=2"' in body
     assert "Page 1 of 2" in body
+
+
+SEARCH_BEHIND = "Search is catching up with the latest import"
+
+
+def test_search_notice_shows_while_search_is_behind_and_goes_when_it_caught_up(staff_client):
+    """The list says search is behind and polls; once caught up the notice, its polling, goes and the list reloads."""
+    Product.objects.create(sku="NEW-1", name="Pine bench")  # as an import writes it
+    search.product_search_catch_up_soon()
+    body = staff_client.get(reverse("products:index")).content.decode()
+    assert SEARCH_BEHIND in body and 'hx-trigger="every 3s"' in body
+    response = staff_client.get(reverse("products:search_status"), headers=HTMX)
+    assert SEARCH_BEHIND in response.content.decode() and "HX-Trigger" not in response
+
+    search.product_search_catch_up()
+
+    response = staff_client.get(reverse("products:search_status"), headers=HTMX)
+    assert SEARCH_BEHIND not in response.content.decode() and "hx-trigger" not in response.content.decode()
+    assert "products-changed" in response["HX-Trigger"]
+    assert SEARCH_BEHIND not in staff_client.get(reverse("products:index")).content.decode()

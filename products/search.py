@@ -1,0 +1,146 @@
+"""Writes of the search rows (ProductSearch) the list's SKU, name and description filters read.
+
+Staff edits index their product in their own transaction, so it is searchable at once. Imports
+do not: indexing 500k rows as they are written would cost the import more than the rest of it
+(migration 0004), so an import that ends asks for a catch-up, which a worker runs in bulk.
+A search row is stale when its `updated_at` differs from its product's; a product changed
+while a catch-up runs is just stale again, and the next pass picks it up.
+"""
+
+from django.db import IntegrityError, connection, transaction
+
+from products.models import DESCRIPTION_SEARCH_CONFIG, Product, ProductSearch, ProductSearchCatchUp
+
+# Names the catch-up's advisory lock among the database's advisory locks.
+CATCH_UP_LOCK_KEY = 7_240_003
+# Ids per catch-up transaction: short enough not to hold back a "delete all" (its TRUNCATE
+# waits for open transactions), long enough that the per-statement cost does not count.
+CATCH_UP_CHUNK = 50_000
+# A chunk fails when a product it read is deleted before it commits (the search row's foreign
+# key); read again, the product is gone. Only a storm of deletes would fail this many times.
+CATCH_UP_CHUNK_ATTEMPTS = 5
+
+_INDEX_SQL = f"""
+    INSERT INTO {ProductSearch._meta.db_table} AS s (product_id, sku, name, description, active, updated_at)
+    SELECT p.id, lower(p.sku), lower(p.name), to_tsvector('{DESCRIPTION_SEARCH_CONFIG}'::regconfig, p.description),
+           p.active, p.updated_at
+      FROM {Product._meta.db_table} p
+      LEFT JOIN {ProductSearch._meta.db_table} fresh
+           ON fresh.product_id = p.id AND fresh.updated_at = p.updated_at AND {{search_ids}}
+     WHERE fresh.product_id IS NULL AND {{product_ids}}
+    ON CONFLICT (product_id) DO UPDATE
+       SET sku = EXCLUDED.sku, name = EXCLUDED.name, description = EXCLUDED.description,
+           active = EXCLUDED.active, updated_at = EXCLUDED.updated_at
+     WHERE s.updated_at IS DISTINCT FROM EXCLUDED.updated_at
+"""
+
+
+def _index(ids_sql: str, params: list) -> int:
+    """Build the stale search rows of the products whose `{id}` matches `ids_sql`; returns how many.
+
+    The condition goes on both tables: PostgreSQL does not carry a range across a join, and
+    would otherwise read every search row to find a chunk's stale ones.
+    """
+    sql = _INDEX_SQL.format(search_ids=ids_sql.format(id="fresh.product_id"), product_ids=ids_sql.format(id="p.id"))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params + params)
+        return cursor.rowcount
+
+
+def product_search_index(*, product_ids: list[int]) -> int:
+    """Index these few products now, in the caller's transaction; returns how many rows changed."""
+    return _index("{id} = ANY(%s)", [list(product_ids)])
+
+
+def product_search_catch_up_soon() -> None:
+    """Mark search as behind and run a catch-up once the current transaction commits."""
+    from products.tasks import product_search_catch_up_task  # the task module imports this one
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {ProductSearchCatchUp._meta.db_table} (id, requested_at) VALUES (1, now())"
+            " ON CONFLICT (id) DO UPDATE SET requested_at = EXCLUDED.requested_at"
+        )
+    product_search_catch_up_task.delay_on_commit()
+
+
+def product_search_catch_up() -> int:
+    """Index every product whose search row is missing or stale; returns how many it indexed.
+
+    Passes repeat until one finds nothing stale and no catch-up was asked for since it began,
+    each id range in its own short transaction. Single-flight: while another run holds the lock
+    this returns 0 at once, and that run sees this request (`_catch_up_request_clear`).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [CATCH_UP_LOCK_KEY])
+        if not cursor.fetchone()[0]:
+            return 0
+    try:
+        indexed = 0
+        while True:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT clock_timestamp()")
+                pass_started_at = cursor.fetchone()[0]
+            found = _catch_up_pass()
+            indexed += found
+            if not found and _catch_up_request_clear(requested_before=pass_started_at):
+                break
+        if indexed:
+            _pending_entries_merge()
+        return indexed
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s)", [CATCH_UP_LOCK_KEY])
+
+
+def _catch_up_pass() -> int:
+    """One pass over every product id, in chunks; returns how many search rows it wrote."""
+    indexed = 0
+    start = 0
+    while start is not None:
+        for attempt in range(1, CATCH_UP_CHUNK_ATTEMPTS + 1):
+            try:
+                found, start = _catch_up_chunk(start)
+                break
+            except IntegrityError:
+                if attempt == CATCH_UP_CHUNK_ATTEMPTS:
+                    raise
+        indexed += found
+    return indexed
+
+
+def _catch_up_chunk(start: int) -> tuple[int, int | None]:
+    """Index the stale products among the next CATCH_UP_CHUNK ids from `start`; returns how
+    many and where the next chunk starts (None after the last product)."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        # Products first, as every other writer locks them (a "delete all" truncates both
+        # tables in that order): the INSERT alone would lock the search table first.
+        cursor.execute(f"LOCK TABLE {Product._meta.db_table} IN ACCESS SHARE MODE")
+        cursor.execute(f"SELECT min(id), max(id) FROM {Product._meta.db_table} WHERE id >= %s", [start])
+        first, last = cursor.fetchone()
+        if first is None:
+            return 0, None
+        end = first + CATCH_UP_CHUNK
+        found = _index("{id} >= %s AND {id} < %s", [first, end])
+    return found, (end if end <= last else None)
+
+
+def _pending_entries_merge() -> None:
+    """Merge the search indexes' pending entries now rather than at the next autovacuum: until
+    then every search reads them one by one."""
+    with connection.cursor() as cursor:
+        for index in ProductSearch._meta.indexes:
+            cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [index.name])
+
+
+def _catch_up_request_clear(*, requested_before) -> bool:
+    """Forget the catch-up request unless one came after `requested_before`; True when none is left.
+
+    A request made after the pass began may be for rows that pass did not see.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"DELETE FROM {ProductSearchCatchUp._meta.db_table} WHERE requested_at <= %s", [requested_before]
+        )
+        cursor.execute(f"SELECT NOT EXISTS (SELECT FROM {ProductSearchCatchUp._meta.db_table})")
+        return cursor.fetchone()[0]
