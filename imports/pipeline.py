@@ -80,13 +80,13 @@ class Payloads:
     (with their lines apart, in case it must merge them after all), `merge` for products_merge()."""
 
     new: bytes
-    new_lines: list[str]  # in file order; `new` is in `new_order`
-    new_order: list[int]
+    new_count: int
+    new_lines: str  # of the rows in `new`, in the same order, one per line: a compact str, not a list
     merge: bytes
 
     @property
     def new_for_merge(self) -> bytes:
-        return staging_payload(self.new, [self.new_lines[index] for index in self.new_order])
+        return staging_payload(self.new, self.new_lines.split("\n"))
 
 
 class SkuRouter:
@@ -124,10 +124,11 @@ class SkuRouter:
         else:
             new_keys, new_rows, seen_keys, seen_rows = [], [], list(latest), list(latest.values())
         new_order = _key_order(new_keys)
+        lines = list(map(itemgetter(4), new_rows))
         return Payloads(
             new=copy_payload(new_rows, new_order, lines=False),
-            new_lines=list(map(itemgetter(4), new_rows)),
-            new_order=new_order,
+            new_count=len(new_rows),
+            new_lines="\n".join(map(lines.__getitem__, new_order)),
             merge=copy_payload(seen_rows, _key_order(seen_keys), lines=True),
         )
 
@@ -163,7 +164,7 @@ def _write(payloads: Payloads, *, columns: set[str], router: SkuRouter) -> int:
         if router.appending and not with_products:
             router.appending = products_append(payload=payloads.new)
         if router.appending and not with_products:
-            created = len(payloads.new_lines)
+            created = payloads.new_count
         else:
             merge = payloads.new_for_merge + merge
     if merge:
