@@ -7,6 +7,7 @@ Import it first: `import _django` (bench/ is on sys.path when a script here runs
 import os
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -19,6 +20,10 @@ from django.core.management import call_command  # noqa: E402
 database = settings.DATABASES["default"]
 if not database["NAME"].endswith("_bench"):
     database["NAME"] += "_bench"
+# Tasks a benchmark queues (an import's search catch-up) go to a Redis database no worker reads:
+# they would run against the development database. A benchmark does that work itself, timed.
+# (Celery reads CELERY_BROKER_URL from the environment before its own settings.)
+os.environ["CELERY_BROKER_URL"] = urlunsplit(urlsplit(settings.REDIS_URL)._replace(path="/14"))
 django.setup()
 
 with psycopg.connect(
