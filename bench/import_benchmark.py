@@ -1,7 +1,7 @@
 """Import benchmark: the import service against a bare COPY of the same file, in one run.
 
-    flock /tmp/bench.lock .venv/bin/python bench/import_benchmark.py            # 500k rows
-    flock /tmp/bench.lock .venv/bin/python bench/import_benchmark.py --big 2000000
+    flock /tmp/bench.lock .venv/bin/python bench/import_benchmark.py            # 500k rows, 3 runs
+    flock /tmp/bench.lock .venv/bin/python bench/import_benchmark.py --big 2000000 [--runs 5]
 
 It works in its own database (`<DATABASE_URL's name>_bench`, created and migrated when missing)
 and empties its product table; generated files go to bench/data/. Each import runs in a fresh
@@ -97,21 +97,27 @@ def truncate_products() -> None:
         )
 
 
-def report(label: str, result: dict, copy_seconds: float | None, goal: float | None) -> None:
+def report(label: str, results: list[dict], copy_seconds: float | None, goal: float | None) -> None:
+    """One line for the median run of a case (by wall time), and its search catch-up."""
+    result = sorted(results, key=lambda run: run["seconds"])[len(results) // 2]
+    spread = f"{min(run['seconds'] for run in results):.2f}-{max(run['seconds'] for run in results):.2f}"
     line = (
-        f"{label:<22} {result['seconds']:7.2f} s  {result['rows'] / result['seconds']:9,.0f} rows/s  "
-        f"peak RSS {result['peak_rss_mb']:6.1f} MB  created {result['created']:,} updated {result['updated']:,}"
+        f"{label:<22} {result['seconds']:7.2f} s ({spread})  {result['rows'] / result['seconds']:9,.0f} rows/s  "
+        f"peak RSS {max(run['peak_rss_mb'] for run in results):6.1f} MB  "
+        f"created {result['created']:,} updated {result['updated']:,}"
     )
     if copy_seconds:
         ratio = result["seconds"] / copy_seconds
         line += f"  {ratio:4.1f}x COPY (goal ≤ {goal:g}x: {'ok' if ratio <= goal else 'MISSED'})"
     print(line, flush=True)
-    print(f"{'':<22} then search caught up in {result['search_seconds']:.2f} s (a worker's catch-up)", flush=True)
+    searches = sorted(run["search_seconds"] for run in results)
+    print(f"{'':<22} then search caught up in {searches[len(searches) // 2]:.2f} s (a worker's catch-up)", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument("--runs", type=int, default=3, help="runs of each case; the median is reported")
     parser.add_argument("--big", type=int, default=0, help="also import a file of this many rows (RSS check)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -123,26 +129,35 @@ def main() -> None:
         if args.child:
             print(json.dumps(child_import(args.child)))
         else:
-            benchmark(args.rows, args.big)
+            benchmark(args.rows, args.big, args.runs)
     finally:
         shutil.rmtree(settings.MEDIA_ROOT)  # staged copies of the files
 
 
-def benchmark(rows: int, big: int) -> None:
+def benchmark(rows: int, big: int, runs: int) -> None:
     path = ensure_file(rows)
-    ensure_file(rows, variant=1)
-    print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB, {os.cpu_count()} CPUs", flush=True)
-    truncate_products()
-    copy_seconds = bare_copy_seconds(path)
-    print(f"{'bare COPY':<22} {copy_seconds:7.2f} s  {rows / copy_seconds:9,.0f} rows/s", flush=True)
-    report("fresh import", run_child(path), copy_seconds, 5)
-    report("re-import, same file", run_child(path), copy_seconds, 7)
-    # Unchanged products are not rewritten, so also import the same SKUs with new names: every row a real UPDATE.
-    report("re-import, all changed", run_child(ensure_file(rows, variant=1)), copy_seconds, 7)
+    changed_path = ensure_file(rows, variant=1)
+    print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB, {os.cpu_count()} CPUs, median of {runs} runs", flush=True)
+    # This machine's speed wanders by a third from minute to minute: the ratios compare medians
+    # of runs interleaved with each other.
+    copies, cases = [], {"fresh": [], "same": [], "changed": []}
+    for _ in range(runs):
+        truncate_products()
+        copies.append(bare_copy_seconds(path))
+        cases["fresh"].append(run_child(path))
+        cases["same"].append(run_child(path))
+        # Unchanged products are not rewritten, so also import the same SKUs with new names: every row a real UPDATE.
+        cases["changed"].append(run_child(changed_path))
+    copy_seconds = sorted(copies)[len(copies) // 2]
+    spread = f"{min(copies):.2f}-{max(copies):.2f}"
+    print(f"{'bare COPY':<22} {copy_seconds:7.2f} s ({spread})  {rows / copy_seconds:9,.0f} rows/s", flush=True)
+    report("fresh import", cases["fresh"], copy_seconds, 5)
+    report("re-import, same file", cases["same"], copy_seconds, 7)
+    report("re-import, all changed", cases["changed"], copy_seconds, 7)
     if big:
         big_path = ensure_file(big)
         truncate_products()
-        report(f"fresh import {big:,}", run_child(big_path), None, None)
+        report(f"fresh import {big:,}", [run_child(big_path)], None, None)
     truncate_products()
 
 

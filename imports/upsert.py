@@ -51,11 +51,12 @@ STAGING_TABLE = "import_staging"
 NEW_COLUMNS = "sku, name, description, price"
 PRODUCT_FIELDS = itemgetter(0, 1, 2, 3)  # of a parser's row: the NEW_COLUMNS, without the line
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-# Batches sort by this. Byte order compares without strcoll() (a 50k-row sort: 47 -> 32 ms
-# under this database's C.UTF-8); it equals that collation's order, and any fixed order keeps
-# concurrent imports locking keys in the same sequence. Equality is the same in every
-# deterministic collation.
+# The unique index's expression (products.models.sku_key); batches sort by it too, so that
+# concurrent imports lock keys in the same sequence. Byte order compares without strcoll()
+# (a 50k-row sort: 47 -> 32 ms under this database's C.UTF-8).
 KEY = 'lower(sku) COLLATE "C"'
+KEY_OF_P = 'lower(p.sku) COLLATE "C"'
+
 
 
 @dataclass(frozen=True)
@@ -181,7 +182,7 @@ def _split_merge_sql(fields: list[str], with_products: bool) -> str:
             SELECT latest.*, p.id AS product_id, p.id IS NOT NULL AND {_changed_sql(fields, "p", "latest")} AS changed
             FROM ({_latest_rows_sql()}) latest
             LEFT JOIN LATERAL (
-                SELECT p.id, {", ".join(fields)} FROM products_product p WHERE lower(p.sku) = lower(latest.sku)
+                SELECT p.id, {", ".join(fields)} FROM products_product p WHERE {KEY_OF_P} = lower(latest.sku)
             ) p ON true
         ), changed AS (
             UPDATE products_product p
@@ -203,7 +204,7 @@ def _upsert_sql(fields: list[str], with_products: bool) -> str:
         WITH merged AS (
             INSERT INTO products_product AS p ({NEW_COLUMNS}, active, created_at, updated_at)
             SELECT {NEW_COLUMNS}, true, now(), now() FROM ({_latest_rows_sql()}) latest
-            ON CONFLICT ((lower(sku))) DO UPDATE
+            ON CONFLICT ((lower(sku)) COLLATE "C") DO UPDATE  -- the unique index, as inference wants it
             SET {", ".join(f"{f} = EXCLUDED.{f}" for f in fields)}, updated_at = now()
             WHERE {_changed_sql(fields, "p", "EXCLUDED")}
             RETURNING p.*, (xmax = 0) AS inserted

@@ -1,7 +1,7 @@
 from django import forms
-from django.db.models.functions import Lower
+from django.db.models import Value
 
-from products.models import Product
+from products.models import Product, sku_key
 from products.selectors import ProductFilters
 from products.services import sku_taken_message
 
@@ -56,8 +56,8 @@ class ProductForm(forms.ModelForm):
     def clean_sku(self):
         sku = self.cleaned_data["sku"]
         taken = (
-            Product.objects.alias(sku_lower=Lower("sku"))
-            .filter(sku_lower=sku.lower())
+            Product.objects.alias(key=sku_key())
+            .filter(key=sku_key(Value(sku)))
             .exclude(pk=self.instance.pk)
             .exists()
         )
