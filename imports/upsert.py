@@ -1,4 +1,6 @@
-"""Write parsed product rows into the catalogue: COPY into a staging table, then one merge.
+"""Write parsed product rows into the catalogue: SKUs new to the import by COPY straight into
+products_product (products_append), the others through a staging table and one merge
+(products_merge).
 
 Measured for the issue (500k rows of name,sku,description, median of 3, PostgreSQL 15, fsync
 on): bare COPY into a table without indexes 1.6 s; COPY into the indexed table 5.7 s; psycopg 3
@@ -7,30 +9,28 @@ UPDATE 7–9 s (11–13 s when every row is an update); Django bulk_create(updat
 batches of 1,000–5,000: 43–50 s; per-row update_or_create: about 25 minutes. Single-product
 edits keep using the ORM.
 
-Measured again for this implementation (whole file in one statement, psql, same machine):
-bare COPY 0.35–0.55 s; INSERT … ON CONFLICT DO UPDATE of 485k new keys 3.45 s, of 485k existing
-keys 5.4 s; the same with `DO UPDATE … WHERE <changed>` still 2.4 s when nothing changes (it
-locks every row); a plain INSERT … WHERE NOT EXISTS 2.0–2.3 s; UPDATE … WHERE <changed> with
-nothing to change 0.7 s. Hence the split below, with ON CONFLICT kept as the fallback.
+Measured again for the merge (whole file in one statement, psql, same machine): bare COPY
+0.35–0.55 s; INSERT … ON CONFLICT DO UPDATE of 485k new keys 3.45 s, of 485k existing keys
+5.4 s; the same with `DO UPDATE … WHERE <changed>` still 2.4 s when nothing changes (it locks
+every row); a plain INSERT … WHERE NOT EXISTS 2.0–2.3 s; UPDATE … WHERE <changed> with nothing
+to change 0.7 s. Hence the merge's split, with ON CONFLICT kept as the fallback. For SKUs that
+no earlier batch had, the staging table and the lookup are pure cost when the catalogue lacks
+them too: COPY straight into products_product skips both, and a unique violation (the SKU
+existed after all) rolls its savepoint back and sends the batch through the merge.
 
-End to end (bench/import_benchmark.py, 500k rows, 2 cores shared, 23 Nov 2026): bare COPY
-0.38 s; fresh import 4.23 s (11x), re-import of the same file 2.58 s (6.8x), every row changed
-5.45 s (14x); peak RSS 112 MB, 126 MB for 2M rows. Why a fresh import stays far from 5x COPY:
-the database's work is serial in one backend, and COPY of the deduplicated file straight into
-products_product (its two indexes) alone takes 1.65 s (4.2x; 1.12 s without the lower(sku)
-index, 0.83 s without any). Telling new keys from existing ones costs another 0.7 s of index
-probes (70 ms per 50k keys that miss, 145 ms that hit), 1.8x more. Staging COPY and the
-batch's sort add 0.4 s more. The Python side (csv 0.32 s, validation 0.5 s, deduplication and
-the staging text 0.5 s) runs on the other core, overlapped. When every row changes, each
-UPDATE writes a new row version and entries in both indexes: ~320 ms and 36 MB of WAL per 50k
-rows, 3.2 s (8x) before any lookup.
+End to end (bench/import_benchmark.py, 500k rows, 2 cores, medians of 3, 23 Nov 2026): bare COPY
+0.43 s; fresh import 2.98 s (6.9x; 4.23 s with the merge alone), re-import of the same file
+2.91 s (6.7x), every row changed 6.53 s (15x); peak RSS 134-137 MB, 136 MB for 2M rows. A
+fresh import is bound by the database: the COPY of its 485k new products into the table and its
+two indexes alone takes 1.8-2.0 s (4.4x), and the parser's thread (~1.5 s of CPU) competes
+with it on two cores. When every row changes, each UPDATE writes a new row version and entries
+in both indexes: ~320 ms and 36 MB of WAL per 50k rows, 3.2 s (8x) before any lookup.
 
-Tried and dropped: looking keys up first and COPYing new products straight into the table
-(fresh import 5.5 s: the lookup from Python with a 50k-element array takes 185-215 ms a batch;
-RSS 150-160 MB); formatting rows in the importing thread (psycopg's write_row) instead of the
-parser thread (it then competes with the parser for the GIL while the database waits);
-`SET LOCAL synchronous_commit = off` per batch (fresh import ~0.15 s faster, not worth the
-weaker durability to explain).
+Tried and dropped: looking keys up first from Python with a 50k-element array (185-215 ms a
+batch); formatting rows in the importing thread (psycopg's write_row) instead of the parser
+thread (it then competes with the parser for the GIL while the database waits); `SET LOCAL
+synchronous_commit = off` per batch (fresh import ~0.15 s faster, not worth the weaker
+durability to explain); a GIL switch interval of 0.1 ms instead of 0.5 ms (no difference).
 """
 
 from collections.abc import Sequence
