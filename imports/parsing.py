@@ -10,8 +10,8 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from itertools import islice, repeat
 from decimal import Decimal, InvalidOperation
+from itertools import islice, repeat
 from typing import BinaryIO
 
 from products.models import Product
@@ -86,7 +86,8 @@ class ProductCsv:
             raise CsvFileError(f"The file is not valid CSV ({error}).", line=line) from None
 
     def batches(self, size: int, *, first: int | None = None) -> Iterator[Batch]:
-        """Batches of `size` rows read (valid or not, blank lines too), the first one of `first` rows if given."""
+        """Batches of `size` rows read (valid or not, blank lines too), the first one of `first`
+        rows if given."""
         validate = RowValidator(self.columns, self.width)
         limit = first or size
         while True:

@@ -92,8 +92,9 @@ class Payloads:
 class SkuRouter:
     """Sends the rows whose SKU no earlier batch of the import had to products_append(), the
     rest to products_merge(); merges everything once an append found its SKUs in the catalogue
-    (a re-import, say). The parser's thread builds the payloads, the importing thread writes
-    them and turns `appending` off; a batch the parser split meanwhile is then merged whole.
+    (a re-import, say) or someone listens for product events. The parser's thread builds the
+    payloads; the importing thread writes them and turns `appending` off, and a batch the
+    parser split meanwhile is then merged whole.
 
     The SKUs already seen are kept as a one-hash Bloom filter in a fixed 8 MiB, whatever the
     file's size: a SKU is never wrongly called new, and one wrongly called seen (under 1% of
@@ -157,16 +158,14 @@ def _key_order(keys: list[str]) -> list[int]:
 
 def _write(payloads: Payloads, *, columns: set[str], router: SkuRouter) -> int:
     """Write one batch in the caller's transaction; returns how many products it created."""
-    with_products = products_changed_subscribed()  # their events need the merge's RETURNING
-    created = 0
-    merge = payloads.merge
-    if payloads.new:
-        if router.appending and not with_products:
-            router.appending = products_append(payload=payloads.new)
-        if router.appending and not with_products:
-            created = payloads.new_count
-        else:
-            merge = payloads.new_for_merge + merge
+    with_products = products_changed_subscribed()
+    if with_products:
+        router.appending = False  # product events need the merge's RETURNING, from here on
+    appended = False
+    if payloads.new and router.appending:
+        appended = router.appending = products_append(payload=payloads.new)
+    merge = payloads.merge if appended or not payloads.new else payloads.new_for_merge + payloads.merge
+    created = payloads.new_count if appended else 0
     if merge:
         result = products_merge(payload=merge, columns=columns, with_products=with_products)
         if with_products:
