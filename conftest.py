@@ -2,11 +2,13 @@
 
 import os
 import shutil
+import time
 from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 import redis
 from celery.contrib.testing.worker import start_worker
+from celery.worker import state as worker_state
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -63,6 +65,37 @@ def staff_client(client, staff_user):
     return client
 
 
+# The session's worker once a test has started it (see `celery_worker`).
+_running_workers: list = []
+
+
+def _worker_wait_until_idle(timeout: float = 60.0) -> None:
+    """Wait until no task is queued, unacknowledged (tasks ack late) or held by the worker.
+
+    Idle twice in a row: a task that is finishing may queue another between two of the checks.
+    """
+    broker = redis.Redis.from_url(os.environ["CELERY_BROKER_URL"])
+    queue = celery_app.conf.task_default_queue
+    deadline = time.monotonic() + timeout
+    idle_checks = 0
+    while idle_checks < 2:
+        busy = broker.llen(queue) or broker.hlen("unacked") or worker_state.reserved_requests
+        idle_checks = 0 if busy else idle_checks + 1
+        if busy and time.monotonic() > deadline:
+            pytest.fail(f"The Celery worker was still busy {timeout:.0f} s after the test ended.")
+        time.sleep(0.005)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_teardown(item, nextitem):
+    # Before any fixture is torn down: a task the test queued (an ended import asks for a search
+    # catch-up) must not run while pytest-django empties the database, whose TRUNCATE of every
+    # table can deadlock with it, nor in the next test.
+    if _running_workers:
+        _worker_wait_until_idle()
+    return (yield)
+
+
 @pytest.fixture(scope="session")
 def celery_worker(django_db_setup, django_db_blocker):
     """A real Celery worker consuming from the real Redis, in a thread of the test process.
@@ -75,7 +108,9 @@ def celery_worker(django_db_setup, django_db_blocker):
     redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()  # left by an interrupted run
     with django_db_blocker.unblock():
         with start_worker(celery_app, pool="solo", perform_ping_check=True, shutdown_timeout=30) as worker:
+            _running_workers.append(worker)
             yield worker
+            _running_workers.remove(worker)
 
 
 def _chromium_path() -> str:
