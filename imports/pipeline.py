@@ -19,7 +19,7 @@ from operator import itemgetter
 from pathlib import PurePath
 
 from django.core.files import File
-from django.db import transaction
+from django.db import connection, transaction
 
 from imports.models import ImportJob, ImportRowError
 from imports.parsing import Batch, ProductCsv, RowError
@@ -62,6 +62,7 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
         with contextlib.closing(batches), catalogue_shared_lock():
             for batch, payloads in batches:
                 with transaction.atomic():
+                    _commit_without_flush()
                     created = _write(payloads, columns=columns, router=router)
                     error_log.add(batch.errors)
                     _count(job, batch, created=created, errors=len(batch.errors))
@@ -72,6 +73,18 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
                 if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
                     return True
     return False
+
+
+def _commit_without_flush() -> None:
+    """Let the current transaction commit without waiting for its WAL to reach the disk.
+
+    A batch commits in ~1 ms instead of waiting for the disk (~0.15 s per 500k rows). A crash
+    can then lose the last batches committed, but whole: the job's progress is in the same
+    transaction, the job ends with a commit that waits for all of them, and a re-run (the
+    upsert is idempotent) writes them again, also sending their product events again.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit = off")
 
 
 @dataclass(frozen=True)
@@ -125,11 +138,10 @@ class SkuRouter:
         else:
             new_keys, new_rows, seen_keys, seen_rows = [], [], list(latest), list(latest.values())
         new_order = _key_order(new_keys)
-        lines = list(map(itemgetter(4), new_rows))
         return Payloads(
             new=copy_payload(new_rows, new_order, lines=False),
             new_count=len(new_rows),
-            new_lines="\n".join(map(lines.__getitem__, new_order)),
+            new_lines="\n".join(map(itemgetter(4), map(new_rows.__getitem__, new_order))),
             merge=copy_payload(seen_rows, _key_order(seen_keys), lines=True),
         )
 
