@@ -119,6 +119,11 @@ def product_search_filter(*, filters: ProductFilters) -> QuerySet[ProductSearch]
     return rows
 
 
+def product_search_sku_or_name(*, term: str) -> QuerySet[ProductSearch]:
+    """Search rows whose SKU or name holds `term`, in any case (the admin's search box)."""
+    return ProductSearch.objects.alias(search_key=product_search_key()).filter(search_key__contains=term.lower())
+
+
 def product_filter(*, filters: ProductFilters) -> QuerySet[Product]:
     """Products matching every filter. With a SKU, name or description filter the search rows
     answer, so an imported change is found once search has caught up (products.search)."""

@@ -11,7 +11,7 @@ from products.events import product_event_data
 from products.locks import catalogue_exclusive_lock_try
 from products.models import DeleteAllJob, Product, ProductSearch
 from products.search import product_search_index
-from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
+from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED, PRODUCTS_PER_EVENT
 from webhooks.services import emit
 
 EDITABLE_FIELDS = ("sku", "name", "description", "price", "active")
@@ -44,34 +44,46 @@ def _product_save(product: Product) -> None:
 def product_create(
     *, sku: str, name: str, description: str = "", price: Decimal | None = None, active: bool = True
 ) -> Product:
-    product = Product(sku=sku.strip(), name=name, description=description, price=price, active=active)
-    with transaction.atomic():
-        _product_save(product)
-        product_search_index(product_ids=[product.pk])
-        emit(PRODUCT_CREATED, {"products": [product_event_data(product)]})
-    return product
+    return product_save(product=Product(sku=sku, name=name, description=description, price=price, active=active))
 
 
 def product_update(*, product: Product, data: dict) -> Product:
     for field in EDITABLE_FIELDS:
         if field in data:
             setattr(product, field, data[field])
+    return product_save(product=product)
+
+
+def product_save(*, product: Product) -> Product:
+    """Create or update `product` as its fields stand (the admin's forms fill them in), index
+    it for search and emit product.created or product.updated."""
+    event_type = PRODUCT_CREATED if product._state.adding else PRODUCT_UPDATED
     product.sku = product.sku.strip()
     with transaction.atomic():
         _product_save(product)
         product_search_index(product_ids=[product.pk])
-        emit(PRODUCT_UPDATED, {"products": [product_event_data(product)]})
+        emit(event_type, {"products": [product_event_data(product)]})
     return product
 
 
 def product_delete(*, product: Product) -> None:
-    payload = {"products": [product_event_data(product)]}
+    products_delete(products=[product])
+
+
+def products_delete(*, products: list[Product]) -> None:
+    """Delete these products and emit one product.deleted carrying them as they were."""
+    if not products:
+        return
+    payload = [product_event_data(product) for product in products]
+    ids = [product.pk for product in products]
     with transaction.atomic():
-        # The product's row first: the delete below removes its search row (the cascade) before
-        # it, and locking the tables the other way round than "delete all" could deadlock.
-        Product.objects.select_for_update().filter(pk=product.pk).exists()
-        product.delete()
-        emit(PRODUCT_DELETED, payload)
+        # The products' rows first, in id order: the delete below removes their search rows
+        # (the cascade) before them, and locking the tables the other way round than "delete
+        # all" could deadlock.
+        list(Product.objects.select_for_update().filter(pk__in=ids).order_by("id").values_list("id"))
+        Product.objects.filter(pk__in=ids).delete()
+        for start in range(0, len(payload), PRODUCTS_PER_EVENT):
+            emit(PRODUCT_DELETED, {"products": payload[start : start + PRODUCTS_PER_EVENT]})
 
 
 def products_delete_all_start(*, requested_by) -> DeleteAllJob:

@@ -1,8 +1,10 @@
 import pytest
 from django.urls import reverse
 
-from products.models import DeleteAllJob
+from products.models import DeleteAllJob, Product, ProductSearch
+from products.selectors import ProductFilters, product_filter
 from products.tests.factories import product_make
+from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
 
 pytestmark = pytest.mark.django_db
 
@@ -19,3 +21,65 @@ def test_delete_all_jobs_are_visible_in_the_admin(admin_client, admin_user):
     DeleteAllJob.objects.create(requested_by=admin_user, status=DeleteAllJob.Status.SUCCEEDED, deleted_count=1234)
     body = admin_client.get(reverse("admin:products_deletealljob_changelist")).content.decode()
     assert "admin" in body and "1234" in body
+
+
+def _search_skus(**filters) -> list[str]:
+    return [product.sku for product in product_filter(filters=ProductFilters(**filters)).order_by("id")]
+
+
+def test_a_product_added_in_the_admin_is_searchable_at_once_and_announced(admin_client, emitted):
+    """The admin saves through the service: search row written, product.created queued."""
+    response = admin_client.post(
+        reverse("admin:products_product_add"),
+        {"sku": " ABC-1 ", "name": "Teak stool", "description": "Oiled teak", "price": "5.00", "active": "on"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Product.objects.get().sku == "ABC-1"
+    assert _search_skus(name="stool") == ["ABC-1"]
+    assert [(event["type"], event["data"]["products"][0]["sku"]) for event in emitted()] == [(PRODUCT_CREATED, "ABC-1")]
+
+
+def test_a_product_changed_in_the_admin_is_searchable_at_once_and_announced(admin_client, emitted):
+    product = product_make("ABC-1", "Teak stool")
+    response = admin_client.post(
+        reverse("admin:products_product_change", args=[product.pk]),
+        {"sku": "ABC-1", "name": "Oak chair", "description": "", "price": "", "active": "on"},
+    )
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert _search_skus(name="chair") == ["ABC-1"] and _search_skus(name="stool") == []
+    assert [(event["type"], event["data"]["products"][0]["name"]) for event in emitted()] == [(PRODUCT_UPDATED, "Oak chair")]
+
+
+def test_a_sku_taken_in_another_case_is_a_form_error_in_the_admin(admin_client):
+    product_make("ABC-1")
+    response = admin_client.post(reverse("admin:products_product_add"), {"sku": "abc-1", "name": "Other", "active": "on"})
+    assert response.status_code == 200
+    assert "A product with this SKU already exists." in response.content.decode()
+    assert Product.objects.count() == 1
+
+
+def test_products_deleted_in_the_admin_are_announced_in_one_event(admin_client, emitted):
+    """The changelist's "delete selected" action and the delete page both emit product.deleted."""
+    kept, first, second, third = (product_make(sku) for sku in ("KEEP-1", "DEL-1", "DEL-2", "DEL-3"))
+    response = admin_client.post(
+        reverse("admin:products_product_changelist"),
+        {"action": "delete_selected", "_selected_action": [first.pk, second.pk], "post": "yes"},
+    )
+    assert response.status_code == 302
+    response = admin_client.post(reverse("admin:products_product_delete", args=[third.pk]), {"post": "yes"})
+    assert response.status_code == 302
+    assert list(Product.objects.values_list("sku", flat=True)) == ["KEEP-1"]
+    assert not ProductSearch.objects.exclude(product=kept).exists()
+    deleted = [sorted(product["sku"] for product in event["data"]["products"]) for event in emitted()]
+    assert [event["type"] for event in emitted()] == [PRODUCT_DELETED, PRODUCT_DELETED]
+    assert deleted == [["DEL-1", "DEL-2"], ["DEL-3"]]
+
+
+def test_the_admin_search_finds_sku_or_name_in_any_case(admin_client):
+    product_make("ABC-1", "Teak stool")
+    product_make("XYZ-9", "Oak chair")
+    product_make("ZZZ-1", "abc rack")  # the term in the name
+    for term, expected in (("abc", ["ABC-1", "ZZZ-1"]), ("CHAIR", ["XYZ-9"]), ("nothing", [])):
+        response = admin_client.get(reverse("admin:products_product_changelist"), {"q": term})
+        found = sorted(product.sku for product in response.context["cl"].result_list)
+        assert found == expected, term
