@@ -7,9 +7,13 @@ from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 
 import requests
+from django.conf import settings
 from django.utils import timezone
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from webhooks.urlguard import UnsafeURLError, url_check_public
+from webhooks.urlguard import UnsafeURLError, address_public, url_check_public
 
 EXCERPT_BYTES = 1024
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -83,11 +87,36 @@ def _read_excerpt(response: requests.Response, deadline: float, timeout: float) 
     return body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
 
 
+class _PublicAddressConnection:
+    """Resolves the host itself and connects to the address the SSRF check approved; urllib3
+    would resolve the name again (`_dns_host` is the name it resolves; TLS still checks the
+    certificate against the host name)."""
+
+    def _new_conn(self):
+        if not settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
+            self._dns_host = address_public(self._dns_host, self.port)
+        return super()._new_conn()
+
+
+class _PublicHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = type("PublicHTTPConnection", (_PublicAddressConnection, HTTPConnection), {})
+
+
+class _PublicHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = type("PublicHTTPSConnection", (_PublicAddressConnection, HTTPSConnection), {})
+
+
+class _PublicAddressAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _PublicHTTPConnectionPool, "https": _PublicHTTPSConnectionPool}
+
+
 def http_post(*, url: str, body: str, headers: dict[str, str], timeout: float) -> Outcome:
     """POST `body`; never follows redirects, reads at most 1 KB of the answer, gives up after `timeout`.
 
-    The SSRF check runs here, right before connecting (requests resolves the name again, so a
-    DNS answer that changes in between is not caught; the window is milliseconds).
+    The SSRF check runs before the request, for its message, and again as it connects, to the
+    very address it approved.
     """
     started = time.monotonic()
 
@@ -96,15 +125,19 @@ def http_post(*, url: str, body: str, headers: dict[str, str], timeout: float) -
 
     try:
         url_check_public(url)
-        with requests.post(
-            url,
-            data=body.encode(),
-            headers={"content-type": "application/json", "user-agent": USER_AGENT, **headers},
-            timeout=(min(CONNECT_TIMEOUT_SECONDS, timeout), timeout),
-            allow_redirects=False,
-            stream=True,
-        ) as response:
-            excerpt = _read_excerpt(response, started + timeout, timeout)
+        with requests.Session() as session:
+            session.mount("http://", _PublicAddressAdapter())
+            session.mount("https://", _PublicAddressAdapter())
+            response = session.post(
+                url,
+                data=body.encode(),
+                headers={"content-type": "application/json", "user-agent": USER_AGENT, **headers},
+                timeout=(min(CONNECT_TIMEOUT_SECONDS, timeout), timeout),
+                allow_redirects=False,
+                stream=True,
+            )
+            with response:
+                excerpt = _read_excerpt(response, started + timeout, timeout)
     except (requests.RequestException, OSError, UnsafeURLError) as exc:
         return Outcome(response_ms=elapsed_ms(), error=_describe(exc, timeout))
     error = ""

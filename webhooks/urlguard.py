@@ -1,8 +1,8 @@
 """Refuse webhook URLs that point inside our network (SSRF): loopback, private, link-local
 (cloud metadata at 169.254.169.254), reserved and multicast addresses.
 
-Checked when an endpoint is saved and again right before every request, because what a host
-name resolves to can change. WEBHOOKS_ALLOW_PRIVATE_URLS turns the check off (development and
+Checked when an endpoint is saved and again when every request connects, to the address the
+check approved (webhooks.http), because what a host name resolves to can change. WEBHOOKS_ALLOW_PRIVATE_URLS turns the check off (development and
 tests, where receivers run on this machine).
 """
 
@@ -34,11 +34,18 @@ def url_check_public(url: str) -> None:
     parts = urlsplit(url)
     if not parts.hostname:
         raise UnsafeURLError("The URL has no host.")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    addresses = {info[4][0] for info in socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)}
-    refused = sorted(address for address in addresses if not _address_is_public(address))
+    address_public(parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
+
+
+def address_public(host: str, port: int) -> str:
+    """The address to connect to for `host`: the first it resolves to, once all of them are
+    public (else UnsafeURLError). Connecting to this very address, rather than resolving the
+    name again, keeps a DNS answer that changes in between (DNS rebinding) out of our network."""
+    addresses = [info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
+    refused = sorted({address for address in addresses if not _address_is_public(address)})
     if refused:
         raise UnsafeURLError(
-            f"{parts.hostname} resolves to a private or reserved address ({', '.join(refused)}); "
+            f"{host} resolves to a private or reserved address ({', '.join(refused)}); "
             "webhooks may only be sent to public addresses."
         )
+    return addresses[0]

@@ -1,9 +1,12 @@
 """SSRF guard: internal addresses are refused unless WEBHOOKS_ALLOW_PRIVATE_URLS is on."""
 
+import socket
+
 import pytest
 
 from webhooks import events
 from webhooks.forms import EndpointForm
+from webhooks.http import http_post
 from webhooks.models import Delivery
 from webhooks.services import delivery_send, emit
 from webhooks.tests.factories import endpoint_make
@@ -63,4 +66,23 @@ def test_send_time_check_refuses_an_internal_address(settings, receiver):
     assert delivery_send(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert "private or reserved" in delivery.last_error
+    assert receiver.requests == []
+
+
+def test_a_name_that_turns_private_after_the_check_is_refused_when_connecting(settings, receiver, monkeypatch):
+    """DNS rebinding: the name passes the check with a public address, then resolves to our own
+    receiver. The connection goes only to an address the guard approved, so nothing is sent."""
+    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = False
+    real_getaddrinfo = socket.getaddrinfo
+    answers = iter(["8.8.8.8"])  # the first answer; every later one is loopback
+
+    def rebinding_dns(host, port, *args, **kwargs):
+        if host != "rebind.example":
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        return real_getaddrinfo(next(answers, "127.0.0.1"), port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
+    outcome = http_post(url=receiver.url.replace("127.0.0.1", "rebind.example"), body="{}", headers={}, timeout=5)
+    assert outcome.status_code is None
+    assert "rebind.example resolves to a private or reserved address (127.0.0.1)" in outcome.error
     assert receiver.requests == []
