@@ -17,39 +17,49 @@ CATCH_UP_LOCK_KEY = 7_240_003
 # waits for open transactions), long enough that the per-statement cost does not count.
 CATCH_UP_CHUNK = 50_000
 # A chunk fails when a product it read is deleted before it commits (the search row's foreign
-# key); read again, the product is gone. Only a storm of deletes would fail this many times.
+# key) or a staff edit indexes one of its products first (the unique product_id); read again,
+# the product is gone or indexed. Only a storm of edits would fail this many times.
 CATCH_UP_CHUNK_ATTEMPTS = 5
 
+_COLUMNS = "product_id, sku, name, description, active, updated_at"
+# A search row's values, from its product `p`.
+_VALUES = f"""
+    p.id, lower(p.sku), lower(p.name), to_tsvector('{DESCRIPTION_SEARCH_CONFIG}'::regconfig, p.description),
+    p.active, p.updated_at
+"""
+_SET_VALUES = "sku = {row}.sku, name = {row}.name, description = {row}.description, active = {row}.active, updated_at = {row}.updated_at"
+
+# A few products, as staff edit them: one statement that also copes with a catch-up writing the
+# same rows meanwhile.
 _INDEX_SQL = f"""
-    INSERT INTO {ProductSearch._meta.db_table} AS s (product_id, sku, name, description, active, updated_at)
-    SELECT p.id, lower(p.sku), lower(p.name), to_tsvector('{DESCRIPTION_SEARCH_CONFIG}'::regconfig, p.description),
-           p.active, p.updated_at
-      FROM {Product._meta.db_table} p
-      LEFT JOIN {ProductSearch._meta.db_table} fresh
-           ON fresh.product_id = p.id AND fresh.updated_at = p.updated_at AND {{search_ids}}
-     WHERE fresh.product_id IS NULL AND {{product_ids}}
-    ON CONFLICT (product_id) DO UPDATE
-       SET sku = EXCLUDED.sku, name = EXCLUDED.name, description = EXCLUDED.description,
-           active = EXCLUDED.active, updated_at = EXCLUDED.updated_at
+    INSERT INTO {ProductSearch._meta.db_table} AS s ({_COLUMNS})
+    SELECT {_VALUES} FROM {Product._meta.db_table} p WHERE p.id = ANY(%s)
+    ON CONFLICT (product_id) DO UPDATE SET {_SET_VALUES.format(row="EXCLUDED")}
      WHERE s.updated_at IS DISTINCT FROM EXCLUDED.updated_at
 """
-
-
-def _index(ids_sql: str, params: list) -> int:
-    """Build the stale search rows of the products whose `{id}` matches `ids_sql`; returns how many.
-
-    The condition goes on both tables: PostgreSQL does not carry a range across a join, and
-    would otherwise read every search row to find a chunk's stale ones.
-    """
-    sql = _INDEX_SQL.format(search_ids=ids_sql.format(id="fresh.product_id"), product_ids=ids_sql.format(id="p.id"))
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params + params)
-        return cursor.rowcount
+# A range of ids, in bulk: stale rows updated, missing ones inserted without ON CONFLICT (its
+# speculative insertion and the anti-join made a 485k catch-up ~15% slower). The range goes on
+# both tables: PostgreSQL does not carry it across a join, and would otherwise read every
+# search row.
+_RANGE = "{id} >= %(first)s AND {id} < %(end)s"
+_STALE_UPDATE_SQL = f"""
+    UPDATE {ProductSearch._meta.db_table} s SET {_SET_VALUES.format(row="fresh")}
+      FROM (SELECT {_VALUES} FROM {Product._meta.db_table} p WHERE {_RANGE.format(id="p.id")}) fresh ({_COLUMNS})
+     WHERE s.product_id = fresh.product_id AND s.updated_at <> fresh.updated_at AND {_RANGE.format(id="s.product_id")}
+"""
+_MISSING_INSERT_SQL = f"""
+    INSERT INTO {ProductSearch._meta.db_table} ({_COLUMNS})
+    SELECT {_VALUES} FROM {Product._meta.db_table} p
+      LEFT JOIN {ProductSearch._meta.db_table} s ON s.product_id = p.id AND {_RANGE.format(id="s.product_id")}
+     WHERE s.product_id IS NULL AND {_RANGE.format(id="p.id")}
+"""
 
 
 def product_search_index(*, product_ids: list[int]) -> int:
     """Index these few products now, in the caller's transaction; returns how many rows changed."""
-    return _index("{id} = ANY(%s)", [list(product_ids)])
+    with connection.cursor() as cursor:
+        cursor.execute(_INDEX_SQL, [list(product_ids)])
+        return cursor.rowcount
 
 
 def product_search_catch_up_soon() -> None:
@@ -121,7 +131,10 @@ def _catch_up_chunk(start: int) -> tuple[int, int | None]:
         if first is None:
             return 0, None
         end = first + CATCH_UP_CHUNK
-        found = _index("{id} >= %s AND {id} < %s", [first, end])
+        cursor.execute(_STALE_UPDATE_SQL, {"first": first, "end": end})
+        found = cursor.rowcount
+        cursor.execute(_MISSING_INSERT_SQL, {"first": first, "end": end})
+        found += cursor.rowcount
     return found, (end if end <= last else None)
 
 

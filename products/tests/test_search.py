@@ -1,5 +1,7 @@
 """The search rows: indexed at once by staff edits, caught up in bulk for what imports wrote."""
 
+import threading
+
 import pytest
 from django.db import connection
 from django.db.models.functions import Now
@@ -85,3 +87,23 @@ def test_search_is_behind_from_the_request_until_a_catch_up_finds_nothing_stale(
     assert selectors.product_search_is_behind()
     assert search.product_search_catch_up() == 1
     assert not selectors.product_search_is_behind()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_row_a_staff_edit_indexes_while_a_chunk_runs_sends_the_chunk_round_again(other_session):
+    """The chunk's INSERT waits for a staff edit's uncommitted search row, fails on its commit
+    (the unique product id) and is retried: the catch-up ends normally, one row per product."""
+    edited = Product.objects.create(sku="EDIT-1", name="Oak chair")
+    Product.objects.create(sku="NEW-1", name="Pine bench")
+    other_session.execute("BEGIN")
+    other_session.execute(
+        "INSERT INTO products_productsearch (product_id, sku, name, description, active, updated_at)"
+        " SELECT id, lower(sku), lower(name), ''::tsvector, active, updated_at FROM products_product WHERE id = %s",
+        [edited.pk],
+    )
+    threading.Timer(0.5, other_session.execute, ["COMMIT"]).start()
+
+    search.product_search_catch_up()
+
+    assert sorted(ProductSearch.objects.values_list("product__sku", flat=True)) == ["EDIT-1", "NEW-1"]
+    assert skus(name="pine") == ["NEW-1"] and skus(name="chair") == ["EDIT-1"]
