@@ -18,19 +18,26 @@ no earlier batch had, the staging table and the lookup are pure cost when the ca
 them too: COPY straight into products_product skips both, and a unique violation (the SKU
 existed after all) rolls its savepoint back and sends the batch through the merge.
 
-End to end (bench/import_benchmark.py, 500k rows, 2 cores, medians of 3, 23 Nov 2026): bare COPY
-0.43 s; fresh import 2.98 s (6.9x; 4.23 s with the merge alone), re-import of the same file
-2.91 s (6.7x), every row changed 6.53 s (15x); peak RSS 134-137 MB, 136 MB for 2M rows. A
-fresh import is bound by the database: the COPY of its 485k new products into the table and its
-two indexes alone takes 1.8-2.0 s (4.4x), and the parser's thread (~1.5 s of CPU) competes
-with it on two cores. When every row changes, each UPDATE writes a new row version and entries
-in both indexes: ~320 ms and 36 MB of WAL per 50k rows, 3.2 s (8x) before any lookup.
+End to end (bench/import_benchmark.py, 500k rows, 2 cores, medians of 3, 23 Nov 2026, three
+runs of the benchmark an hour apart): bare COPY 0.55-0.63 s; fresh import 2.67-3.25 s (4.9x,
+5.0x and 5.2x the COPY of the same run: the 5x goal is met only as often as not), re-import of
+the same file 2.93-3.45 s (5.0-5.4x), every row changed 6.2-7.6 s (11-12x); peak RSS 134-135
+MB fresh, 143-146 MB when every row goes through the merge, 135 MB for 2M rows. A fresh import
+is bound by the two cores: PostgreSQL spends 2.0-2.5 s of CPU on it (the COPY of 485k new
+products into the table and its two indexes alone is 1.6-1.8 s, 4x the bare COPY; the unique
+index's inserts are half of that) and the parser's thread 2.1-2.3 s (1.6 s when it runs alone:
+the rest is lost to sharing the cores and handing the GIL back and forth). When every row
+changes, each UPDATE writes a new row version and entries in both indexes: ~320 ms and 36 MB
+of WAL per 50k rows, 3.2 s (8x) before any lookup.
 
 Tried and dropped: looking keys up first from Python with a 50k-element array (185-215 ms a
 batch); formatting rows in the importing thread (psycopg's write_row) instead of the parser
-thread (it then competes with the parser for the GIL while the database waits); `SET LOCAL
-synchronous_commit = off` per batch (fresh import ~0.15 s faster, not worth the weaker
-durability to explain); a GIL switch interval of 0.1 ms instead of 0.5 ms (no difference).
+thread (it then competes with the parser for the GIL while the database waits); a GIL switch
+interval of 0.1 ms instead of 0.5 ms (no difference); two batches queued ahead of the writer
+instead of one (no difference); 25k-row batches (0.2 s slower); the SKU filter's Python loop
+written as map() chains (twice as slow). Measured but not built: the parser in a forked process
+instead of a thread, 3.32 -> 3.01 s (5 interleaved runs); forking a worker that runs threads
+risks deadlocks, and a spawned process would need Django and the file's storage of its own.
 """
 
 from collections.abc import Sequence
