@@ -183,14 +183,29 @@ def test_a_redelivered_job_runs_again_until_too_many_attempts(make_job):
 
 
 @pytest.mark.django_db
-def test_a_job_another_worker_is_running_is_left_alone(make_job):
+def test_a_job_another_worker_is_running_is_left_alone(make_job, monkeypatch):
     """A duplicate delivery while the job runs elsewhere (its lock held) returns without importing."""
+    monkeypatch.setattr(services, "JOB_LOCK_WAIT", "100ms")
     job = make_job("sku,name\na,A\n")
     params = connection.get_connection_params()
     with psycopg.connect(**params, autocommit=True) as other:
         other.execute("SELECT pg_advisory_lock(%s, %s)", [services.JOB_LOCK_CLASS, job.pk])
         assert services.import_job_run(job_id=job.pk).status == "queued"
     assert not Product.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_run_waits_for_the_lock_a_dead_workers_session_still_holds(make_job):
+    """A killed worker's session keeps the job's lock until PostgreSQL notices; the run handed
+    out again waits for it rather than leave the job to the stale-job sweep."""
+    job = make_job("sku,name\na,A\n")
+    ImportJob.objects.filter(pk=job.pk).update(status="running", attempts=1)
+    params = connection.get_connection_params()
+    with psycopg.connect(**params, autocommit=True) as dying:
+        dying.execute("SELECT pg_advisory_lock(%s, %s)", [services.JOB_LOCK_CLASS, job.pk])
+        threading.Timer(0.5, dying.close).start()
+        job = services.import_job_run(job_id=job.pk)
+    assert (job.status, job.attempts, job.created_count) == ("completed", 2, 1)
 
 
 @pytest.mark.django_db
