@@ -1,7 +1,9 @@
 """One HTTP POST to a receiver, bounded in time and size, reduced to an outcome we can log."""
 
+import contextlib
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -76,40 +78,77 @@ def _describe(exc: BaseException, timeout: float) -> str:
     return f"Connection failed ({type(exc).__name__})"
 
 
-def _read_excerpt(response: requests.Response, deadline: float, timeout: float) -> str:
+def _read_excerpt(response: requests.Response, deadline: "_Deadline", timeout: float) -> str:
     body = b""
     for chunk in response.iter_content(chunk_size=256):
         body += chunk
         if len(body) >= EXCERPT_BYTES:
             break
-        if time.monotonic() > deadline:
+        if deadline.passed:
             raise TimeoutError(f"response body still arriving after {timeout:g} s")
     return body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
 
 
-class _PublicAddressConnection:
-    """Resolves the host itself and connects to the address the SSRF check approved; urllib3
-    would resolve the name again (`_dns_host` is the name it resolves; TLS still checks the
-    certificate against the host name)."""
+class _Deadline:
+    """Shuts the request's connections when its time is up. A read timeout bounds each wait
+    for bytes, not the whole answer: a receiver trickling its headers a byte at a time would
+    otherwise hold a worker for hours."""
+
+    def __init__(self, seconds: float):
+        self._at = time.monotonic() + seconds
+        self._timers: list[threading.Timer] = []
+
+    @property
+    def passed(self) -> bool:
+        return time.monotonic() >= self._at
+
+    def watch(self, sock: socket.socket) -> None:
+        timer = threading.Timer(max(0.0, self._at - time.monotonic()), _socket_shut, [sock])
+        timer.daemon = True
+        timer.start()
+        self._timers.append(timer)
+
+    def cancel(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+
+
+def _socket_shut(sock: socket.socket) -> None:
+    with contextlib.suppress(OSError):  # already closed: the request ended in time
+        sock.shutdown(socket.SHUT_RDWR)
+
+
+# The deadline of the request this thread is sending, for the connections it opens.
+_sending = threading.local()
+
+
+class _GuardedConnection:
+    """Connects only to the address the SSRF check approved, and not past the request's deadline.
+
+    It resolves the host itself: urllib3 would resolve the name again (`_dns_host` is the name
+    it resolves; TLS still checks the certificate against the host name).
+    """
 
     def _new_conn(self):
         if not settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
             self._dns_host = address_public(self._dns_host, self.port)
-        return super()._new_conn()
+        sock = super()._new_conn()
+        _sending.deadline.watch(sock)
+        return sock
 
 
-class _PublicHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = type("PublicHTTPConnection", (_PublicAddressConnection, HTTPConnection), {})
+class _GuardedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = type("GuardedHTTPConnection", (_GuardedConnection, HTTPConnection), {})
 
 
-class _PublicHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = type("PublicHTTPSConnection", (_PublicAddressConnection, HTTPSConnection), {})
+class _GuardedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = type("GuardedHTTPSConnection", (_GuardedConnection, HTTPSConnection), {})
 
 
-class _PublicAddressAdapter(HTTPAdapter):
+class _GuardedAdapter(HTTPAdapter):
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _PublicHTTPConnectionPool, "https": _PublicHTTPSConnectionPool}
+        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPConnectionPool, "https": _GuardedHTTPSConnectionPool}
 
 
 def http_post(*, url: str, body: str, headers: dict[str, str], timeout: float) -> Outcome:
@@ -123,11 +162,12 @@ def http_post(*, url: str, body: str, headers: dict[str, str], timeout: float) -
     def elapsed_ms() -> int:
         return int((time.monotonic() - started) * 1000)
 
+    deadline = _sending.deadline = _Deadline(timeout)
     try:
         url_check_public(url)
         with requests.Session() as session:
-            session.mount("http://", _PublicAddressAdapter())
-            session.mount("https://", _PublicAddressAdapter())
+            session.mount("http://", _GuardedAdapter())
+            session.mount("https://", _GuardedAdapter())
             response = session.post(
                 url,
                 data=body.encode(),
@@ -137,9 +177,13 @@ def http_post(*, url: str, body: str, headers: dict[str, str], timeout: float) -
                 stream=True,
             )
             with response:
-                excerpt = _read_excerpt(response, started + timeout, timeout)
+                excerpt = _read_excerpt(response, deadline, timeout)
     except (requests.RequestException, OSError, UnsafeURLError) as exc:
+        if deadline.passed and not isinstance(exc, (UnsafeURLError, requests.ConnectTimeout)):
+            exc = TimeoutError()  # whatever the shut connection raised
         return Outcome(response_ms=elapsed_ms(), error=_describe(exc, timeout))
+    finally:
+        deadline.cancel()
     error = ""
     if response.is_redirect:
         error = f"Redirect to {response.headers.get('location', '?')} not followed"

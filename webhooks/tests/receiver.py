@@ -12,6 +12,7 @@ class Reply:
     body: bytes = b"ok"
     headers: dict = field(default_factory=dict)
     delay: float = 0.0
+    trickle: float = 0.0  # seconds between the bytes of the status line and headers
 
 
 @dataclass
@@ -38,7 +39,14 @@ class Receiver:
                     for name, value in reply.headers.items():
                         self.send_header(name, value)
                     self.send_header("content-length", str(len(reply.body)))
-                    self.end_headers()
+                    if reply.trickle:
+                        for byte in b"".join(self._headers_buffer) + b"\r\n":
+                            self.wfile.write(bytes([byte]))
+                            self.wfile.flush()
+                            time.sleep(reply.trickle)
+                        self._headers_buffer = []
+                    else:
+                        self.end_headers()
                     self.wfile.write(reply.body)
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the sender gave up (timeout tests)

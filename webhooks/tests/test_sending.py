@@ -106,6 +106,19 @@ def test_timeout_is_logged_and_retried(receiver, settings):
 
 
 @pytest.mark.django_db
+def test_a_receiver_trickling_its_headers_is_cut_off_at_the_timeout(receiver, settings):
+    """Every byte arrives well within the read timeout, but the answer as a whole does not:
+    the attempt still ends at the timeout (it would take ~10 s here)."""
+    settings.WEBHOOKS_TIMEOUT_SECONDS = 1
+    receiver.script(Reply(trickle=0.1))
+    delivery = _send(_queue_one(receiver.url))
+    assert delivery.status == Delivery.Status.PENDING
+    assert delivery.last_status_code is None
+    assert delivery.last_error == "Timed out waiting for the response (after 1 s)"
+    assert delivery.last_response_ms < 5000
+
+
+@pytest.mark.django_db
 def test_connection_refused_is_logged_and_retried(closed_port_url):
     """Nothing listening: the attempt is logged as refused and retried."""
     delivery = _send(_queue_one(closed_port_url))
