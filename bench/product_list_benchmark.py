@@ -1,12 +1,13 @@
 """List page latency and delete-all time at 1,000,000 products.
 
-    flock /tmp/bench.lock .venv/bin/python bench/product_list_benchmark.py [--rows 1000000] [--runs 30]
+    flock /tmp/bench.lock .venv/bin/python bench/product_list_benchmark.py [--rows 1000000] [--runs 30] [--import-runs 3]
 
 It works in the benchmark database (`<DATABASE_URL's name>_bench`, see _django.py).
 
 Loads the generated products in two halves with one INSERT ... SELECT each, as two imports would,
 and after each half times the search catch-up that makes them findable (products.search); then
-times the list page through Django's test client.
+times the list page through Django's test client, and delete-all. Then, in the same run and
+database, with the same indexes, the 500k-row import benchmark (bench/import_benchmark.py).
 """
 
 import argparse
@@ -20,6 +21,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.test import Client
 from generated_products import generated_products_sql
+from import_benchmark import benchmark as import_benchmark
 
 from products.models import DeleteAllJob
 from products.search import product_search_catch_up
@@ -75,6 +77,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--import-runs", type=int, default=3, help="runs of the import benchmark; 0 skips it")
     args = parser.parse_args()
     settings.ALLOWED_HOSTS = ["testserver"]
 
@@ -104,6 +107,10 @@ def main() -> None:
     job = products_delete_all(job_id=job.pk)
     elapsed = time.perf_counter() - started
     print(f"\nDelete all: {job.deleted_count:,} products in {elapsed:.2f} s ({job.status})")
+
+    if args.import_runs:
+        print("\nImport benchmark (bench/import_benchmark.py), same database and indexes", flush=True)
+        import_benchmark(500_000, 0, args.import_runs)
 
 
 if __name__ == "__main__":
