@@ -22,7 +22,8 @@ End to end (bench/import_benchmark.py, 500k rows, 2 cores, medians of 3, 23 Nov 
 runs of the benchmark an hour apart): bare COPY 0.55-0.63 s; fresh import 2.67-3.25 s (4.9x,
 5.0x and 5.2x the COPY of the same run: the 5x goal is met only as often as not), re-import of
 the same file 2.93-3.45 s (5.0-5.4x), every row changed 6.2-7.6 s (11-12x); peak RSS 134-135
-MB fresh, 143-146 MB when every row goes through the merge, 135 MB for 2M rows. A fresh import
+MB fresh, 143-146 MB when every row goes through the merge, 135 MB for 2M rows (before malloc's
+mmap threshold was fixed: see pipeline._InterpreterTuning). A fresh import
 is bound by the two cores: PostgreSQL spends 2.0-2.5 s of CPU on it (the COPY of 485k new
 products into the table and its two indexes alone is 1.6-1.8 s, 4x the bare COPY; the unique
 index's inserts are half of that) and the parser's thread 2.1-2.3 s (1.6 s when it runs alone:
