@@ -20,7 +20,8 @@ existed after all) rolls its savepoint back and sends the batch through the merg
 
 End to end (bench/import_benchmark.py, 500k rows, 2 cores, medians of 3, 23 Nov 2026, three
 runs of the benchmark an hour apart): bare COPY 0.55-0.63 s; fresh import 2.67-3.25 s (4.9x,
-5.0x and 5.2x the COPY of the same run: the 5x goal is met only as often as not), re-import of
+5.0x and 5.2x the COPY of the same run; two later runs: COPY 0.41 s, import 2.5 s, 6.1x: the
+two do not speed up and slow down together, and the 5x goal is not reliably met), re-import of
 the same file 2.93-3.45 s (5.0-5.4x), every row changed 6.2-7.6 s (11-12x); peak RSS 134-135
 MB fresh, 143-146 MB when every row goes through the merge, 135 MB for 2M rows (before malloc's
 mmap threshold was fixed: see pipeline._InterpreterTuning). A fresh import
