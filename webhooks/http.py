@@ -154,8 +154,9 @@ class _GuardedAdapter(HTTPAdapter):
 def http_post(*, url: str, body: str, headers: dict[str, str], timeout: float) -> Outcome:
     """POST `body`; never follows redirects, reads at most 1 KB of the answer, gives up after `timeout`.
 
-    The SSRF check runs before the request, for its message, and again as it connects, to the
-    very address it approved.
+    The SSRF check runs as the request connects, to the very address it approves, and also
+    before the request: through a proxy (HTTPS_PROXY and the like) the proxy connects, and
+    that first check is the only one.
     """
     started = time.monotonic()
 
