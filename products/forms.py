@@ -1,6 +1,7 @@
 from django import forms
 from django.db.models import Value
 
+from products.limits import PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS
 from products.models import Product, sku_key
 from products.selectors import ProductFilters
 from products.services import sku_taken_message
@@ -45,7 +46,11 @@ class ProductFilterForm(forms.Form):
 
 class ProductForm(forms.ModelForm):
     price = forms.DecimalField(
-        required=False, min_value=0, max_digits=12, decimal_places=2, widget=forms.NumberInput(attrs={"step": "0.01"})
+        required=False,
+        min_value=0,
+        max_digits=PRICE_MAX_DIGITS,
+        decimal_places=PRICE_DECIMAL_PLACES,
+        widget=forms.NumberInput(attrs={"step": "0.01"}),
     )
 
     class Meta:

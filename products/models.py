@@ -6,6 +6,8 @@ from django.db.models import F, Value
 from django.db.models.functions import Collate, Concat, Lower, Now
 from django.urls import reverse
 
+from products.limits import NAME_MAX_LENGTH, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, SKU_MAX_LENGTH
+
 # Full-text configuration of the description search: English stems words ("tables" finds
 # "table") and leaves out stop words, which keeps the index small.
 DESCRIPTION_SEARCH_CONFIG = "english"
@@ -29,12 +31,14 @@ def sku_key(sku=F("sku")):
 class Product(models.Model):
     sku = models.CharField(
         "SKU",
-        max_length=64,
+        max_length=SKU_MAX_LENGTH,
         help_text="Stock keeping unit as entered, trimmed. Unique regardless of letter case.",
     )
-    name = models.CharField(max_length=255)
+    name = models.CharField(max_length=NAME_MAX_LENGTH)
     description = models.TextField(blank=True)
-    price = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)
+    price = models.DecimalField(
+        max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES, null=True, blank=True
+    )
     # The database defaults serve the import, which COPYs new products straight into the table.
     active = models.BooleanField(
         default=True, db_default=True, help_text="Managed by staff; imports never change it."
@@ -72,8 +76,8 @@ class ProductSearch(models.Model):
     """
 
     product = models.OneToOneField(Product, on_delete=models.CASCADE, primary_key=True, related_name="search")
-    sku = models.CharField("SKU", max_length=64, help_text="The product's SKU, lowered.")
-    name = models.CharField(max_length=255, help_text="The product's name, lowered.")
+    sku = models.CharField("SKU", max_length=SKU_MAX_LENGTH, help_text="The product's SKU, lowered.")
+    name = models.CharField(max_length=NAME_MAX_LENGTH, help_text="The product's name, lowered.")
     description = SearchVectorField(help_text="The description's words (English full-text).")
     # Copied so that text and status filters together are answered from this table alone:
     # checking `active` on each matching product cost ~110 ms per 22k matches (random reads).
