@@ -5,12 +5,14 @@
 
 It works in its own database (`<DATABASE_URL's name>_bench`, created and migrated when missing)
 and empties its product table; generated files go to bench/data/. Each import runs in a fresh
-child process, so the peak RSS printed is that of the importing process alone. After each
+child process, so the peak RSS printed is that of the importing process alone, then that of
+its parser process (imports.parser_process). After each
 import it runs the search catch-up the import asks a worker for (products/search.py) and prints
 how long search took to catch up.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import resource
@@ -18,6 +20,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -37,9 +40,10 @@ def child_import(path: Path) -> dict:
 
     with open(path, "rb") as source:
         job = import_job_create(file=File(source), name=path.name, user=None, enqueue=False)
-    started = time.perf_counter()
-    job = import_job_run(job_id=job.pk)
-    seconds = time.perf_counter() - started
+    with ChildrenPeakRss() as parser_rss:
+        started = time.perf_counter()
+        job = import_job_run(job_id=job.pk)
+        seconds = time.perf_counter() - started
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     product_search_catch_up()
@@ -53,7 +57,36 @@ def child_import(path: Path) -> dict:
         "updated": job.updated_count,
         "status": job.status,
         "peak_rss_mb": peak_rss_mb,
+        "parser_rss_mb": parser_rss.peak_kb / 1024,
     }
+
+
+class ChildrenPeakRss(threading.Thread):
+    """The largest peak RSS (VmHWM) among this process's children, sampled every 10 ms: the
+    import's parser process. (getrusage's figure for children also counts the parent's memory
+    they were forked from before they exec'd Python.)"""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak_kb = 0
+        self._finished = threading.Event()
+
+    def __enter__(self):
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self._finished.set()
+        self.join()
+
+    def run(self):
+        while not self._finished.wait(0.01):
+            for path in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
+                for pid in path.read_text().split():
+                    with contextlib.suppress(OSError):  # ended meanwhile
+                        status = Path(f"/proc/{pid}/status").read_text()
+                        if "VmHWM:" in status:  # not yet a zombie
+                            self.peak_kb = max(self.peak_kb, int(status.split("VmHWM:")[1].split()[0]))
 
 
 def bare_copy_seconds(path: Path) -> float:
@@ -103,7 +136,8 @@ def report(label: str, results: list[dict], copy_seconds: float | None, goal: fl
     spread = f"{min(run['seconds'] for run in results):.2f}-{max(run['seconds'] for run in results):.2f}"
     line = (
         f"{label:<22} {result['seconds']:7.2f} s ({spread})  {result['rows'] / result['seconds']:9,.0f} rows/s  "
-        f"peak RSS {max(run['peak_rss_mb'] for run in results):6.1f} MB  "
+        f"peak RSS {max(run['peak_rss_mb'] for run in results):5.1f} MB"
+        f" + parser {max(run['parser_rss_mb'] for run in results):4.1f} MB  "
         f"created {result['created']:,} updated {result['updated']:,}"
     )
     if copy_seconds:

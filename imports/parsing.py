@@ -1,4 +1,5 @@
-"""Read a product CSV as a stream of validated batches. Pure Python: no database here.
+"""Read a product CSV as a stream of validated batches. Pure Python, without Django: it runs in
+the import's parser process (imports.parser_process).
 
 The file is read row by row through `csv` over a UTF-8 text stream (a BOM is dropped, CRLF and
 LF both work, quoted fields may hold commas, quotes and newlines), so memory stays flat
@@ -14,14 +15,10 @@ from decimal import Decimal, InvalidOperation
 from itertools import islice, repeat
 from typing import BinaryIO
 
-from products.models import Product
+from products.limits import NAME_MAX_LENGTH, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, SKU_MAX_LENGTH
 
 REQUIRED_COLUMNS = ("sku", "name")
 OPTIONAL_COLUMNS = ("description", "price")
-SKU_MAX_LENGTH = Product._meta.get_field("sku").max_length
-NAME_MAX_LENGTH = Product._meta.get_field("name").max_length
-PRICE_MAX_DIGITS = Product._meta.get_field("price").max_digits
-PRICE_DECIMALS = Product._meta.get_field("price").decimal_places
 # Enough of a bad value to recognise it in the error list without storing a whole blob.
 ERROR_VALUE_MAX_LENGTH = 200
 READ_BYTES = 64 * 1024
@@ -35,9 +32,12 @@ csv.field_size_limit(1024 * 1024)
 class CsvFileError(Exception):
     """The whole file is unusable: the job fails with this message."""
 
-    def __init__(self, message: str, *, line: int | None = None):
-        super().__init__(f"Line {line}: {message}" if line else message)
-        self.line = line
+    def __init__(self, message: str, line: int | None = None):
+        super().__init__(message, line)  # both in args, so that it pickles (parser_process)
+        self.message, self.line = message, line
+
+    def __str__(self) -> str:
+        return f"Line {self.line}: {self.message}" if self.line else self.message
 
 
 @dataclass(frozen=True)
@@ -264,11 +264,11 @@ def _parse_price(text: str) -> tuple[str | None, str]:
         return None, "Price is not a number (write it like 19.99)."
     if price < 0:
         return None, "Price cannot be negative."
-    if price.adjusted() >= PRICE_MAX_DIGITS - PRICE_DECIMALS:
+    if price.adjusted() >= PRICE_MAX_DIGITS - PRICE_DECIMAL_PLACES:
         return None, "Price is too large."
-    cents = price.quantize(Decimal(1).scaleb(-PRICE_DECIMALS))
+    cents = price.quantize(Decimal(1).scaleb(-PRICE_DECIMAL_PLACES))
     if cents != price:
-        return None, f"Price has more than {PRICE_DECIMALS} decimals."
+        return None, f"Price has more than {PRICE_DECIMAL_PLACES} decimals."
     return str(cents), ""
 
 

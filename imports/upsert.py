@@ -18,39 +18,30 @@ no earlier batch had, the staging table and the lookup are pure cost when the ca
 them too: COPY straight into products_product skips both, and a unique violation (the SKU
 existed after all) rolls its savepoint back and sends the batch through the merge.
 
-End to end (bench/import_benchmark.py, 500k rows, 2 cores, medians of 3, 23 Nov 2026, three
-runs of the benchmark an hour apart): bare COPY 0.55-0.63 s; fresh import 2.67-3.25 s (4.9x,
-5.0x and 5.2x the COPY of the same run; two later runs: COPY 0.41 s, import 2.5 s, 6.1x: the
-two do not speed up and slow down together, and the 5x goal is not reliably met), re-import of
-the same file 2.93-3.45 s (5.0-5.4x), every row changed 6.2-7.6 s (11-12x); peak RSS 134-135
-MB fresh, 143-146 MB when every row goes through the merge, 135 MB for 2M rows (before malloc's
-mmap threshold was fixed: see pipeline._InterpreterTuning). A fresh import
-is bound by the two cores: PostgreSQL spends 2.0-2.5 s of CPU on it (the COPY of 485k new
-products into the table and its two indexes alone is 1.6-1.8 s, 4x the bare COPY; the unique
-index's inserts are half of that) and the parser's thread 2.1-2.3 s (1.6 s when it runs alone:
-the rest is lost to sharing the cores and handing the GIL back and forth). When every row
-changes, each UPDATE writes a new row version and entries in both indexes: ~320 ms and 36 MB
-of WAL per 50k rows, 3.2 s (8x) before any lookup.
+End to end (bench/import_benchmark.py, 500k rows, 2 cores, medians of 3, 23 Nov 2026, the
+parser in a process of its own (imports.parser_process), 30k-row batches): see the README for
+the figures. The floor of a fresh import is the COPY of its new products into products_product
+and its two indexes: 1.4 s for 485k rows alone (3.6x the bare COPY of 0.38-0.41 s in the same
+runs: 0.4 s the table, 0.3 s the primary key, 0.7 s the unique key). The rest is the merge of
+the ~15k SKUs that repeat across batches (0.14-0.24 s), the batches' commits and progress, and
+the first batch's parse. When every row changes, each UPDATE writes a new row version and
+entries in both indexes: ~320 ms and 36 MB of WAL per 50k rows, 3.2 s (8x) before any lookup.
 
 Tried and dropped: looking keys up first from Python with a 50k-element array (185-215 ms a
-batch); formatting rows in the importing thread (psycopg's write_row) instead of the parser
-thread (it then competes with the parser for the GIL while the database waits); a GIL switch
-interval of 0.1 ms instead of 0.5 ms (no difference); two batches queued ahead of the writer
-instead of one (no difference); 25k-row batches (0.2 s slower); the SKU filter's Python loop
-written as map() chains (twice as slow). Measured but not built: the parser in a forked process
-instead of a thread, 3.32 -> 3.01 s (5 interleaved runs); forking a worker that runs threads
-risks deadlocks, and a spawned process would need Django and the file's storage of its own.
+batch); formatting rows in the importing process (psycopg's write_row) instead of the parser
+(it then runs between the database's statements instead of beside them); the parser in a
+thread of the importing process instead of a process (2.3-2.9 s fresh: see parser_process);
+a thread reading the parser's pipe a batch ahead (no faster: the parser keeps up); the SKU
+filter's Python loop written as map() chains (twice as slow); freeing a batch's row objects
+before joining their text (11 MB less allocated at the peak, the same peak RSS, and slower).
 """
 
-from collections.abc import Sequence
 from dataclasses import dataclass
-from operator import itemgetter
 
 import psycopg
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 
-from imports.parsing import NO_PRICE
 from products.events import product_event_data
 from products.models import Product
 from webhooks import events, selectors, services
@@ -58,8 +49,6 @@ from webhooks import events, selectors, services
 STAGING_TABLE = "import_staging"
 # What a new product gets from the file (description '' and price NULL when the file lacks them).
 NEW_COLUMNS = "sku, name, description, price"
-PRODUCT_FIELDS = itemgetter(0, 1, 2, 3)  # of a parser's row: the NEW_COLUMNS, without the line
-COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 # The unique index's expression (products.models.sku_key); batches sort by it too, so that
 # concurrent imports lock keys in the same sequence. Byte order compares without strcoll()
 # (a 50k-row sort: 47 -> 32 ms under this database's C.UTF-8).
@@ -67,52 +56,11 @@ KEY = 'lower(sku) COLLATE "C"'
 KEY_OF_P = 'lower(p.sku) COLLATE "C"'
 
 
-
 @dataclass(frozen=True)
 class MergeResult:
     created: int
     products: list[Product] | None  # the merged products, only when someone listens for them
     created_ids: frozenset = frozenset()
-
-
-def copy_payload(rows: list[tuple], order: list[int], *, lines: bool) -> bytes:
-    """The parser's rows in COPY's text format, in `order`, with their line last for the
-    staging table or without it for products_append(); built in the parsing thread, so it
-    overlaps the database.
-
-    The rows are already the fields as text, so joining them runs in C; each row's text is
-    built in file order and only then put in order, which reads memory in sequence (50,000
-    rows: 27 ms; a join per row written in Python took 63 ms, csv.writer 85 ms). Only a field
-    holding a tab, newline, CR or backslash needs escaping, which the separators' count
-    reveals; then the batch is built again with every field escaped.
-    """
-    if not rows:
-        return b""
-    text = _copy_text(rows, order, lines)
-    tabs = len(rows) * (4 if lines else 3)
-    no_prices = list(map(itemgetter(3), rows)).count(NO_PRICE)  # COPY's \N: the only backslashes expected
-    if (text.count("\t"), text.count("\n"), text.count("\\"), "\r" in text) != (tabs, len(rows), no_prices, False):
-        text = _copy_text(_escaped(rows), order, lines)
-    return text.encode()
-
-
-def _copy_text(rows: list[tuple], order: list[int], lines: bool) -> str:
-    texts = list(map("\t".join, rows if lines else map(PRODUCT_FIELDS, rows)))
-    return "\n".join(map(texts.__getitem__, order)) + "\n"
-
-
-def _escaped(rows: list[tuple]) -> list[tuple]:
-    table = COPY_ESCAPES
-    return [
-        (sku.translate(table), name.translate(table), description.translate(table), price, line)
-        for sku, name, description, price, line in rows
-    ]
-
-
-def staging_payload(append_payload: bytes, lines: Sequence[str]) -> bytes:
-    """An append payload in the staging table's format: each row followed by its line in the
-    file. (COPY escapes a newline inside a field as a backslash and n: real newlines end rows.)"""
-    return b"".join(row + b"\t" + line.encode() + b"\n" for row, line in zip(append_payload.split(b"\n"), lines))
 
 
 def products_append(*, payload: bytes) -> bool:

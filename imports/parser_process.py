@@ -1,0 +1,174 @@
+"""The import's parser in a process of its own: it reads the file's bytes from a pipe and sends
+back the header, then each batch with its COPY payloads (imports.parsing, imports.payloads).
+
+Parsing is Python work and the writes are PostgreSQL's, so on two cores they overlap. In a
+thread of the importing process they also shared the GIL: the importing thread, back from each
+round trip to the database, waited for the parser's long C calls (a 50k-row join or sort) to
+give the GIL back, up to 70 ms before a batch's first statement. In bench/import_benchmark.py
+(500k rows, medians of 3 on 2 cores) a fresh import took 2.63 s with the parser in a thread and
+1.98-2.09 s in a process (three runs), a re-import of the same file 2.88 s and 2.09-2.31 s.
+The child loads neither Django nor the file's storage: the importing process reads the file
+(from any storage) and feeds it through the pipe.
+"""
+
+import contextlib
+import gc
+import os
+import pickle
+import select
+import signal
+import subprocess
+import sys
+import threading
+import traceback
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+from imports.parsing import Batch, CsvFileError, ProductCsv
+from imports.payloads import Payloads, SkuRouter
+
+# The directory that holds the `imports` package, for the child's `python -m`.
+CODE_ROOT = Path(__file__).resolve().parent.parent
+FEED_BYTES = 1024 * 1024
+# Parsing makes millions of lists and tuples that form no reference cycles; at the collector's
+# default threshold (700 allocations) it ran ~2,200 times for 500k rows, 0.9 s of the parser's
+# 2.4 s. At 100,000 it runs a few dozen times.
+GC_THRESHOLD = 100_000
+
+
+@dataclass(frozen=True)
+class Header:
+    columns: dict[str, int]
+    warnings: list[str]
+
+
+@dataclass(frozen=True)
+class _Crash:
+    traceback: str
+
+
+_END = "end"
+
+
+class ParserProcessError(RuntimeError):
+    """The parser process stopped on something other than a bad file (a bug, or it was killed)."""
+
+
+class ParserProcess:
+    """A child process parsing the CSV file `binary`: `header()` first, then `batches()`.
+
+    Use it as a context manager: leaving it stops the child and the threads that feed it and
+    read from it, also half-way through the file.
+    """
+
+    def __init__(self, binary: BinaryIO, *, batch_rows: int, first_rows: int):
+        self._binary = binary
+        merge_read, self._merge_write = os.pipe()
+        try:
+            self._process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(batch_rows), str(first_rows), str(merge_read)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                pass_fds=[merge_read],
+                cwd=CODE_ROOT,
+            )
+        except BaseException:
+            os.close(self._merge_write)
+            raise
+        finally:
+            os.close(merge_read)
+        self._feed_error: BaseException | None = None
+        self._feeder = threading.Thread(target=self._feed, name="import-feeder", daemon=True)
+        self._feeder.start()
+        self.merging = False  # see merge_all()
+
+    def __enter__(self) -> "ParserProcess":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self._process.kill()
+        self._process.wait()
+        self._feeder.join()
+        self._process.stdin.close()
+        self._process.stdout.close()
+        os.close(self._merge_write)
+
+    def header(self) -> Header:
+        header = self._receive()
+        if not isinstance(header, Header):
+            raise ParserProcessError(f"The parser process sent {header!r} instead of the header.")
+        return header
+
+    def batches(self) -> Iterator[tuple[Batch, Payloads]]:
+        """The batches and their payloads. The child parses the next batch while the caller
+        writes this one, then waits for the caller to read it: two batches in memory."""
+        return iter(self._receive, _END)
+
+    def merge_all(self) -> None:
+        """From the next batch on, the child puts every row in the merge payload."""
+        if not self.merging:
+            self.merging = True
+            os.write(self._merge_write, b"m")
+
+    def _receive(self):
+        try:
+            message = pickle.load(self._process.stdout)
+        except EOFError:
+            raise self._feed_error or ParserProcessError(
+                f"The parser process stopped (exit status {self._process.wait()})."
+            ) from None
+        if isinstance(message, CsvFileError):
+            raise message
+        if isinstance(message, _Crash):
+            raise ParserProcessError(f"The parser process failed:\n{message.traceback}")
+        return message
+
+    def _feed(self) -> None:
+        """Copy the file into the child's stdin (a thread: the file may come from remote storage)."""
+        try:
+            with contextlib.suppress(BrokenPipeError):  # the child stopped early: a bad file, a cancel
+                while data := self._binary.read(FEED_BYTES):
+                    self._process.stdin.write(data)
+                self._process.stdin.close()
+        except BaseException as error:
+            # A half-read file must not import as a shorter one: stop the child before it ends.
+            self._feed_error = error
+            self._process.kill()
+
+
+def main(batch_rows: int, first_rows: int, merge_fd: int) -> None:
+    """The child: parse stdin, send pickled messages to stdout, until the end of the file."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole terminal; the parent stops us
+    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
+    out = sys.stdout.buffer
+
+    def send(message) -> None:
+        pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+
+    try:
+        product_csv = ProductCsv(sys.stdin.buffer)
+        send(Header(product_csv.columns, product_csv.warnings))
+        router = SkuRouter()
+        for batch in product_csv.batches(batch_rows, first=first_rows):
+            if router.appending and select.select([merge_fd], [], [], 0)[0]:
+                router.appending = False
+            send((batch, router.payloads(batch)))
+        send(_END)
+    except BrokenPipeError:
+        # The importing process stopped reading: it is done with this file. (Python would
+        # report the pipe again when it flushes stdout at exit.)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
+    except CsvFileError as error:
+        send(error)
+    except Exception:
+        send(_Crash(traceback.format_exc()))
+
+
+if __name__ == "__main__":
+    # Run the module under its own name, so that what it pickles unpickles in the parent.
+    from imports.parser_process import main as parser_main
+
+    parser_main(*map(int, sys.argv[1:]))
