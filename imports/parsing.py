@@ -86,8 +86,9 @@ class ProductCsv:
             raise CsvFileError(f"The file is not valid CSV ({error}).", line=line) from None
 
     def batches(self, size: int, *, first: int | None = None) -> Iterator[Batch]:
-        """Batches of `size` rows read (valid or not, blank lines too), the first one of `first`
-        rows if given."""
+        """Batches of `size` rows read (valid or not, blank lines too). If `first` is given, the
+        first batch has `first` rows and each next one twice as many as the one before, up to
+        `size`: the database starts on a small batch while the next, larger one is parsed."""
         validate = RowValidator(self.columns, self.width)
         limit = first or size
         while True:
@@ -105,7 +106,7 @@ class ProductCsv:
                 yield batch
             if wanted:  # the end of the file
                 return
-            limit = size
+            limit = min(size, limit * 2)
 
     def _read(self, count: int) -> tuple[tuple[int, ...], tuple[list[str], ...]]:
         """Up to `count` rows, and the line each one ends on (a quoted field may hold newlines)."""

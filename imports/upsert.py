@@ -30,10 +30,11 @@ entries in both indexes: ~320 ms and 36 MB of WAL per 50k rows, 3.2 s (8x) befor
 Tried and dropped: looking keys up first from Python with a 50k-element array (185-215 ms a
 batch); formatting rows in the importing process (psycopg's write_row) instead of the parser
 (it then runs between the database's statements instead of beside them); the parser in a
-thread of the importing process instead of a process (2.3-2.9 s fresh: see parser_process);
-a thread reading the parser's pipe a batch ahead (no faster: the parser keeps up); the SKU
+thread of the importing process instead of a process (see parser_process); the SKU
 filter's Python loop written as map() chains (twice as slow); freeing a batch's row objects
-before joining their text (11 MB less allocated at the peak, the same peak RSS, and slower).
+before joining their text (11 MB less allocated at the peak, the same peak RSS, and slower);
+COPY in binary format instead of text (the same 1.5-1.8 s into the indexed table); the parser
+process at a lower CPU priority (no difference).
 """
 
 from dataclasses import dataclass

@@ -72,8 +72,8 @@ def test_a_file_that_cannot_be_read_to_the_end_fails_instead_of_importing_shorte
 
 
 def test_after_merge_all_every_row_goes_to_the_merge():
-    """Once the importer asks, later batches carry no rows for the append. The child may have
-    split one more already: it waits, a batch ahead, for the importer to read it (each batch
+    """Once the importer asks, later batches carry no rows for the append. Up to three more may
+    have been split already: one queued, one in the reading thread, one in the pipe (each batch
     here is larger than a pipe's buffer, as real ones are)."""
     data = b"sku,name\n" + b"".join(b"s-%d,%s\n" % (i, b"N" * 100) for i in range(20_000))
     with ParserProcess(io.BytesIO(data), batch_rows=2000, first_rows=2000) as parser:
@@ -82,7 +82,8 @@ def test_after_merge_all_every_row_goes_to_the_merge():
         next(batches)
         parser.merge_all()
         later = [payloads for _, payloads in batches]
-    assert all(payloads.new == b"" and payloads.merge for payloads in later[1:])
+    split = [bool(payloads.new) for payloads in later]
+    assert split == sorted(split, reverse=True) and split.count(True) <= 3 and len(split) == 9
     assert sum(payloads.new_count + payloads.merge.count(b"\n") for payloads in later) == 18_000
 
 

@@ -101,11 +101,11 @@ def test_batches_count_rows_and_bytes():
     assert batches[-1].bytes_read == len(data)
 
 
-def test_the_first_batch_may_be_smaller():
-    """`first` sizes the first batch only (the database starts sooner); the rest have `size` rows."""
-    data = "sku,name\n" + "".join(f"s{i},N\n" for i in range(7))
-    batches = list(ProductCsv(io.BytesIO(data.encode())).batches(3, first=1))
-    assert [batch.rows_read for batch in batches] == [1, 3, 3]
+def test_batches_may_start_small_and_double():
+    """`first` sizes the first batch (the database starts sooner); each next one doubles, up to `size`."""
+    data = "sku,name\n" + "".join(f"s{i},N\n" for i in range(20))
+    batches = list(ProductCsv(io.BytesIO(data.encode())).batches(6, first=1))
+    assert [batch.rows_read for batch in batches] == [1, 2, 4, 6, 6, 1]
 
 
 def test_non_utf8_file_fails_naming_the_line():
