@@ -44,7 +44,7 @@ def child_import(path: Path) -> dict:
     # open one inside the timed import, when the import queues its search catch-up (~0.1 s).
     with app.producer_or_acquire() as producer:
         producer.connection.ensure_connection(max_retries=1)
-    with ChildrenPeakRss() as parser_rss:
+    with ParserPeakRss() as parser_rss:
         started = time.perf_counter()
         job = import_job_run(job_id=job.pk)
         seconds = time.perf_counter() - started
@@ -65,10 +65,11 @@ def child_import(path: Path) -> dict:
     }
 
 
-class ChildrenPeakRss(threading.Thread):
-    """The largest peak RSS (VmHWM) among this process's children, sampled every 10 ms: the
-    import's parser process. (getrusage's figure for children also counts the parent's memory
-    they were forked from before they exec'd Python.)"""
+class ParserPeakRss(threading.Thread):
+    """The largest peak RSS (VmHWM) among this process's children that run the import's parser,
+    sampled every 10 ms. (getrusage's figure for children also counts the parent's memory
+    they were forked from before they exec'd Python, and so would a sample taken between the
+    fork and the exec: hence the check of the command line.)"""
 
     def __init__(self):
         super().__init__(daemon=True)
@@ -88,6 +89,8 @@ class ChildrenPeakRss(threading.Thread):
             for path in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
                 for pid in path.read_text().split():
                     with contextlib.suppress(OSError):  # ended meanwhile
+                        if b"imports.parser_process" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                            continue
                         status = Path(f"/proc/{pid}/status").read_text()
                         if "VmHWM:" in status:  # not yet a zombie
                             self.peak_kb = max(self.peak_kb, int(status.split("VmHWM:")[1].split()[0]))
