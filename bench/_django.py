@@ -25,6 +25,9 @@ if not database["NAME"].endswith("_bench"):
 # (Celery reads CELERY_BROKER_URL from the environment before its own settings.)
 os.environ["CELERY_BROKER_URL"] = urlunsplit(urlsplit(settings.REDIS_URL)._replace(path="/14"))
 django.setup()
+# As in production: with DEBUG on, Django keeps every statement of a connection (up to 9,000),
+# and the webhook events an import emits would keep megabytes of JSON in the importing process.
+settings.DEBUG = False
 
 with psycopg.connect(
     dbname="postgres", user=database["USER"], password=database["PASSWORD"] or None,
