@@ -43,8 +43,7 @@ import psycopg
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 
-from products.events import product_event_data
-from products.models import Product
+from products.events import product_event_columns_sql, product_event_data_from_row
 from webhooks import events, selectors, services
 
 STAGING_TABLE = "import_staging"
@@ -60,8 +59,10 @@ KEY_OF_P = 'lower(p.sku) COLLATE "C"'
 @dataclass(frozen=True)
 class MergeResult:
     created: int
-    products: list[Product] | None  # the merged products, only when someone listens for them
-    created_ids: frozenset = frozenset()
+    # Only when someone listens for them: the created and the changed products, as rows of
+    # product_event_columns_sql() (turned into dicts 1,000 at a time, as they are announced).
+    created_products: list[tuple] | None = None
+    changed_products: list[tuple] | None = None
 
 
 def products_append(*, payload: bytes) -> bool:
@@ -112,10 +113,10 @@ def products_merge(*, payload: bytes, columns: set[str], with_products: bool) ->
             cursor.execute(_upsert_sql(fields, with_products))
             rows = cursor.fetchall()
     if not with_products:
-        return MergeResult(created=rows[0][0], products=None)
-    products = [Product(*row[:-1]) for row in rows]  # fields in model order, then `inserted`
-    created_ids = frozenset(row[0] for row in rows if row[-1])
-    return MergeResult(created=len(created_ids), products=products, created_ids=created_ids)
+        return MergeResult(created=rows[0][0])
+    created = [row[:-1] for row in rows if row[-1]]  # the event data, then `inserted`
+    changed = [row[:-1] for row in rows if not row[-1]]
+    return MergeResult(created=len(created), created_products=created, changed_products=changed)
 
 
 def _latest_rows_sql() -> str:
@@ -174,9 +175,9 @@ def _upsert_sql(fields: list[str], with_products: bool) -> str:
 def _returning_sql(with_products: bool) -> str:
     if not with_products:
         return "SELECT count(*) FROM created"
-    product_columns = "id, sku, name, description, price, active, created_at, updated_at"
     return (
-        f"SELECT {product_columns}, true FROM created UNION ALL SELECT {product_columns}, false FROM changed"
+        f"SELECT {product_event_columns_sql('created')}, true FROM created"
+        f" UNION ALL SELECT {product_event_columns_sql('changed')}, false FROM changed"
     )
 
 
@@ -188,11 +189,10 @@ def products_changed_subscribed() -> bool:
 
 def products_changed_emit(*, result: MergeResult) -> None:
     """Queue product.created / product.updated events for one merged batch, in its transaction."""
-    created = [product for product in result.products if product.id in result.created_ids]
-    updated = [product for product in result.products if product.id not in result.created_ids]
-    for event_type, products in ((events.PRODUCT_CREATED, created), (events.PRODUCT_UPDATED, updated)):
+    announced = ((events.PRODUCT_CREATED, result.created_products), (events.PRODUCT_UPDATED, result.changed_products))
+    for event_type, products in announced:
         if not products or not selectors.event_has_subscribers(event_type):
             continue
         for start in range(0, len(products), events.PRODUCTS_PER_EVENT):
             chunk = products[start : start + events.PRODUCTS_PER_EVENT]
-            services.emit(event_type, {"products": [product_event_data(product) for product in chunk]})
+            services.emit(event_type, {"products": [product_event_data_from_row(row) for row in chunk]})

@@ -67,7 +67,8 @@ def test_changed_products_are_announced_as_updated_with_their_stored_values(run_
     stored = Product.objects.get(sku="OLD")
     assert updated == {
         "id": stored.pk, "sku": "OLD", "name": "Renamed", "description": "", "price": None, "active": False,
-        "created_at": stored.created_at.isoformat(), "updated_at": stored.updated_at.isoformat(),
+        "created_at": stored.created_at.isoformat(timespec="microseconds"),
+        "updated_at": stored.updated_at.isoformat(timespec="microseconds"),
     }
     [created] = emitted(events.PRODUCT_CREATED)[0]["data"]["products"]
     assert (created["price"], created["active"]) == ("1.50", True)
