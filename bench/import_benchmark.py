@@ -149,7 +149,9 @@ def report(label: str, results: list[dict], copy_seconds: float | None, goal: fl
     )
     if copy_seconds:
         ratio = result["seconds"] / copy_seconds
-        line += f"  {ratio:4.1f}x COPY (goal ≤ {goal:g}x: {'ok' if ratio <= goal else 'MISSED'})"
+        line += f"  {ratio:4.1f}x COPY"
+        if goal:
+            line += f" (goal ≤ {goal:g}x: {'ok' if ratio <= goal else 'MISSED'})"
     print(line, flush=True)
     searches = sorted(run["search_seconds"] for run in results)
     print(f"{'':<22} then search caught up in {searches[len(searches) // 2]:.2f} s (a worker's catch-up)", flush=True)
@@ -194,7 +196,8 @@ def benchmark(rows: int, big: int, runs: int) -> None:
     print(f"{'bare COPY':<22} {copy_seconds:7.2f} s ({spread})  {rows / copy_seconds:9,.0f} rows/s", flush=True)
     report("fresh import", cases["fresh"], copy_seconds, 5)
     report("re-import, same file", cases["same"], copy_seconds, 7)
-    report("re-import, all changed", cases["changed"], copy_seconds, 7)
+    # The goals are for a fresh import and a re-import of the same file; this one has none.
+    report("re-import, all changed", cases["changed"], copy_seconds, None)
     if big:
         big_path = ensure_file(big)
         truncate_products()
