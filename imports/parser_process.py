@@ -95,7 +95,8 @@ class ParserProcess:
             self._batches.close()
         self._process.wait()
         self._feeder.join()
-        self._process.stdin.close()
+        with contextlib.suppress(BrokenPipeError):  # bytes a stopped child never read
+            self._process.stdin.close()
         self._process.stdout.close()
         os.close(self._merge_write)
 
