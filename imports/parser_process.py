@@ -154,9 +154,9 @@ class _Failed:
 _DONE = object()
 
 
-def _in_background(items: Iterable, *, ahead: int = 1) -> Iterator:
-    """Iterate `items` in a thread that stays `ahead` items in front of the consumer."""
-    handoff: queue.Queue = queue.Queue(maxsize=ahead)
+def _in_background(items: Iterable) -> Iterator:
+    """Iterate `items` in a thread that stays one item in front of the consumer."""
+    handoff: queue.Queue = queue.Queue(maxsize=1)
     stop = threading.Event()
 
     def put(item) -> bool:

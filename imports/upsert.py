@@ -44,7 +44,8 @@ import psycopg
 from django.db import IntegrityError, OperationalError, connection, transaction
 
 from products.events import product_event_columns_sql, product_event_data_from_row
-from webhooks import events, selectors, services
+from products.services import products_announce
+from webhooks import events, selectors
 
 STAGING_TABLE = "import_staging"
 # What a new product gets from the file (description '' and price NULL when the file lacks them).
@@ -182,17 +183,12 @@ def _returning_sql(with_products: bool) -> str:
 
 
 def products_changed_subscribed() -> bool:
-    return selectors.event_has_subscribers(events.PRODUCT_CREATED) or selectors.event_has_subscribers(
-        events.PRODUCT_UPDATED
-    )
+    return selectors.event_has_subscribers(events.PRODUCT_CREATED, events.PRODUCT_UPDATED)
 
 
 def products_changed_emit(*, result: MergeResult) -> None:
     """Queue product.created / product.updated events for one merged batch, in its transaction."""
     announced = ((events.PRODUCT_CREATED, result.created_products), (events.PRODUCT_UPDATED, result.changed_products))
     for event_type, products in announced:
-        if not products or not selectors.event_has_subscribers(event_type):
-            continue
-        for start in range(0, len(products), events.PRODUCTS_PER_EVENT):
-            chunk = products[start : start + events.PRODUCTS_PER_EVENT]
-            services.emit(event_type, {"products": [product_event_data_from_row(row) for row in chunk]})
+        if products and selectors.event_has_subscribers(event_type):
+            products_announce(event_type, products, data=product_event_data_from_row)

@@ -1,7 +1,9 @@
 """Writes to the catalogue. Every single-product change emits its webhook event in the same
 transaction (the webhooks app's outbox sends it on commit)."""
 
+from collections.abc import Callable, Sequence
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -71,19 +73,26 @@ def product_delete(*, product: Product) -> None:
 
 
 def products_delete(*, products: list[Product]) -> None:
-    """Delete these products and emit one product.deleted carrying them as they were."""
+    """Delete these products and emit product.deleted carrying them as they were."""
     if not products:
         return
-    payload = [product_event_data(product) for product in products]
     ids = [product.pk for product in products]
     with transaction.atomic():
         # The products' rows first, in id order: the delete below removes their search rows
         # (the cascade) before them, and locking the tables the other way round than "delete
         # all" could deadlock.
         list(Product.objects.select_for_update().filter(pk__in=ids).order_by("id").values_list("id"))
-        Product.objects.filter(pk__in=ids).delete()
-        for start in range(0, len(payload), PRODUCTS_PER_EVENT):
-            emit(PRODUCT_DELETED, {"products": payload[start : start + PRODUCTS_PER_EVENT]})
+        Product.objects.filter(pk__in=ids).delete()  # leaves the instances as they were
+        products_announce(PRODUCT_DELETED, products)
+
+
+def products_announce(
+    event_type: str, products: Sequence, *, data: Callable[[Any], dict] = product_event_data
+) -> None:
+    """Emit `event_type` for `products`, PRODUCTS_PER_EVENT to an event; `data` turns each into
+    its event data as its event is built, so only one event's worth of dicts is alive at once."""
+    for start in range(0, len(products), PRODUCTS_PER_EVENT):
+        emit(event_type, {"products": [data(product) for product in products[start : start + PRODUCTS_PER_EVENT]]})
 
 
 def products_delete_all_start(*, requested_by) -> DeleteAllJob:

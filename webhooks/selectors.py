@@ -10,10 +10,10 @@ from webhooks.models import Delivery, Endpoint
 SUCCESS_RATE_WINDOW = timedelta(days=7)
 
 
-def event_has_subscribers(event_type: str) -> bool:
-    """Whether any enabled endpoint subscribes to `event_type`: lets callers skip building
-    costly payloads (an import's product batches) when nobody listens."""
-    return Endpoint.objects.filter(enabled=True, event_types__contains=[event_type]).exists()
+def event_has_subscribers(*event_types: str) -> bool:
+    """Whether any enabled endpoint subscribes to one of `event_types`: lets callers skip
+    building costly payloads (an import's product batches) when nobody listens."""
+    return Endpoint.objects.filter(enabled=True, event_types__overlap=list(event_types)).exists()
 
 
 def endpoint_list() -> list[Endpoint]:
