@@ -27,6 +27,6 @@ class ImportUploadForm(forms.Form):
             raise forms.ValidationError("Choose a CSV file to import.")
         head = file.read(SNIFF_BYTES)
         file.seek(0)
-        if problem := sniff_problem(head):
+        if problem := sniff_problem(head, whole_file=len(head) >= file.size):
             raise forms.ValidationError(problem)
         return file

@@ -19,6 +19,11 @@ from products.limits import NAME_MAX_LENGTH, PRICE_DECIMAL_PLACES, PRICE_MAX_DIG
 
 REQUIRED_COLUMNS = ("sku", "name")
 OPTIONAL_COLUMNS = ("description", "price")
+# Known and left alone: the catalogue's CSV export carries `active`, which imports never change.
+IGNORED_COLUMNS = ("active",)
+EXAMPLE_HEADER = "sku,name,description,price"
+# Field separators people save CSV files with, which make the header one column.
+OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs"}
 # Enough of a bad value to recognise it in the error list without storing a whole blob.
 ERROR_VALUE_MAX_LENGTH = 200
 READ_BYTES = 64 * 1024
@@ -158,17 +163,26 @@ def _parse_header(header: list[str]) -> tuple[dict[str, int], list[str]]:
             if name in columns:
                 raise CsvFileError(f"The header names the column “{name}” twice.", line=1)
             columns[name] = index
-        else:
+        elif name not in IGNORED_COLUMNS:
             unknown.append(header[index].strip() or f"(unnamed column {index + 1})")
     missing = [name for name in REQUIRED_COLUMNS if name not in columns]
     if missing:
-        raise CsvFileError(
-            "The first line must be a header with the columns sku and name "
-            f"(missing: {', '.join(missing)}; found: {', '.join(header) or 'nothing'}).",
-            line=1,
-        )
+        raise CsvFileError(_header_problem(header, missing), line=1)
     warnings = [f"Ignored unknown columns: {', '.join(unknown)}."] if unknown else []
     return columns, warnings
+
+
+def _header_problem(header: list[str], missing: list[str]) -> str:
+    """What is wrong with a header that lacks required columns: what was found, what is expected."""
+    expected = f"expected comma-separated columns such as “{EXAMPLE_HEADER}”"
+    if len(header) == 1:
+        for separator, name in OTHER_SEPARATORS.items():
+            if separator in header[0]:
+                return f"The columns are separated by {name}, not commas: found “{header[0]}”, {expected}."
+    return (
+        "The first line must be a header with the columns sku and name "
+        f"(missing: {', '.join(missing)}; found: {', '.join(header) or 'nothing'}); {expected}."
+    )
 
 
 class RowValidator:
@@ -277,8 +291,10 @@ def _clip(value: str) -> str:
     return value if len(value) <= ERROR_VALUE_MAX_LENGTH else value[: ERROR_VALUE_MAX_LENGTH - 1] + "…"
 
 
-def sniff_problem(head: bytes) -> str | None:
-    """Why the first bytes of a file cannot be a CSV text file, if they cannot."""
+def sniff_problem(head: bytes, *, whole_file: bool = False) -> str | None:
+    """Why the first bytes of a file cannot be a product CSV file, if they cannot: the checks
+    that run at upload time, before a job is queued. The header is checked once its line is
+    complete in `head` (or `head` is the whole file)."""
     if not head:
         return "The file is empty."
     if b"\x00" in head:
@@ -287,4 +303,9 @@ def sniff_problem(head: bytes) -> str | None:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
         return "This is not a CSV text file: it is not UTF-8 text (save it as “CSV UTF-8”)."
+    if b"\n" in head or whole_file:
+        try:
+            ProductCsv(io.BytesIO(head.split(b"\n", 1)[0]))
+        except CsvFileError as error:
+            return error.message
     return None

@@ -127,11 +127,27 @@ def test_binary_content_fails_the_file():
         (b"PK\x03\x04\x00\x00", "This is not a CSV text file (it contains binary data)."),
         ("sku,name\nCafé,1\n".encode("latin-1"), "This is not a CSV text file: it is not UTF-8 text (save it as “CSV UTF-8”)."),
         ("sku,name\nCafé".encode()[:-1], None),  # a character cut in half by the sniff window
+        (b"sku;name\na;A\n", "The columns are separated by semicolons, not commas: found “sku;name”, "
+         "expected comma-separated columns such as “sku,name,description,price”."),
+        (b"\xef\xbb\xbfSKU,Name,Colour\r\na,A,red\r\n", None),
+        (b"sku,nam", None),  # the header's line is not complete yet: the import checks it
     ],
 )
 def test_sniff_recognises_files_that_are_not_csv_text(head, problem):
-    """The upload check rejects empty, binary and non-UTF-8 files from their first bytes."""
+    """The upload check rejects empty, binary and non-UTF-8 files, and unusable headers, from their first bytes."""
     assert sniff_problem(head) == problem
+
+
+def test_sniff_checks_the_header_of_a_file_that_is_only_a_header():
+    """A whole file of one line without a newline has its header checked too."""
+    assert "(missing: name; found: sku)" in sniff_problem(b"sku", whole_file=True)
+
+
+def test_exported_active_column_is_known_and_not_warned_about():
+    """`active` (in the catalogue's export) is left alone without an "unknown column" warning."""
+    product_csv, rows, _ = parse("sku,name,description,price,active\na,A,,1.00,f\n")
+    assert product_csv.warnings == []
+    assert rows[0][:4] == ("a", "A", "", "1.00")
 
 
 def test_line_numbers_stay_right_across_chunks(monkeypatch):

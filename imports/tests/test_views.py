@@ -5,6 +5,7 @@ import json
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
+from django.utils.html import escape
 
 from imports import services
 from imports.models import ImportJob
@@ -59,6 +60,23 @@ def test_upload_rejects_files_that_are_not_csv_text(staff_client, content, messa
     response = upload(staff_client, content, name="photo.csv", **HTMX)
     assert response.status_code == 422
     assert message in response.content.decode()
+    assert not ImportJob.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"sku;name;price\na;A;1\n", "The columns are separated by semicolons, not commas: found “sku;name;price”, expected"),
+        (b"sku\tname\na\tA\n", "The columns are separated by tabs, not commas"),
+        (b"SKU,title\na,A\n", "(missing: name; found: SKU, title); expected comma-separated columns such as"),
+    ],
+)
+def test_upload_with_a_header_the_import_cannot_use_is_refused_before_queueing(staff_client, content, message):
+    """A wrong header, or one separated by semicolons or tabs, is refused at upload (422) saying
+    what was found and what is expected, instead of a queued job that fails."""
+    response = upload(staff_client, content, **HTMX)
+    assert response.status_code == 422
+    assert escape(message) in response.content.decode()
     assert not ImportJob.objects.exists()
 
 
