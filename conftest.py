@@ -163,3 +163,21 @@ def staff_page(page, staff_user):
     page.wait_for_url(lambda url: "/login/" not in url)
     return page
 
+
+
+@pytest.fixture
+def api_token(staff_user):
+    """A bearer token of the staff user, made as `manage.py api_token` makes it."""
+    from api.services import api_token_create
+
+    return api_token_create(user=staff_user, name="tests")[1]
+
+
+@pytest.fixture
+def api_client(api_token):
+    """A DRF test client that sends the staff user's bearer token."""
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token}")
+    return client

@@ -58,6 +58,11 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_celery_results",
+    "rest_framework",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
+    "knox",
+    "api",
     "products",
     "imports",
     "webhooks",
@@ -179,6 +184,55 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 }
 CELERY_BEAT_SCHEDULE_FILENAME = str(BASE_DIR / ".local" / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE: dict = {}
+
+# CACHE
+# ------------------------------------------------------------------------------
+# Shared by every web process, so that API throttling counts a token's requests across them.
+CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+
+# API
+# ------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    # Bearer tokens for scripts; the session (with CSRF) for the browser, e.g. Swagger UI.
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "knox.auth.TokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAdminUser"],
+    # JSON only: nothing answers an API client with HTML (no browsable API).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.rest.TokenRateThrottle"],
+    "DEFAULT_THROTTLE_RATES": {"token": os.environ.get("API_THROTTLE_RATE", "1200/minute")},
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "api.rest.api_exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "api.rest.IdCursorPagination",
+    "PAGE_SIZE": 50,
+}
+# Tokens are stored as SHA-512 digests; a token lives until staff revoke it. ApiToken adds a name.
+KNOX_TOKEN_MODEL = "api.ApiToken"
+# knox's own migrations would create its unused AuthToken table, whose foreign key to users
+# then keeps `flush` from emptying the database.
+MIGRATION_MODULES = {"knox": None}
+REST_KNOX = {"AUTH_HEADER_PREFIX": "Bearer", "TOKEN_TTL": None}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Product importer API",
+    "DESCRIPTION": "Import product CSV files, manage the catalogue and its webhooks. "
+    "Send `Authorization: Bearer <token>` (tokens: the API tokens page or `manage.py api_token`).",
+    "VERSION": "1.0.0",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": "/api/",
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Swagger UI from our own static files (drf-spectacular-sidecar), never a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "ImportJobStatus": "imports.models.ImportJob.Status",
+        "DeliveryStatus": "webhooks.models.Delivery.Status",
+        "DeleteAllJobStatus": "products.models.DeleteAllJob.Status",
+    },
+}
 
 # WEBHOOKS
 # ------------------------------------------------------------------------------

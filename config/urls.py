@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from api import views as api_views
 from config import views
 from config.forms import StaffAuthenticationForm
 
@@ -15,5 +16,8 @@ urlpatterns = [
     path("imports/", include("imports.urls")),
     path("products/", include("products.urls")),
     path("webhooks/", include("webhooks.urls")),
+    path("tokens/", api_views.tokens, name="api_tokens"),
+    path("tokens/revoke/", api_views.token_revoke, name="api_token_revoke"),
+    path("api/", include("api.urls")),
     path("admin/", admin.site.urls),
 ]

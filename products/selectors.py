@@ -215,3 +215,49 @@ def product_page(*, filters: ProductFilters, number: int, per_page: int) -> Prod
 
 def delete_all_job_pending() -> DeleteAllJob | None:
     return DeleteAllJob.objects.filter(status=DeleteAllJob.Status.PENDING).first()
+
+
+@dataclass(frozen=True)
+class ProductKeysetPage:
+    products: list[Product]
+    has_more: bool  # beyond the page, in the direction it was read
+
+
+def product_keyset_page(
+    *, filters: ProductFilters, per_page: int, after: int | None = None, before: int | None = None
+) -> ProductKeysetPage:
+    """Up to `per_page` products in id order just after id `after` (or just before id `before`),
+    for cursor paging: no row before the cursor is read or counted, however deep the page.
+
+    The same strategy as product_page(): up to the cap, the matches come from one unordered
+    pass through the search indexes; past it the page lies between the cursor and the found
+    ids' (per_page + 1)-th, which the primary key walk finds, within PRIMARY_KEY_WALK_LIMIT ids,
+    before the matches in that range are fetched and sorted instead.
+    """
+    backward = before is not None
+    wanted = per_page + 1
+    matches = _matching_ids(filters=filters)
+    if after is not None:
+        matches = matches.filter(match_id__gt=after)
+    if backward:
+        matches = matches.filter(match_id__lt=before)
+    order = "-match_id" if backward else "match_id"
+    ids = sorted(matches.order_by()[: FILTERED_COUNT_CAP + 1], reverse=backward) if filters.any else []
+    if not filters.any or FILTERED_COUNT_CAP < len(ids) < wanted:
+        ids = list(matches.order_by(order)[:wanted])
+    elif len(ids) > FILTERED_COUNT_CAP:
+        bound = ids[wanted - 1]
+        in_range = matches.filter(**{"match_id__gte" if backward else "match_id__lte": bound})
+        start = before if backward else after
+        if start is None:
+            start = Product.objects.aggregate(first=Min("id"))["first"]
+        walk_end = start - PRIMARY_KEY_WALK_LIMIT if backward else start + PRIMARY_KEY_WALK_LIMIT
+        walk = in_range.filter(**{"match_id__gte" if backward else "match_id__lte": walk_end})
+        ids = list(walk.order_by(order)[:wanted])
+        if len(ids) < wanted:
+            # `+ 0`: PostgreSQL must not answer this one by walking the primary key either.
+            key = F("match_id") + 0
+            ids = list(in_range.order_by(key.desc() if backward else key.asc())[:wanted])
+    return ProductKeysetPage(
+        products=list(Product.objects.filter(id__in=ids[:per_page]).order_by("id")), has_more=len(ids) > per_page
+    )

@@ -1,0 +1,92 @@
+"""The DRF plumbing every app's API uses: staff-only views outside the login redirect, one JSON
+error shape, per-token throttling, cursor pagination and a CSV renderer."""
+
+import logging
+
+from django.contrib.auth.decorators import login_not_required
+from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
+from rest_framework import status
+from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.renderers import BaseRenderer, JSONRenderer
+from rest_framework.response import Response
+from rest_framework.serializers import as_serializer_error
+from rest_framework.throttling import SimpleRateThrottle
+from rest_framework.views import exception_handler
+
+from api.models import ApiToken
+
+logger = logging.getLogger(__name__)
+
+
+class StaffApiMixin:
+    """For API views: they answer a missing or bad token with 401 JSON themselves (DRF's
+    authentication, staff only), so the site's login redirect (config.middleware) skips them."""
+
+    @classmethod
+    def as_view(cls, *args, **kwargs):
+        return login_not_required(super().as_view(*args, **kwargs))
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The resource is not in a state that allows this."
+    default_code = "conflict"
+
+
+def api_exception_handler(exc, context):
+    """DRF's error shape everywhere: `{"detail": ...}`, or field errors as `{"field": [...]}`.
+
+    A service's Django ValidationError is a 400 with its field errors, and an unexpected error a
+    logged 500 in the same shape, never an HTML page.
+    """
+    if isinstance(exc, DjangoValidationError):
+        exc = ValidationError(as_serializer_error(exc))
+    elif isinstance(exc, RequestDataTooBig):
+        exc = APIException(str(exc))
+        exc.status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    response = exception_handler(exc, context)
+    if response is None:
+        logger.exception("Unhandled error in %s", context.get("view"), exc_info=exc)
+        response = Response({"detail": "A server error occurred."}, status=status.HTTP_500_INTERNAL_SERVER_ERROR)
+    request = context.get("request")
+    if request is not None:
+        # Errors are JSON even where the view renders CSV.
+        request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
+    return response
+
+
+class TokenRateThrottle(SimpleRateThrottle):
+    """Counts requests per API token (per user for the browser session), across web processes
+    through the shared cache. The rate is API_THROTTLE_RATE."""
+
+    scope = "token"
+
+    def get_cache_key(self, request, view):
+        if isinstance(request.auth, ApiToken):
+            ident = f"token-{request.auth.digest[:32]}"
+        elif request.user and request.user.is_authenticated:
+            ident = f"user-{request.user.pk}"
+        else:
+            ident = self.get_ident(request)
+        return self.cache_format % {"scope": self.scope, "ident": ident}
+
+
+class IdCursorPagination(CursorPagination):
+    """Newest first, by id: opaque `next`/`previous` links and items under `results`."""
+
+    ordering = "-id"
+    page_size_query_param = "per_page"
+    max_page_size = 100
+
+
+class CsvRenderer(BaseRenderer):
+    """Declares text/csv for views that stream CSV themselves (their errors are JSON)."""
+
+    media_type = "text/csv"
+    format = "csv"
+    charset = "utf-8"
+
+    def render(self, data, accepted_media_type=None, renderer_context=None):
+        return data
