@@ -1,5 +1,5 @@
 """The DRF plumbing every app's API uses: staff-only views outside the login redirect, one JSON
-error shape, per-token throttling, cursor pagination and a CSV renderer."""
+error shape, cursor pagination and a CSV renderer (throttling: api.throttling)."""
 
 import logging
 
@@ -12,10 +12,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
-from rest_framework.throttling import SimpleRateThrottle
 from rest_framework.views import exception_handler
-
-from api.models import ApiToken
 
 logger = logging.getLogger(__name__)
 
@@ -55,22 +52,6 @@ def api_exception_handler(exc, context):
         # Errors are JSON even where the view renders CSV.
         request.accepted_renderer, request.accepted_media_type = JSONRenderer(), JSONRenderer.media_type
     return response
-
-
-class TokenRateThrottle(SimpleRateThrottle):
-    """Counts requests per API token (per user for the browser session), across web processes
-    through the shared cache. The rate is API_THROTTLE_RATE."""
-
-    scope = "token"
-
-    def get_cache_key(self, request, view):
-        if isinstance(request.auth, ApiToken):
-            ident = f"token-{request.auth.digest[:32]}"
-        elif request.user and request.user.is_authenticated:
-            ident = f"user-{request.user.pk}"
-        else:
-            ident = self.get_ident(request)
-        return self.cache_format % {"scope": self.scope, "ident": ident}
 
 
 class IdCursorPagination(CursorPagination):

@@ -1,4 +1,5 @@
-"""Every page is for staff: walk the whole URLconf so new pages are covered without a new test."""
+"""Every page is for staff: walk the whole URLconf so new pages are covered without a new test.
+Pages send others to the login page; the API (under /api/) answers them with JSON instead."""
 
 import re
 
@@ -6,8 +7,8 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.urls import URLPattern, URLResolver, get_resolver
 
-# Open on purpose: signing in, and health checks for load balancers.
-PUBLIC_URL_NAMES = {"login", "healthz", "readyz"}
+# Open on purpose: signing in, health checks for load balancers, the API's schema and docs.
+PUBLIC_URL_NAMES = {"login", "healthz", "readyz", "api:schema", "api:docs"}
 
 
 def _walk(patterns, prefix="", namespace=None):
@@ -31,9 +32,9 @@ def _example_path(route: str) -> str:
     return "/" + path
 
 
-def _app_routes():
+def _app_routes(*, api: bool = False):
     for name, route in _walk(get_resolver().url_patterns):
-        if name in PUBLIC_URL_NAMES or route.startswith("admin/"):
+        if name in PUBLIC_URL_NAMES or route.startswith("admin/") or route.startswith("api/") != api:
             continue
         yield pytest.param(_example_path(route), id=name or route)
 
@@ -56,6 +57,27 @@ def test_non_staff_user_is_sent_to_login(client, path):
     response = client.get(path)
     assert response.status_code == 302
     assert response["Location"].startswith("/login/?next=")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", list(_app_routes(api=True)))
+def test_anonymous_api_client_gets_401_json(client, path):
+    """Every API URL answers a client without a token 401 JSON, never a redirect to the login page."""
+    for method in (client.get, client.post, client.put, client.patch, client.delete):
+        response = method(path)
+        assert response.status_code == 401, f"{method.__name__.upper()} {path}"
+        assert response["Content-Type"] == "application/json"
+        assert response["WWW-Authenticate"] == "Bearer"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("path", list(_app_routes(api=True)))
+def test_non_staff_api_session_gets_403_json(client, path):
+    """A signed-in user without staff status is refused by every API URL with 403 JSON."""
+    client.force_login(get_user_model().objects.create_user(username="customer", password="x"))
+    response = client.get(path)
+    assert response.status_code == 403
+    assert response["Content-Type"] == "application/json"
 
 
 @pytest.mark.django_db
