@@ -229,8 +229,8 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "ENUM_NAME_OVERRIDES": {
         "ImportJobStatus": "imports.models.ImportJob.Status",
-        "DeliveryStatus": "webhooks.models.Delivery.Status",
-        "DeleteAllJobStatus": "products.models.DeleteAllJob.Status",
+        # Deliveries and delete-all jobs share these three states: one enum.
+        "ResultStatus": "webhooks.models.Delivery.Status",
     },
 }
 

@@ -16,7 +16,7 @@ from rest_framework.utils.urls import replace_query_param
 from api.rest import Conflict, CsvRenderer, StaffApiMixin
 from products import selectors, services
 from products.export import product_export_csv
-from products.forms import DEFAULT_PAGE_SIZE, PAGE_SIZES, ProductFilterForm, ProductForm
+from products.forms import ProductFilterForm, ProductForm
 from products.models import DeleteAllJob, Product
 
 FILTER_PARAMETERS = [
@@ -48,12 +48,6 @@ class ProductSerializer(serializers.ModelSerializer):
         if not form.is_valid():
             raise ValidationError(form_errors(form))
         return form.cleaned_data
-
-
-class ProductPageSerializer(serializers.Serializer):
-    next = serializers.URLField(allow_null=True, help_text="The next page, or null on the last one.")
-    previous = serializers.URLField(allow_null=True, help_text="The previous page, or null on the first one.")
-    results = ProductSerializer(many=True)
 
 
 class DeleteAllSerializer(serializers.Serializer):
@@ -94,16 +88,12 @@ class ProductViewSet(StaffApiMixin, mixins.RetrieveModelMixin, viewsets.GenericV
     def get_renderers(self):
         return [CsvRenderer()] if self.action == "export" else super().get_renderers()
 
-    @extend_schema(
-        parameters=[
-            *FILTER_PARAMETERS,
-            OpenApiParameter("cursor", str, description="Opaque: from a `next` or `previous` link."),
-            OpenApiParameter("per_page", int, enum=PAGE_SIZES, default=DEFAULT_PAGE_SIZE),
-        ],
-        responses=ProductPageSerializer,
-    )
+    # The default pagination class documents the page (next, previous, results, and the cursor
+    # and per_page parameters); the page itself comes from the selector.
+    @extend_schema(parameters=FILTER_PARAMETERS, responses=ProductSerializer)
     def list(self, request):
-        """Products in id order, filtered as the staff list filters, a page at a time by cursor."""
+        """Products in id order, filtered as the staff list filters, a page at a time by cursor
+        (per_page: 25, 50 or 100)."""
         form = ProductFilterForm(request.query_params)
         per_page = form.page_size()
         cursor = request.query_params.get("cursor")
