@@ -1,0 +1,159 @@
+"""The JSON API at scale: the products list per filter, and the CSV export against a bare COPY.
+
+    flock /tmp/bench.lock .venv/bin/python bench/api_benchmark.py [--rows 1000000] [--runs 30] [--export-runs 3]
+
+It works in the benchmark database (`<DATABASE_URL's name>_bench`, see _django.py) and loads
+the generated products as bench/product_list_benchmark.py does (emptying its product table).
+
+- List: `GET /api/products/?<filter>` through DRF's test client with a bearer token, the first
+  page and a page deep in the catalogue (a cursor after 90% of the ids), median and p95.
+- Export: `GET /api/products/export.csv` of every product, read to the end through the Django
+  test client's streaming response, against a bare `COPY (SELECT ...) TO STDOUT` of the same rows
+  read through psycopg. Each runs in a fresh child process, so the peak RSS is its own.
+"""
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import _django  # noqa: F401 - sets up Django on the benchmark database
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import connection
+from product_list_benchmark import load, percentile
+from rest_framework.test import APIClient
+
+CASES = [
+    ("no filter", ""),
+    ("SKU, common", "sku=sku-0099"),
+    ("SKU, rare", "sku=SKU-00500000"),
+    ("SKU, 100k matches in the last ids", "sku=sku-009"),
+    ("name, common", "name=stool"),
+    ("name, rare", "name=zebrawood"),
+    ("description, common", "description=durable"),
+    ("description, rare", "description=quixotic"),
+    ("inactive", "active=no"),
+    ("combined: oak + durable + inactive", "name=oak&description=durable&active=no"),
+    ("combined: stool + quixotic", "name=stool&description=quixotic"),
+    ("100 per page, name common", "name=oak&per_page=100"),
+]
+BARE_COPY = (
+    "COPY (SELECT sku, name, description, price, active FROM products_product ORDER BY id)"
+    " TO STDOUT WITH (FORMAT csv, HEADER)"
+)
+
+
+def api_client() -> APIClient:
+    from api.services import api_token_create
+
+    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=user, name='bench')[1]}")
+    return client
+
+
+def deep_cursor() -> str:
+    """A cursor after 90% of the product ids, as `next` links would reach."""
+    from products.api import _cursor_encode
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT percentile_disc(0.9) WITHIN GROUP (ORDER BY id) FROM products_product")
+        return _cursor_encode("a", cursor.fetchone()[0])
+
+
+def time_list(client: APIClient, runs: int) -> None:
+    from api.throttling import TokenRateThrottle
+
+    TokenRateThrottle.THROTTLE_RATES = {"token": "1000000/minute"}
+    cursor = deep_cursor()
+    print(f"\nAPI products list (DRF test client, bearer token), {runs} runs per case, ms")
+    print(f"{'case':<38} {'first page':>19} {'page at 90% of ids':>21}  products")
+    print(f"{'':<38} {'median':>9} {'p95':>9} {'median':>10} {'p95':>10}")
+    for label, query in CASES:
+        figures, shown = [], 0
+        for url in (f"/api/products/?{query}", f"/api/products/?{query}&cursor={cursor}"):
+            for _ in range(3):  # warm caches and the connection
+                client.get(url)
+            timings = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                response = client.get(url)
+                timings.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == 200, response.status_code
+            figures += [statistics.median(timings), percentile(timings, 0.95)]
+            shown = shown or len(response.json()["results"])
+        print(f"{label:<38} {figures[0]:9.1f} {figures[1]:9.1f} {figures[2]:10.1f} {figures[3]:10.1f}  {shown}")
+
+
+def child_export(kind: str) -> dict:
+    """Read every product as CSV, the API's way or the bare COPY's; time, bytes and peak RSS.
+    Both first make a tiny request of their kind, so that connecting and the API's first-request
+    imports are not timed."""
+    client = api_client()
+    b"".join(client.get("/api/products/export.csv?sku=no-such-product").streaming_content)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+    started = time.perf_counter()
+    size = 0
+    if kind == "api":
+        response = client.get("/api/products/export.csv")
+        for chunk in response.streaming_content:
+            size += len(chunk)
+    else:
+        with connection.cursor() as cursor, cursor.copy(BARE_COPY) as copy:
+            for data in copy:
+                size += len(data)
+    return {
+        "seconds": time.perf_counter() - started,
+        "bytes": size,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def run_child(kind: str) -> dict:
+    output = subprocess.run(
+        [sys.executable, __file__, "--child", kind], check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def time_export(runs: int) -> None:
+    print(f"\nExport of every product as CSV, {runs} runs interleaved, each in a fresh process")
+    results = {"copy": [], "api": []}
+    for _ in range(runs):
+        for kind in results:
+            results[kind].append(run_child(kind))
+    for kind, label in (("copy", "bare COPY ... TO STDOUT"), ("api", "GET /api/products/export.csv")):
+        seconds = statistics.median(run["seconds"] for run in results[kind])
+        rss = max(run["peak_rss_mb"] for run in results[kind])
+        size = results[kind][0]["bytes"]
+        print(f"  {label:<30} median {seconds:6.2f} s  {size / 1e6:7.1f} MB  peak RSS {rss:5.0f} MB")
+    ratio = statistics.median(r["seconds"] for r in results["api"]) / statistics.median(
+        r["seconds"] for r in results["copy"]
+    )
+    print(f"  export / bare COPY: {ratio:.2f}x (goal: at most 2x)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--export-runs", type=int, default=3)
+    parser.add_argument("--child", choices=["api", "copy"], help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    settings.ALLOWED_HOSTS = ["testserver"]
+    if args.child:
+        print(json.dumps(child_export(args.child)))
+        return
+    print(f"Loading {args.rows:,} products ...", flush=True)
+    load(args.rows)
+    time_list(api_client(), args.runs)
+    time_export(args.export_runs)
+
+
+if __name__ == "__main__":
+    main()
