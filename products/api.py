@@ -37,8 +37,12 @@ class ProductSerializer(serializers.ModelSerializer):
         model = Product
         fields = ["id", "sku", "name", "description", "price", "active", "created_at", "updated_at"]
         read_only_fields = ["id", "created_at", "updated_at"]
-        # The form checks SKUs (case-insensitive uniqueness), not a model validator.
-        extra_kwargs = {"sku": {"validators": []}, "price": {"min_value": 0}}
+        # Types only: the form checks the rules (lengths, blanks, a SKU taken in any case, a
+        # negative price), so that each is refused with the one message the UI shows.
+        extra_kwargs = {
+            "sku": {"validators": [], "allow_blank": True, "max_length": None},
+            "name": {"allow_blank": True, "max_length": None},
+        }
 
     def validate(self, attrs):
         """The staff form's validation, on the product as this request would leave it."""

@@ -104,13 +104,16 @@ def test_create_with_a_sku_taken_in_another_case_is_refused_on_sku(api_client):
         ({"sku": "A-1", "name": "Lamp", "price": "-1"}, "price"),
         ({"sku": "A-1", "name": "Lamp", "price": "1.234"}, "price"),
         ({"sku": "x" * 65, "name": "Lamp"}, "sku"),
+        ({"sku": "  ", "name": "Lamp"}, "sku"),
     ],
 )
-def test_invalid_product_is_refused_with_a_field_error(api_client, data, field):
-    """Missing or invalid fields are 400 with an error on the field."""
+def test_invalid_product_is_refused_with_the_forms_error(api_client, data, field):
+    """Missing or invalid fields are 400 with the staff form's own message on the field."""
+    from products.forms import ProductForm
+
     response = api_client.post("/api/products/", data, format="json")
     assert response.status_code == 400
-    assert field in response.json()
+    assert response.json()[field] == ProductForm({"active": True, **data}).errors[field]
 
 
 def test_read_patch_put_and_delete_one_product(api_client, emitted):
