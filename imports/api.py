@@ -26,7 +26,9 @@ class RowErrorSerializer(serializers.ModelSerializer):
 class ImportJobSerializer(serializers.ModelSerializer):
     name = serializers.CharField(source="original_name", read_only=True)
     percent = serializers.IntegerField(source="progress.percent", read_only=True)
-    progress = serializers.CharField(source="progress.text", read_only=True, help_text="What the job is doing, for people.")
+    progress = serializers.CharField(
+        source="progress.text", read_only=True, help_text="What the job is doing, for people."
+    )
     rows = serializers.IntegerField(source="rows_processed", read_only=True, help_text="Data rows read, valid or not.")
     rows_per_second = serializers.IntegerField(source="progress.rows_per_second", read_only=True, allow_null=True)
     eta_seconds = serializers.IntegerField(source="progress.eta_seconds", read_only=True, allow_null=True)
@@ -50,7 +52,9 @@ class ImportJobSerializer(serializers.ModelSerializer):
 
 
 class ImportJobDetailSerializer(ImportJobSerializer):
-    first_errors = serializers.SerializerMethodField(help_text=f"The first {views.ROW_ERRORS_SHOWN} row errors; all are in errors.csv.")
+    first_errors = serializers.SerializerMethodField(
+        help_text=f"The first {views.ROW_ERRORS_SHOWN} row errors; all are in errors.csv."
+    )
 
     class Meta(ImportJobSerializer.Meta):
         fields = [*ImportJobSerializer.Meta.fields, "first_errors"]
@@ -61,7 +65,9 @@ class ImportJobDetailSerializer(ImportJobSerializer):
 
 
 class ImportUploadSerializer(serializers.Serializer):
-    file = serializers.FileField(help_text="A UTF-8 CSV file with the columns sku and name, and optionally description and price.")
+    file = serializers.FileField(
+        help_text="A UTF-8 CSV file with the columns sku and name, and optionally description and price."
+    )
 
 
 class ImportJobViewSet(StaffApiMixin, mixins.ListModelMixin, viewsets.GenericViewSet):
@@ -117,7 +123,9 @@ class ImportJobViewSet(StaffApiMixin, mixins.ListModelMixin, viewsets.GenericVie
             raise Conflict(error.messages[0]) from error
         return Response(ImportJobDetailSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="line,column,value,message")})
+    @extend_schema(
+        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="line,column,value,message")}
+    )
     def errors_csv(self, request, pk=None):
         """Every row error of the job as CSV (404 when it has none)."""
         return views.errors_csv(request._request, pk=pk)

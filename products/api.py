@@ -147,7 +147,9 @@ class ProductViewSet(StaffApiMixin, mixins.RetrieveModelMixin, viewsets.GenericV
 
     @extend_schema(
         parameters=FILTER_PARAMETERS,
-        responses={(200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="sku,name,description,price,active")},
+        responses={
+            (200, "text/csv"): OpenApiResponse(OpenApiTypes.STR, description="sku,name,description,price,active")
+        },
     )
     def export(self, request):
         """The filtered products as CSV in id order, streamed; the file re-imports as it is."""

@@ -60,7 +60,9 @@ class EndpointSerializer(serializers.ModelSerializer):
 
 
 class EndpointCreatedSerializer(EndpointSerializer):
-    secret = serializers.CharField(read_only=True, help_text="The signing secret (whsec_…), shown only in this response.")
+    secret = serializers.CharField(
+        read_only=True, help_text="The signing secret (whsec_…), shown only in this response."
+    )
 
     class Meta(EndpointSerializer.Meta):
         fields = [*EndpointSerializer.Meta.fields, "secret"]

@@ -33,7 +33,8 @@ def test_upload_is_imported_by_the_worker_and_reports_counts(api_client, celery_
     assert body["status"] == "completed_with_errors"
     assert (body["rows"], body["created"], body["updated"], body["skipped"], body["errors"]) == (3, 2, 0, 1, 1)
     assert body["percent"] == 100 and body["rows_per_second"] > 0 and body["eta_seconds"] is None
-    assert body["first_errors"] == [{"line": 3, "column": "price", "value": "oops", "message": body["first_errors"][0]["message"]}]
+    [row_error] = body["first_errors"]
+    assert (row_error["line"], row_error["column"], row_error["value"]) == (3, "price", "oops")
     assert Product.objects.count() == 2
     errors_csv = api_client.get(f"/api/imports/{job['id']}/errors.csv")
     assert errors_csv.status_code == 200 and errors_csv["Content-Type"].startswith("text/csv")
@@ -48,7 +49,7 @@ def test_upload_is_imported_by_the_worker_and_reports_counts(api_client, celery_
     [
         (b"", "file is empty."),
         (b"\x89PNG\r\n\x1a\n\x00\x00", "This is not a CSV text file (it contains binary data)."),
-        (b"sku;name;price\na;A;1\n", "The columns are separated by semicolons, not commas: found \u201csku;name;price\u201d"),
+        (b"sku;name;price\na;A;1\n", "separated by semicolons, not commas: found \u201csku;name;price\u201d"),
         (b"sku\tname\na\tA\n", "The columns are separated by tabs, not commas"),
         (b"name,description\nLamp,Warm\n", "(missing: sku; found: name, description)"),
         (b"code,title", "(missing: sku, name; found: code, title)"),

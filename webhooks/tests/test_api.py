@@ -52,7 +52,8 @@ def test_invalid_endpoint_is_refused_with_a_field_error(api_client, data, field)
 def test_url_check_is_the_forms(api_client, settings):
     """An internal address is refused as the form refuses it (SSRF), with its message."""
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = False
-    response = api_client.post("/api/webhooks/", {"url": "http://127.0.0.1/x", "events": [events.UPLOAD_FAILED]}, format="json")
+    data = {"url": "http://127.0.0.1/x", "events": [events.UPLOAD_FAILED]}
+    response = api_client.post("/api/webhooks/", data, format="json")
     assert response.status_code == 400
     assert "private or reserved address" in response.json()["url"][0]
 
