@@ -7,6 +7,7 @@ Every value that differs between a laptop and production comes from the environm
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -58,6 +59,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_celery_results",
+    "axes",
     "products",
     "imports",
     "webhooks",
@@ -74,6 +76,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a refused sign-in into the lockout answer (config.views.login_locked_out).
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -110,6 +114,17 @@ DATABASES = {
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes counts failed sign-ins (on /login/ and /admin/login/ alike: it hooks authenticate())
+# and refuses the next ones for a while. It counts per user name *and* address, so nobody can lock
+# a colleague out from elsewhere, and a successful sign-in starts the count afresh. Behind a proxy
+# every client shares the proxy's address and the count becomes per user name.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.views.login_locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # only failures are needed; successful sign-ins are not logged
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

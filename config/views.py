@@ -12,7 +12,7 @@ import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -84,3 +84,11 @@ def readyz(request):
         {"status": "ok" if ready else "unavailable", "checks": results},
         status=200 if ready else 503,
     )
+
+
+def login_locked_out(request, original_response: HttpResponse | None, credentials: dict | None) -> HttpResponse:
+    """django-axes' answer to a refused sign-in: the login page itself, whose form says why
+    (config.forms.ThrottledLoginMixin), as 429 Too Many Requests."""
+    response = original_response or HttpResponse("Too many failed sign-ins. Try again later.")
+    response.status_code = 429
+    return response
