@@ -223,6 +223,10 @@ CELERY_BEAT_SCHEDULE["imports-requeue-stale"] = {
     "task": "imports.tasks.import_jobs_requeue_stale_task",
     "schedule": 60.0,
 }
+# Staged uploads of ended imports are deleted this many days after the upload; the jobs, their
+# row errors and errors files stay in the history (a job without its file cannot be retried).
+IMPORT_FILE_RETENTION_DAYS = int(os.environ.get("IMPORT_FILE_RETENTION_DAYS", "30"))
+CELERY_BEAT_SCHEDULE["imports-files-purge"] = {"task": "imports.tasks.import_files_purge_task", "schedule": 3600.0}
 
 # LOGGING
 # ------------------------------------------------------------------------------
