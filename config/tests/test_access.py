@@ -71,9 +71,10 @@ def test_anonymous_user_is_sent_to_login(client, path):
 def test_non_staff_user_is_sent_to_login(client, path):
     """A signed-in user without staff status gets no further than an anonymous one."""
     client.force_login(get_user_model().objects.create_user(username="customer", password="x"))
-    response = client.get(path)
-    assert response.status_code == 302
-    assert response["Location"].startswith("/login/?next=")
+    for method in (client.get, client.post):
+        response = method(path)
+        assert response.status_code == 302, f"{method.__name__.upper()} {path}"
+        assert response["Location"].startswith("/login/?next=")
 
 
 @pytest.mark.django_db
@@ -90,6 +91,25 @@ def test_admin_requires_staff_login(client):
     response = client.get("/admin/")
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+@pytest.mark.django_db
+def test_every_admin_url_sends_anonymous_and_non_staff_users_to_login(client):
+    """The admin's pages, its catch-all included, need staff status too."""
+    paths = [
+        _example_path(route) for name, route, _ in _walk(get_resolver().url_patterns)
+        if route.startswith("admin/") and name != "admin:login"
+    ]
+    let_through = {}
+    for user in (None, get_user_model().objects.create_user(username="customer", password="x")):
+        if user:
+            client.force_login(user)
+        for method in (client.get, client.post):
+            for path in paths:
+                response = method(path)
+                if response.status_code != 302 or "/login/" not in response["Location"]:
+                    let_through[f"{user} {method.__name__} {path}"] = response.status_code
+    assert len(paths) > 20 and let_through == {}
 
 
 @pytest.mark.django_db
