@@ -10,6 +10,8 @@ from playwright.sync_api import expect
 
 from imports.services import import_job_create, import_job_run
 from products.models import Product
+from webhooks.models import Delivery
+from webhooks.tests.factories import endpoint_make
 
 SCRIPT = "<script>window.xss=1</script>"
 IMAGE = '"><img src=x onerror=window.xss=1>'
@@ -37,7 +39,9 @@ def _assert_escaped(html: str, where: str) -> None:
 
 @pytest.mark.django_db
 def test_imported_text_is_escaped_on_every_page(staff_client):
-    """Products list, row fragments, filter echo, import pages with row errors and warnings."""
+    """Products list, row fragments, filter echo, import pages with row errors and warnings,
+    and the webhook pages that show the events' payloads."""
+    endpoint_make(url="https://receiver.example.com/hooks")  # subscribed: the import's events are kept
     job = _hostile_import()
     assert (job.created_count, job.error_count) == (2, 1)
     product = Product.objects.get(sku=SCRIPT)
@@ -52,6 +56,9 @@ def test_imported_text_is_escaped_on_every_page(staff_client):
         "import detail": staff_client.get(job.get_absolute_url()),
         "import progress": staff_client.get(f"/imports/{job.pk}/progress/", headers=HTMX),
     }
+    for delivery in Delivery.objects.all():
+        pages[f"delivery {delivery.event.type}"] = staff_client.get(delivery.get_absolute_url())
+    assert {"delivery product.created", "delivery upload.completed"} <= set(pages)
     for where, response in pages.items():
         assert response.status_code == 200, where
         _assert_escaped(response.content.decode(), where)
