@@ -1,6 +1,7 @@
-"""Health endpoints for load balancers and orchestrators: open to anyone, no session.
+"""Health endpoints for load balancers and orchestrators (open to anyone, no session), and
+django-axes' answer to a refused sign-in.
 
-Their answers name the failing part and nothing more: an exception's text can hold host
+The health answers name the failing part and nothing more: an exception's text can hold host
 names, ports and database roles, so it goes to the log only.
 """
 
