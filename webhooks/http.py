@@ -35,30 +35,34 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+def _text(value: str) -> str:
+    """A receiver's text as PostgreSQL can store it (text columns refuse NUL)."""
+    return value.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+
+
 def _retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After is either delta-seconds or an HTTP date."""
+    """Retry-After is either delta-seconds (ASCII digits only) or an HTTP date; anything else is ignored."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
 def _causes(exc: BaseException):
-    """The exception and everything it wraps (requests → urllib3 → socket errors)."""
+    """The exception and everything it wraps (requests → urllib3 → ssl and socket errors)."""
     seen, stack = set(), [exc]
     while stack:
         current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue  # ssl.SSLError's `reason` is a string
         seen.add(id(current))
         yield current
-        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-        stack.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
+        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None), *current.args])
 
 
 def _describe(exc: BaseException, timeout: float) -> str:
@@ -74,7 +78,7 @@ def _describe(exc: BaseException, timeout: float) -> str:
         if isinstance(cause, ConnectionRefusedError):
             return "Connection refused"
         if isinstance(cause, ssl.SSLError):
-            return f"TLS error: {cause.reason or cause}"
+            return f"TLS error: {getattr(cause, 'verify_message', None) or cause.reason or cause}"
     return f"Connection failed ({type(exc).__name__})"
 
 
@@ -86,7 +90,7 @@ def _read_excerpt(response: requests.Response, deadline: "_Deadline", timeout: f
             break
         if deadline.passed:
             raise TimeoutError(f"response body still arriving after {timeout:g} s")
-    return body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+    return _text(body[:EXCERPT_BYTES].decode("utf-8", errors="replace"))
 
 
 class _Deadline:
@@ -187,7 +191,7 @@ def http_post(*, url: str, body: str, headers: dict[str, str], timeout: float) -
         deadline.cancel()
     error = ""
     if response.is_redirect:
-        error = f"Redirect to {response.headers.get('location', '?')} not followed"
+        error = _text(f"Redirect to {response.headers.get('location', '?')} not followed")
     return Outcome(
         response_ms=elapsed_ms(),
         status_code=response.status_code,
