@@ -283,3 +283,38 @@ def test_tls_errors_with_a_text_reason_are_described():
     wrapped = requests.exceptions.SSLError(urllib3.exceptions.SSLError(error))
     assert error in list(_causes(wrapped))
     assert _describe(wrapped, timeout=15) == "TLS error: WRONG_VERSION_NUMBER"
+
+
+@pytest.fixture
+def environment_proxy(monkeypatch, tmp_path, receiver):
+    """HTTP_PROXY points at a second receiver, which records what a forwarding proxy would get,
+    and a .netrc holds a password for the receiver's host."""
+    from webhooks.tests.receiver import Receiver
+
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    for name in ["no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"]:
+        monkeypatch.delenv(name, raising=False)
+    with Receiver() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.removesuffix("/hook"))
+        monkeypatch.setenv("http_proxy", proxy.url.removesuffix("/hook"))
+        yield proxy
+
+
+@pytest.mark.django_db
+def test_environment_proxies_and_netrc_are_ignored_by_default(receiver, environment_proxy):
+    """With WEBHOOKS_USE_ENV_PROXIES off the request goes straight to the receiver, without .netrc credentials."""
+    assert _send(_queue_one(receiver.url)).status == Delivery.Status.SUCCEEDED
+    assert environment_proxy.requests == []
+    assert "authorization" not in receiver.requests[0].headers
+
+
+@pytest.mark.django_db
+def test_environment_proxies_are_used_when_the_setting_is_on(receiver, environment_proxy, settings):
+    """With WEBHOOKS_USE_ENV_PROXIES on the request goes through HTTP_PROXY, naming the receiver's URL."""
+    settings.WEBHOOKS_USE_ENV_PROXIES = True
+    assert _send(_queue_one(receiver.url)).status == Delivery.Status.SUCCEEDED
+    assert receiver.requests == []
+    assert environment_proxy.requests[0].path == receiver.url
