@@ -19,7 +19,7 @@ from webhooks.services import (
     endpoint_delete,
     endpoint_update,
 )
-from webhooks.tests.factories import endpoint_make, retry_time_arrives
+from webhooks.tests.factories import delivery_failed_once_make, endpoint_make, retry_time_arrives
 from webhooks.tests.receiver import Reply
 
 
@@ -74,12 +74,8 @@ def test_redeliver_sends_a_finished_delivery_again(celery_worker, receiver, wait
 @pytest.mark.django_db
 def test_fixing_the_url_makes_waiting_retries_due_now(receiver):
     """Changing an endpoint's URL ends its failure pause and brings its scheduled retries forward."""
-    receiver.script(Reply(status=500))
-    endpoint = endpoint_make(url=receiver.url + "/wrong")
-    emit(events.PRODUCT_CREATED, {"products": []})
-    delivery = Delivery.objects.get()
-    delivery_send(delivery_id=delivery.pk)
-    endpoint.refresh_from_db()
+    delivery = delivery_failed_once_make(receiver=receiver)
+    endpoint = delivery.endpoint
     assert endpoint.is_paused
 
     endpoint_update(endpoint=endpoint, url=receiver.url, description="", event_types=endpoint.event_types)
