@@ -1,5 +1,6 @@
 """A real HTTP(S) receiver on loopback for webhook tests: records requests, answers as scripted."""
 
+import contextlib
 import socket
 import ssl
 import threading
@@ -114,3 +115,41 @@ class Receiver:
     def __exit__(self, *exc):
         self.server.shutdown()
         self.server.server_close()
+
+
+class SlowRelay:
+    """Relays connections to `port` on `host`, passing the server's bytes on one at a time,
+    `interval` apart: a receiver that drags out its TLS handshake (or anything else)."""
+
+    def __init__(self, *, host: str, port: int, interval: float):
+        family, _, _, _, address = socket.getaddrinfo(host, 0, type=socket.SOCK_STREAM)[0]
+        self._upstream = (address[0], port)
+        self._interval = interval
+        self._listener = socket.socket(family, socket.SOCK_STREAM)
+        self._listener.bind(address[:2])
+        self._listener.listen()
+        self.port = self._listener.getsockname()[1]
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def _accept(self) -> None:
+        with contextlib.suppress(OSError):  # the listener closed: the test ended
+            while True:
+                client, _ = self._listener.accept()
+                upstream = socket.create_connection(self._upstream)
+                threading.Thread(target=self._pump, args=(client, upstream, 0.0), daemon=True).start()
+                threading.Thread(target=self._pump, args=(upstream, client, self._interval), daemon=True).start()
+
+    @staticmethod
+    def _pump(source: socket.socket, sink: socket.socket, interval: float) -> None:
+        with contextlib.suppress(OSError), source, sink:  # either side hung up
+            while data := source.recv(4096):
+                for piece in ([data[i : i + 1] for i in range(len(data))] if interval else [data]):
+                    sink.sendall(piece)
+                    time.sleep(interval)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._listener.close()

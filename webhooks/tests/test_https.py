@@ -1,13 +1,14 @@
 """HTTPS deliveries as production sends them: SSRF guard on, pinned address, the host name for TLS and Host."""
 
 import pytest
+import trustme
 from standardwebhooks import Webhook
 
 from webhooks import events
 from webhooks.models import Delivery
 from webhooks.services import delivery_send, emit
 from webhooks.tests.factories import endpoint_make
-from webhooks.tests.receiver import Reply
+from webhooks.tests.receiver import Reply, SlowRelay
 
 
 def _send_one(url: str) -> Delivery:
@@ -48,8 +49,6 @@ def test_certificate_for_another_name_is_refused(https_receiver_for):
 @pytest.mark.django_db
 def test_certificate_from_a_ca_outside_the_bundle_is_refused(https_receiver, settings, tmp_path):
     """Receivers are verified against WEBHOOKS_CA_BUNDLE only: another CA's bundle refuses the certificate."""
-    import trustme
-
     other_bundle = tmp_path / "other-ca.pem"
     trustme.CA().cert_pem.write_to_path(str(other_bundle))
     settings.WEBHOOKS_CA_BUNDLE = str(other_bundle)
@@ -76,3 +75,14 @@ def test_a_receiver_trickling_its_headers_over_tls_is_cut_off_at_the_timeout(htt
     assert delivery.last_status_code is None
     assert delivery.last_error == "Timed out waiting for the response (after 1 s)"
     assert delivery.last_response_ms < 5000
+
+
+@pytest.mark.django_db
+def test_a_receiver_dragging_out_its_tls_handshake_is_cut_off_at_the_timeout(https_receiver, settings):
+    """The deadline covers the TLS handshake too, however steadily its bytes arrive."""
+    settings.WEBHOOKS_TIMEOUT_SECONDS = 1
+    with SlowRelay(host="localhost", port=https_receiver.server.server_port, interval=0.05) as relay:
+        delivery = _send_one(f"https://localhost:{relay.port}/hook")
+    assert delivery.last_error == "Timed out waiting for the response (after 1 s)"
+    assert delivery.last_response_ms < 5000
+    assert https_receiver.requests == []

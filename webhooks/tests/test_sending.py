@@ -17,7 +17,7 @@ from webhooks.http import _causes, _describe
 from webhooks.models import Delivery, Endpoint
 from webhooks.services import delivery_send, emit, endpoint_delete
 from webhooks.tests.factories import endpoint_make, retry_time_arrives
-from webhooks.tests.receiver import Reply
+from webhooks.tests.receiver import Receiver, Reply
 
 
 def _queue_one(url: str) -> Delivery:
@@ -289,8 +289,6 @@ def test_tls_errors_with_a_text_reason_are_described():
 def environment_proxy(monkeypatch, tmp_path, receiver):
     """HTTP_PROXY points at a second receiver, which records what a forwarding proxy would get,
     and a .netrc holds a password for the receiver's host."""
-    from webhooks.tests.receiver import Receiver
-
     netrc = tmp_path / "netrc"
     netrc.write_text("machine 127.0.0.1 login someone password secret\n")
     netrc.chmod(0o600)
