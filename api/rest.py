@@ -9,21 +9,46 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
 from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.pagination import CursorPagination
+from rest_framework.permissions import BasePermission
 from rest_framework.renderers import BaseRenderer, JSONRenderer
 from rest_framework.response import Response
 from rest_framework.serializers import as_serializer_error
 from rest_framework.views import exception_handler
 
+from config.permissions import permission_denied_message
+
 logger = logging.getLogger(__name__)
+
+
+class ModelPermissionRequired(BasePermission):
+    """The model permission a staff page's action needs (config.permissions), for the same action here."""
+
+    def __init__(self, permission: str, action: str):
+        self.permission, self.message = permission, permission_denied_message(action)
+
+    def has_permission(self, request, view):
+        return request.user.has_perm(self.permission)
 
 
 class StaffApiMixin:
     """For API views: they answer a missing or bad token with 401 JSON themselves (DRF's
-    authentication, staff only), so the site's login redirect (config.middleware) skips them."""
+    authentication, staff only), so the site's login redirect (config.middleware) skips them.
+
+    `action_permissions` maps a viewset action to the (permission, action text) its page
+    counterpart needs, refused with 403 JSON.
+    """
+
+    action_permissions: dict[str, tuple[str, str]] = {}
 
     @classmethod
     def as_view(cls, *args, **kwargs):
         return login_not_required(super().as_view(*args, **kwargs))
+
+    def get_permissions(self):
+        permissions = super().get_permissions()
+        if required := self.action_permissions.get(getattr(self, "action", None)):
+            permissions.append(ModelPermissionRequired(*required))
+        return permissions
 
 
 class Conflict(APIException):

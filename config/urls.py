@@ -5,7 +5,9 @@ from django.views.generic import RedirectView
 
 from api import views as api_views
 from config import views
-from config.forms import StaffAuthenticationForm
+from config.forms import AdminLoginForm, StaffAuthenticationForm
+
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="imports:index", permanent=False), name="home"),

@@ -162,6 +162,7 @@ class ProductViewSet(StaffApiMixin, mixins.RetrieveModelMixin, viewsets.GenericV
 class DeleteAllViewSet(StaffApiMixin, viewsets.GenericViewSet):
     queryset = DeleteAllJob.objects.all()
     serializer_class = DeleteAllJobSerializer
+    action_permissions = {"create": ("products.add_deletealljob", "delete all products")}
 
     @extend_schema(request=DeleteAllSerializer, responses={202: DeleteAllJobSerializer})
     def create(self, request):
