@@ -5,6 +5,7 @@ main journeys in Chromium. Whatever works only in development fails here."""
 import os
 import re
 import secrets
+import ssl
 import subprocess
 import sys
 
@@ -13,6 +14,7 @@ import requests
 import trustme
 from django.conf import settings
 from playwright.sync_api import expect
+from standardwebhooks.webhooks import Webhook
 
 from config.tests.processes import (
     broker_wait_until_idle,
@@ -24,6 +26,7 @@ from config.tests.processes import (
 )
 from imports.models import ImportJob
 from products.models import Product
+from webhooks.tests.receiver import Receiver
 
 # The lane's web and worker share this Redis database; the session's in-process worker uses another.
 REDIS_DATABASE = 14
@@ -146,6 +149,18 @@ def production_page(browser, production_app, production_db, staff_user):
     assert not failed, f"Requests that failed: {failed}"
 
 
+@pytest.fixture
+def https_receiver(tls):
+    """The webhook tests' receiver behind TLS with a certificate for localhost from the test CA."""
+    receiver = Receiver()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.server_cert.configure_cert(context)
+    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
+    receiver.url = f"https://localhost:{receiver.server.server_port}/hook"
+    with receiver:
+        yield receiver
+
+
 def upload(page, path) -> None:
     page.goto("/")
     page.locator("#upload-form input[type=file]").set_input_files(path)
@@ -228,3 +243,21 @@ def test_sign_in_import_a_csv_and_edit_a_product(production_page, tmp_path):
     row.get_by_role("button", name="Save").click()
     expect(production_page.locator("#toasts")).to_contain_text(f"Product {sku} saved.")
     assert Product.objects.get(sku=sku).name == "Renamed in production"
+
+
+def test_upload_completed_arrives_signed_over_https(production_page, https_receiver, tmp_path):
+    """An endpoint added in the UI with the SSRF guard on receives `upload.completed` over verified
+    HTTPS, addressed to its host name, and the Standard Webhooks library accepts the signature."""
+    production_page.goto("/webhooks/")
+    production_page.get_by_role("link", name="Add endpoint").click()
+    production_page.get_by_label("URL").fill(https_receiver.url)
+    production_page.get_by_label("Upload completed").check()
+    production_page.get_by_role("button", name="Save").click()
+    secret = production_page.get_by_test_id("secret").inner_text()
+
+    upload(production_page, catalogue_csv(tmp_path))
+    delivery = https_receiver.wait_for(1, timeout=120)[0]
+    event = Webhook(secret).verify(delivery.body, delivery.headers)
+    assert delivery.headers["host"] == https_receiver.url.split("/")[2]
+    assert event["type"] == "upload.completed"
+    assert (event["data"]["status"], event["data"]["rows"]) == ("completed", CSV_ROWS)
