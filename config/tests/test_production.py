@@ -16,6 +16,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 from standardwebhooks.webhooks import Webhook
 
+from conftest import STAFF_PASSWORD
 from config.tests.processes import (
     broker_wait_until_idle,
     database_url,
@@ -141,7 +142,7 @@ def production_page(browser, production_app, production_db, staff_user):
     page.on("response", lambda response: response.status >= 400 and failed.append(response.url))
     page.goto("/login/")
     page.get_by_label("Username").fill(staff_user.username)
-    page.get_by_label("Password").fill("correct horse battery staple")
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: "/login/" not in url)
     yield page

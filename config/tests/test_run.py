@@ -39,7 +39,7 @@ def answers(url: str) -> bool:
 @pytest.mark.django_db(transaction=True)
 def test_make_run_serves_hides_the_generated_password_and_stops_cleanly_on_ctrl_c(tmp_path):
     """The URL answers; the generated staff password is printed once but is in no process's
-    environment; Ctrl-C (SIGINT to the process group) exits 0 without a make error and leaves nothing running."""
+    environment; Ctrl-C (SIGINT to the process group) stops without a make error and leaves nothing running."""
     port = free_port()
     broker = redis_url(REDIS_DATABASE)
     env = {**os.environ, "DATABASE_URL": database_url(), "REDIS_URL": broker, "CELERY_BROKER_URL": broker,
@@ -63,7 +63,8 @@ def test_make_run_serves_hides_the_generated_password_and_stops_cleanly_on_ctrl_
     finally:
         status = process_stop(run, signal.SIGINT)
     output = log.read_text()
-    # make dies of the SIGINT it received too, as any program stopped with Ctrl-C (the shell says 130).
-    assert status == -signal.SIGINT, output[-3000:]
+    # make received the SIGINT too: it exits 0 or dies of it (the shell says 130), as any program
+    # stopped with Ctrl-C, depending on whether the script had ended when it looked.
+    assert status in (0, -signal.SIGINT), output[-3000:]
     assert "make: ***" not in output, output[-3000:]
     assert group_processes(run.pid) == []
