@@ -199,6 +199,14 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # Receivers on loopback/private addresses are refused (SSRF) unless this is on; on by default
 # in development so a local receiver works.
 WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", DEBUG)
+# Host names whose loopback/private addresses the guard accepts even when it is on. For tests
+# only (a local HTTPS receiver under a real name); leave empty in production.
+WEBHOOKS_SSRF_ALLOWED_HOSTS = env_list("WEBHOOKS_SSRF_ALLOWED_HOSTS", "")
+# CA bundle that receivers' certificates are verified with; empty: requests' bundle (certifi).
+WEBHOOKS_CA_BUNDLE = os.environ.get("WEBHOOKS_CA_BUNDLE", "")
+# Send through the environment's HTTP(S)_PROXY / NO_PROXY. When off, requests connect directly, so
+# the SSRF guard approves the very address connected to and the deadline covers the connection.
+WEBHOOKS_USE_ENV_PROXIES = env_bool("WEBHOOKS_USE_ENV_PROXIES", False)
 # Total time allowed for one delivery attempt (Standard Webhooks / Svix use 15 s).
 WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOKS_TIMEOUT_SECONDS", "15"))
 # Retries wait in the database (next_attempt_at); this sweep enqueues the ones that are due.
