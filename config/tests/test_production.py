@@ -153,12 +153,9 @@ def production_page(browser, production_app, production_db, staff_user):
 @pytest.fixture
 def https_receiver(tls):
     """The webhook tests' receiver behind TLS with a certificate for localhost from the test CA."""
-    receiver = Receiver()
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     tls.server_cert.configure_cert(context)
-    receiver.server.socket = context.wrap_socket(receiver.server.socket, server_side=True)
-    receiver.url = f"https://localhost:{receiver.server.server_port}/hook"
-    with receiver:
+    with Receiver(host="localhost", tls=context) as receiver:
         yield receiver
 
 
@@ -260,5 +257,6 @@ def test_upload_completed_arrives_signed_over_https(production_page, https_recei
     delivery = https_receiver.wait_for(1, timeout=120)[0]
     event = Webhook(secret).verify(delivery.body, delivery.headers)
     assert delivery.headers["host"] == https_receiver.url.split("/")[2]
+    assert https_receiver.server_names == ["localhost"]
     assert event["type"] == "upload.completed"
     assert (event["data"]["status"], event["data"]["rows"]) == ("completed", CSV_ROWS)
