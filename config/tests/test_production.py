@@ -8,6 +8,8 @@ import secrets
 import ssl
 import subprocess
 import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -76,19 +78,27 @@ class App:
             return False
 
 
+@dataclass
+class TLS:
+    """A test CA and a certificate for localhost from it, written where gunicorn and requests read them."""
+
+    server_cert: trustme.LeafCert
+    ca_path: Path
+    cert_path: Path
+    key_path: Path
+
+
 @pytest.fixture(scope="module")
 def tls(tmp_path_factory):
-    """A test CA and a certificate for localhost from it; the CA's pem is `tls.ca_path`."""
     folder = tmp_path_factory.mktemp("tls")
     ca = trustme.CA()
-    ca.ca_path = folder / "ca.pem"
-    ca.cert_pem.write_to_path(ca.ca_path)
-    ca.server_cert = ca.issue_cert("localhost", "127.0.0.1")
-    ca.server_cert.private_key_pem.write_to_path(folder / "key.pem")
-    for blob in ca.server_cert.cert_chain_pems:
-        blob.write_to_path(folder / "cert.pem", append=True)
-    ca.folder = folder
-    return ca
+    server_cert = ca.issue_cert("localhost", "127.0.0.1")
+    files = TLS(server_cert, folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
+    ca.cert_pem.write_to_path(files.ca_path)
+    server_cert.private_key_pem.write_to_path(files.key_path)
+    for blob in server_cert.cert_chain_pems:
+        blob.write_to_path(files.cert_path, append=True)
+    return files
 
 
 @pytest.fixture(scope="module")
@@ -112,8 +122,7 @@ def production_app(django_db_setup, django_db_blocker, tls, tmp_path_factory):
     app = App(folder, env, f"https://localhost:{port}", tls.ca_path)
     try:
         app.start("web", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
-                  "--access-logfile", "-", "--certfile", str(tls.folder / "cert.pem"),
-                  "--keyfile", str(tls.folder / "key.pem"))  # fmt: skip
+                  "--access-logfile", "-", "--certfile", str(tls.cert_path), "--keyfile", str(tls.key_path))  # fmt: skip
         app.start("worker", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "1")
         wait_for(app.ready, 180, "/readyz to answer 200 (database, Redis and the worker)")
         yield app
