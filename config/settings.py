@@ -8,6 +8,7 @@ servers that `make services` starts.
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_celery_results",
+    "axes",
     "products",
     "imports",
     "webhooks",
@@ -77,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a refused sign-in into the lockout answer (config.views.login_locked_out).
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -113,6 +117,18 @@ DATABASES = {
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes counts failed sign-ins (on /login/ and /admin/login/ alike: it hooks authenticate())
+# and refuses the next ones for a while. It counts per user name *and* address, so nobody can lock
+# a colleague out from elsewhere, and a successful sign-in starts the count afresh. Behind a proxy
+# every client shares the proxy's address and the count becomes per user name.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.views.login_locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # only failures are needed; successful sign-ins are not logged
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -230,6 +246,10 @@ CELERY_BEAT_SCHEDULE["imports-requeue-stale"] = {
     "task": "imports.tasks.import_jobs_requeue_stale_task",
     "schedule": 60.0,
 }
+# Staged uploads of ended imports are deleted this many days after the upload; the jobs, their
+# row errors and errors files stay in the history (a job without its file cannot be retried).
+IMPORT_FILE_RETENTION_DAYS = int(os.environ.get("IMPORT_FILE_RETENTION_DAYS", "30"))
+CELERY_BEAT_SCHEDULE["imports-files-purge"] = {"task": "imports.tasks.import_files_purge_task", "schedule": 3600.0}
 
 # LOGGING
 # ------------------------------------------------------------------------------
@@ -239,4 +259,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # django-axes logs every sign-in at INFO; failures and lockouts are its warnings.
+    "loggers": {"axes": {"level": "WARNING"}},
 }
