@@ -269,3 +269,51 @@ def test_upload_completed_arrives_signed_over_https(production_page, https_recei
     assert https_receiver.server_names == ["localhost"]
     assert event["type"] == "upload.completed"
     assert (event["data"]["status"], event["data"]["rows"]) == ("completed", CSV_ROWS)
+
+
+def test_api_flow_with_a_bearer_token_from_the_command(production_app, production_db, staff_user, https_receiver):
+    """Over HTTPS against gunicorn and a worker process, with a token from `manage.py api_token`:
+    schema, docs, auth refusal, upload, poll, filter, patch, duplicate refused, create, delete,
+    filtered export, and a webhook created, tested, its deliveries listed, deleted."""
+    created = manage("api_token", staff_user.username, env=production_app.env)
+    assert created.returncode == 0, created.stderr
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the test CA
+    session.verify = production_app.ca_path
+    session.headers["Authorization"] = f"Bearer {created.stdout.strip().splitlines()[-1]}"
+    api = production_app.url + "/api"
+
+    assert session.get(f"{api}/schema/?format=json").json()["openapi"].startswith("3.")
+    assert "swagger-ui" in session.get(f"{api}/docs/").text
+    refused = requests.get(f"{api}/products/", verify=production_app.ca_path, allow_redirects=False)
+    assert refused.status_code == 401 and refused.headers["Content-Type"] == "application/json"
+
+    csv_text = "sku,name,description\nAPI-1,Oak table,Solid oak\nAPI-2,Pine shelf,Pine\nAPI-3,Oak chair,\n"
+    job = session.post(f"{api}/imports/", files={"file": ("api.csv", csv_text)}).json()
+    wait_for(lambda: session.get(f"{api}/imports/{job['id']}/").json()["status"] == "completed", 120, "the import")
+    assert session.get(f"{api}/imports/{job['id']}/").json()["created"] == 3
+
+    def oak_skus():  # found once the search catch-up the import queued has run
+        return [product["sku"] for product in session.get(f"{api}/products/?sku=api&name=oak").json()["results"]]
+
+    wait_for(lambda: oak_skus() == ["API-1", "API-3"], 60, "search to find the imported products")
+    product = session.get(f"{api}/products/?sku=api-1").json()["results"][0]
+    assert session.patch(f"{api}/products/{product['id']}/", json={"price": "12.50"}).json()["price"] == "12.50"
+    duplicate = session.post(f"{api}/products/", json={"sku": "api-2", "name": "Copy"})
+    assert duplicate.status_code == 400 and "api-2" in duplicate.json()["sku"][0].lower()
+    new = session.post(f"{api}/products/", json={"sku": "API-4", "name": "Walnut desk"})
+    assert new.status_code == 201
+    assert session.delete(f"{api}/products/{new.json()['id']}/").status_code == 204
+    export = session.get(f"{api}/products/export.csv?sku=api&name=oak")
+    assert export.text.splitlines() == [
+        "sku,name,description,price,active", "API-1,Oak table,Solid oak,12.50,t", 'API-3,Oak chair,"",,t'
+    ]
+
+    endpoint = session.post(f"{api}/webhooks/", json={"url": https_receiver.url, "events": ["product.created"]})
+    assert endpoint.status_code == 201 and endpoint.json()["secret"].startswith("whsec_")
+    endpoint_url = f"{api}/webhooks/{endpoint.json()['id']}/"
+    delivery = session.post(f"{endpoint_url}test/").json()
+    wait_for(lambda: session.get(f"{api}/deliveries/{delivery['id']}/").json()["status"] != "pending", 60, "the test")
+    [listed] = session.get(f"{endpoint_url}deliveries/").json()["results"]
+    assert listed["status"] == "succeeded" and listed["attempt_log"][0]["status_code"] == 200
+    assert session.delete(endpoint_url).status_code == 204
