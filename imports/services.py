@@ -3,16 +3,16 @@
 import logging
 import uuid
 from collections.abc import Callable
-from contextlib import contextmanager
 from datetime import timedelta
 
-import psycopg
+import pglock
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.db import OperationalError, connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
+from config import locks
 from imports.models import ImportJob
 from imports.parsing import CsvFileError
 from imports.pipeline import import_rows
@@ -28,14 +28,12 @@ MAX_ATTEMPTS = 3
 # A running job whose heartbeat (updated_at, bumped every batch) is older than this, and whose
 # run lock nobody holds, lost its worker without the broker noticing: the sweep re-queues it.
 STALE_AFTER = timedelta(minutes=5)
-# Names the per-job advisory locks among the database's advisory locks (the first key).
-JOB_LOCK_CLASS = 7_240_002
 # How long a run waits for the job's lock. A worker process killed mid-import leaves its
 # database session, and the lock, behind until PostgreSQL notices the closed connection, at
 # its next read or write: after a long statement, maybe after Celery has handed the task out
 # again. Without the wait the new run would find the lock taken and leave the job to the
 # stale-job sweep (STALE_AFTER).
-JOB_LOCK_WAIT = "30s"
+JOB_LOCK_WAIT = timedelta(seconds=30)
 
 
 def import_job_create(*, file: File, name: str, user: AbstractBaseUser | None, enqueue: bool = True) -> ImportJob:
@@ -96,7 +94,7 @@ def import_job_run(*, job_id: int, on_progress: Callable[[ImportJob], None] | No
     JOB_LOCK_WAIT, then returns without importing; a call for an ended job does nothing, and
     re-importing rows is an idempotent upsert.
     """
-    with _job_run_lock(job_id, wait=JOB_LOCK_WAIT) as acquired:
+    with pglock.advisory(locks.import_job(job_id), timeout=JOB_LOCK_WAIT) as acquired:
         if not acquired:
             logger.info("Import job %s is already running elsewhere.", job_id)
             return ImportJob.objects.get(pk=job_id)
@@ -111,36 +109,6 @@ def import_job_run(*, job_id: int, on_progress: Callable[[ImportJob], None] | No
             logger.exception("Import job %s failed.", job_id)
             return _job_fail(job, "The import stopped on an unexpected error; the logs have the details.")
         return _job_finish(job, cancelled=cancelled)
-
-
-@contextmanager
-def _job_run_lock(job_id: int, *, wait: str = ""):
-    """A session lock that dies with its connection: a dead worker never blocks the next run.
-    Waits up to `wait` (a PostgreSQL interval) for it, else takes it only if it is free."""
-    with connection.cursor() as cursor:
-        if wait:
-            acquired = _advisory_lock_wait(cursor, job_id, wait)
-        else:
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [JOB_LOCK_CLASS, job_id])
-            acquired = cursor.fetchone()[0]
-    try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [JOB_LOCK_CLASS, job_id])
-
-
-def _advisory_lock_wait(cursor, job_id: int, wait: str) -> bool:
-    try:
-        with transaction.atomic():  # the session lock outlives it; lock_timeout does not
-            cursor.execute(f"SET LOCAL lock_timeout = '{wait}'")
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [JOB_LOCK_CLASS, job_id])
-    except OperationalError as error:
-        if isinstance(error.__cause__, psycopg.errors.LockNotAvailable):
-            return False
-        raise
-    return True
 
 
 def _job_start(job_id: int) -> ImportJob:
@@ -222,7 +190,7 @@ def import_jobs_requeue_stale() -> int:
     )
     requeued = 0
     for job in stale:
-        with _job_run_lock(job.pk) as acquired:
+        with pglock.advisory(locks.import_job(job.pk), timeout=0) as acquired:
             if acquired:  # nobody is running it
                 with transaction.atomic():
                     import_job_enqueue(job=job)

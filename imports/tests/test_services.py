@@ -1,6 +1,7 @@
 """The import pipeline end to end against PostgreSQL: upsert rules, failures, cancel, retry, redelivery."""
 
 import threading
+from datetime import timedelta
 from decimal import Decimal
 
 import psycopg
@@ -8,6 +9,7 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
+from config import locks
 from imports import pipeline, services
 from imports.models import ImportJob
 from products.models import Product
@@ -172,11 +174,11 @@ def test_a_redelivered_job_runs_again_until_too_many_attempts(make_job):
 @pytest.mark.django_db
 def test_a_job_another_worker_is_running_is_left_alone(make_job, monkeypatch):
     """A duplicate delivery while the job runs elsewhere (its lock held) returns without importing."""
-    monkeypatch.setattr(services, "JOB_LOCK_WAIT", "100ms")
+    monkeypatch.setattr(services, "JOB_LOCK_WAIT", timedelta(milliseconds=100))
     job = make_job("sku,name\na,A\n")
     params = connection.get_connection_params()
     with psycopg.connect(**params, autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s, %s)", [services.JOB_LOCK_CLASS, job.pk])
+        other.execute("SELECT pg_advisory_lock(%s)", [locks.import_job(job.pk)])
         assert services.import_job_run(job_id=job.pk).status == "queued"
     assert not Product.objects.exists()
 
@@ -189,7 +191,7 @@ def test_a_run_waits_for_the_lock_a_dead_workers_session_still_holds(make_job):
     ImportJob.objects.filter(pk=job.pk).update(status="running", attempts=1)
     params = connection.get_connection_params()
     with psycopg.connect(**params, autocommit=True) as dying:
-        dying.execute("SELECT pg_advisory_lock(%s, %s)", [services.JOB_LOCK_CLASS, job.pk])
+        dying.execute("SELECT pg_advisory_lock(%s)", [locks.import_job(job.pk)])
         threading.Timer(0.5, dying.close).start()
         job = services.import_job_run(job_id=job.pk)
     assert (job.status, job.attempts, job.created_count) == ("completed", 2, 1)

@@ -3,6 +3,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from config import locks
 from products import search
 from products.models import Product
 from products.tests.factories import product_make
@@ -97,14 +98,14 @@ def test_delete_all_from_the_modal(staff_page, three_products, celery_worker):
 def test_search_notice_goes_and_the_list_finds_the_products_once_search_caught_up(staff_page, other_session):
     """While a catch-up is pending the list says so; when it ends the notice goes and the filter finds the import."""
     Product.objects.create(sku="PINE-2", name="Pine Bench")  # as an import writes it
-    other_session.execute("SELECT pg_advisory_lock(%s)", [search.CATCH_UP_LOCK_KEY])  # a catch-up running elsewhere
+    other_session.execute("SELECT pg_advisory_lock(%s)", [locks.SEARCH_CATCH_UP])  # a catch-up running elsewhere
     search.product_search_catch_up_soon()
     staff_page.goto("/products/?name=pine")
     notice = staff_page.get_by_role("status").filter(has_text="Search is catching up with the latest import")
     expect(notice).to_be_visible()
     expect(staff_page.get_by_text("No products match these filters.")).to_be_visible()
 
-    other_session.execute("SELECT pg_advisory_unlock(%s)", [search.CATCH_UP_LOCK_KEY])
+    other_session.execute("SELECT pg_advisory_unlock(%s)", [locks.SEARCH_CATCH_UP])
     search.product_search_catch_up()  # or a worker's task got there first
 
     expect(notice).to_be_hidden(timeout=10_000)
