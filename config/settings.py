@@ -203,10 +203,13 @@ CELERY_BEAT_SCHEDULE["products-search-catch-up"] = {
 
 # IMPORTS
 # ------------------------------------------------------------------------------
-# Re-queue an import whose worker vanished without the broker noticing (stale heartbeat).
-CELERY_BEAT_SCHEDULE["imports-requeue-stale"] = {
-    "task": "imports.tasks.import_jobs_requeue_stale_task",
-    "schedule": 60.0,
+# Send again every import that has not ended and that nobody runs (a dead worker, a lost
+# message, a database restart; see imports.services): often, as it is one cheap query.
+# A sweep still queued when the next is due (the workers all busy importing) is dropped.
+CELERY_BEAT_SCHEDULE["imports-recover"] = {
+    "task": "imports.tasks.import_jobs_recover_task",
+    "schedule": 15.0,
+    "options": {"expires": 15.0},
 }
 
 # LOGGING

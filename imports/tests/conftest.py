@@ -3,6 +3,7 @@ from django.core.files.base import ContentFile
 
 from imports import pipeline
 from imports.services import import_job_create, import_job_run
+from imports.tests.processes import RedisServer
 
 
 @pytest.fixture
@@ -30,3 +31,12 @@ def run_import(make_job):
 def small_batches(monkeypatch):
     """Batches of two rows, so a tiny file crosses batch boundaries."""
     monkeypatch.setattr(pipeline, "BATCH_ROWS", 2)
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A Redis of the test's own, for workers started with `processes.celery_worker`."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()

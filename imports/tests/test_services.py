@@ -186,7 +186,7 @@ def test_a_job_another_worker_is_running_is_left_alone(make_job, monkeypatch):
 @pytest.mark.django_db
 def test_a_run_waits_for_the_lock_a_dead_workers_session_still_holds(make_job):
     """A killed worker's session keeps the job's lock until PostgreSQL notices; the run handed
-    out again waits for it rather than leave the job to the stale-job sweep."""
+    out again waits for it rather than leave the job to the next recovery sweep."""
     job = make_job("sku,name\na,A\n")
     ImportJob.objects.filter(pk=job.pk).update(status="running", attempts=1)
     params = connection.get_connection_params()
@@ -195,19 +195,6 @@ def test_a_run_waits_for_the_lock_a_dead_workers_session_still_holds(make_job):
         threading.Timer(0.5, dying.close).start()
         job = services.import_job_run(job_id=job.pk)
     assert (job.status, job.attempts, job.created_count) == ("completed", 2, 1)
-
-
-@pytest.mark.django_db
-def test_stale_running_jobs_are_requeued(make_job, django_capture_on_commit_callbacks):
-    """The sweep re-queues a running job whose heartbeat stopped and whose lock nobody holds."""
-    job = make_job("sku,name\na,A\n")
-    ImportJob.objects.filter(pk=job.pk).update(status="running")
-    with django_capture_on_commit_callbacks():
-        assert services.import_jobs_requeue_stale() == 0
-    ImportJob.objects.filter(pk=job.pk).update(updated_at=job.updated_at - services.STALE_AFTER * 2)
-    with django_capture_on_commit_callbacks() as callbacks:
-        assert services.import_jobs_requeue_stale() == 1
-    assert len(callbacks) == 1
 
 
 def test_uploads_are_limited_by_default_to_one_gibibyte():
