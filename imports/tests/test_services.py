@@ -203,25 +203,14 @@ def test_uploads_are_limited_by_default_to_one_gibibyte():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_imports_of_the_same_skus_at_once_both_complete(make_job, monkeypatch):
+def test_two_imports_of_the_same_skus_at_once_both_complete(make_job, run_at_once, monkeypatch):
     """Concurrent imports of the same new SKUs neither deadlock nor fail: batches lock keys in
     sorted order, and a key the other import created meanwhile is merged (the ON CONFLICT path)."""
     monkeypatch.setattr(pipeline, "BATCH_ROWS", 500)
     rows = [f"SKU-{i:04d},Name {i}\n" for i in range(3000)]
     jobs = [make_job("sku,name\n" + "".join(rows)), make_job("sku,name\n" + "".join(rows).lower())]
-    results = {}
-
-    def run(job_id):
-        try:
-            results[job_id] = services.import_job_run(job_id=job_id)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=[job.pk]) for job in jobs]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    assert run_at_once([job.pk for job in jobs]) == []
+    results = {job.pk: ImportJob.objects.get(pk=job.pk) for job in jobs}
     assert [results[job.pk].status for job in jobs] == ["completed", "completed"]
     assert Product.objects.count() == 3000
     assert sum(results[job.pk].created_count for job in jobs) == 3000
