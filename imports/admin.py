@@ -18,7 +18,7 @@ class ImportJobAdmin(admin.ModelAdmin):
 
     list_display = ["id", "original_name", "status", "stage", "rows_processed", "created_count",
                     "updated_count", "skipped_count", "created_by", "created_at", "finished_at"]
-    list_filter = ["status", "created_at"]
+    list_filter = ["status", "failure", "created_at"]
     search_fields = ["original_name", "celery_task_id"]
     date_hierarchy = "created_at"
     inlines = [ImportRowErrorInline]

@@ -89,12 +89,15 @@ def import_job_retry(*, job: ImportJob) -> ImportJob:
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job.pk)
         if not job.can_retry:
+            if job.failure == ImportJob.Failure.FILE:
+                raise ValidationError("Retrying cannot help: the file itself cannot be imported. Fix it and upload it again.")
             raise ValidationError("Only a failed or cancelled import can be retried.")
         job.status = ImportJob.Status.QUEUED
         job.stage = ImportJob.Stage.UPLOADING
         job.cancel_requested = False
         job.attempts = 0
         job.error_message = ""
+        job.failure = ""
         job.finished_at = None
         job.save()
         import_job_enqueue(job=job)
@@ -127,12 +130,13 @@ def import_job_run(
             try:
                 cancelled = import_rows(job=job, on_progress=on_progress)
             except CsvFileError as error:
-                return _job_fail(job, str(error))
+                return _job_fail(job, str(error), failure=ImportJob.Failure.FILE)
             except Exception:
                 if session.closed:
                     raise
                 logger.exception("Import job %s failed.", job_id)
-                return _job_fail(job, "The import stopped on an unexpected error; the logs have the details.")
+                message = "The import stopped on an unexpected error; the logs have the details."
+                return _job_fail(job, message, failure=ImportJob.Failure.ERROR)
             return _job_finish(job, cancelled=cancelled)
     except Exception as error:  # psycopg's own errors too: COPY goes through its cursor
         if session.closed:
@@ -153,6 +157,7 @@ def _job_start(job_id: int, *, task_id: str | None) -> ImportJob | None:
                 f"The import stopped {job.attempts} times before it finished (its worker was killed, ran out "
                 "of memory or restarted, or the database restarted), so it was not started again. "
                 "Retry to run it once more.",
+                failure=ImportJob.Failure.INTERRUPTED,
             )
             return None
         if job.cancel_requested:
@@ -192,12 +197,13 @@ def _job_finish(job: ImportJob, *, cancelled: bool) -> ImportJob:
     return job
 
 
-def _job_fail(job: ImportJob, message: str) -> ImportJob:
+def _job_fail(job: ImportJob, message: str, *, failure: ImportJob.Failure) -> ImportJob:
     job.status = ImportJob.Status.FAILED
     job.error_message = message
+    job.failure = failure
     job.finished_at = timezone.now()
     with transaction.atomic():
-        job.save(update_fields=["status", "error_message", "finished_at", "updated_at"])
+        job.save(update_fields=["status", "error_message", "failure", "finished_at", "updated_at"])
         product_search_catch_up_soon()  # batches merged before the failure stay
         webhook_services.emit(events.UPLOAD_FAILED, {"job": job.pk, "file": job.original_name, "error": message})
     return job

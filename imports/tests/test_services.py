@@ -7,6 +7,7 @@ from decimal import Decimal
 import psycopg
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection
 
 from config import locks
@@ -109,11 +110,40 @@ def test_extra_columns_import_with_a_warning(run_import):
     ],
 )
 def test_unusable_files_fail_the_job_with_the_problem_and_line(run_import, content, message):
-    """Empty, header-less, binary and non-UTF-8 files fail with a message naming the problem."""
+    """Empty, header-less, binary and non-UTF-8 files fail with a message naming the problem,
+    as a failure of the file, which retrying cannot get past: the retry is refused."""
     job = run_import(content)
-    assert job.status == "failed"
+    assert (job.status, job.failure, job.can_retry) == ("failed", "file", False)
     assert job.error_message.startswith(message)
     assert job.finished_at is not None
+    with pytest.raises(ValidationError, match="Retrying cannot help"):
+        services.import_job_retry(job=job)
+    assert ImportJob.objects.get(pk=job.pk).status == "failed"
+
+
+@pytest.mark.django_db
+def test_a_job_that_failed_on_its_runs_stopping_can_be_retried(make_job, django_capture_on_commit_callbacks):
+    """A job failed after MAX_ATTEMPTS interrupted runs is retryable, and the retry imports it."""
+    job = make_job("sku,name\na,A\n")
+    ImportJob.objects.filter(pk=job.pk).update(status="running", attempts=services.MAX_ATTEMPTS)
+    job = services.import_job_run(job_id=job.pk)
+    assert (job.status, job.failure, job.can_retry) == ("failed", "interrupted", True)
+    with django_capture_on_commit_callbacks():
+        job = services.import_job_retry(job=job)
+    assert (job.status, job.failure) == ("queued", "")
+    assert services.import_job_run(job_id=job.pk, task_id=job.celery_task_id).status == "completed"
+
+
+@pytest.mark.django_db
+def test_a_job_that_failed_on_an_unexpected_error_can_be_retried(make_job, monkeypatch):
+    """An error that is not the file's (a bug, the database) may not happen again: Retry stays."""
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(services, "import_rows", broken)
+    job = services.import_job_run(job_id=make_job("sku,name\na,A\n").pk)
+    assert (job.status, job.failure, job.can_retry) == ("failed", "error", True)
 
 
 @pytest.mark.django_db
@@ -149,8 +179,6 @@ def test_retry_runs_a_cancelled_job_again_from_its_file(make_job, django_capture
 @pytest.mark.django_db
 def test_only_failed_or_cancelled_jobs_can_be_retried(run_import):
     """Retrying a completed job is refused."""
-    from django.core.exceptions import ValidationError
-
     with pytest.raises(ValidationError):
         services.import_job_retry(job=run_import("sku,name\na,A\n"))
 

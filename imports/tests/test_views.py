@@ -119,6 +119,23 @@ def test_cancel_and_retry_buttons(staff_client, make_job, django_capture_on_comm
     assert json.loads(response["HX-Trigger"])["toast"]["level"] == "error"
 
 
+def test_retry_shows_only_when_retrying_can_help(staff_client, run_import, make_job):
+    """A job whose file cannot be imported offers no Retry and says to fix the file, and a retry
+    posted anyway is refused; a job whose runs kept stopping offers Retry."""
+    bad_file = run_import("name,description\nLamp,Warm\n")
+    html = staff_client.get(reverse("imports:progress", args=[bad_file.pk]), headers=HTMX).content.decode()
+    assert "Fix the file and upload it again" in html and "Retry" not in html
+    response = staff_client.post(reverse("imports:retry", args=[bad_file.pk]), headers=HTMX)
+    assert json.loads(response["HX-Trigger"])["toast"]["level"] == "error"
+    assert ImportJob.objects.get(pk=bad_file.pk).status == "failed"
+
+    stopped = make_job("sku,name\na,A\n")
+    ImportJob.objects.filter(pk=stopped.pk).update(status="running", attempts=services.MAX_ATTEMPTS)
+    services.import_job_run(job_id=stopped.pk)
+    html = staff_client.get(reverse("imports:progress", args=[stopped.pk]), headers=HTMX).content.decode()
+    assert "Retry" in html and "Fix the file" not in html
+
+
 def test_error_csv_downloads_and_detail_lists_row_errors(staff_client, run_import):
     """The job page lists row errors and links the full error CSV, which downloads."""
     job = run_import("sku,name,price\na,A,x\n", name="prices.csv")
