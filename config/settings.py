@@ -104,6 +104,18 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# A worker machine that vanishes sends no FIN: PostgreSQL would keep its sessions, and the import
+# locks they hold (imports.services), until the OS gives up on them, two hours by default. These
+# make it drop a silent client within about half a minute, whether idle (keepalives), running a
+# statement (connection check) or sending (user timeout). Turn them off behind a connection
+# pooler that refuses startup options.
+if env_bool("DATABASE_DROP_SILENT_CLIENTS", True):
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = " ".join(filter(None, [
+        _options.get("options"),
+        "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3",
+        "-c client_connection_check_interval=10s -c tcp_user_timeout=30s",
+    ]))  # fmt: skip
 
 # AUTHENTICATION
 # ------------------------------------------------------------------------------

@@ -66,6 +66,21 @@ def test_a_message_the_job_was_sent_again_after_does_nothing(make_job):
     assert (job.status, job.attempts, job.created_count) == ("completed", 1, 2)
 
 
+@pytest.mark.django_db
+def test_database_sessions_ask_postgresql_to_drop_them_soon_when_their_machine_vanishes():
+    """A lost machine sends no FIN; the session settings make PostgreSQL notice a silent client
+    (and free its job locks) in about half a minute instead of the OS's two hours."""
+    with connection.cursor() as cursor:
+        shown = {}
+        for name in ["tcp_keepalives_idle", "tcp_keepalives_count", "client_connection_check_interval", "tcp_user_timeout"]:
+            cursor.execute(f"SHOW {name}")
+            shown[name] = cursor.fetchone()[0]
+    assert shown == {
+        "tcp_keepalives_idle": "10", "tcp_keepalives_count": "3",
+        "client_connection_check_interval": "10s", "tcp_user_timeout": "30000",
+    }  # fmt: skip
+
+
 @pytest.mark.django_db(transaction=True)
 def test_a_run_that_loses_its_database_session_leaves_the_job_to_recovery(make_job, small_batches, celery_worker):
     """The session dies mid-import (as in a database restart): the run ends with ImportInterrupted,
