@@ -49,7 +49,7 @@ class ImportJob(models.Model):
     warnings = models.JSONField(default=list, blank=True)
     error_message = models.TextField(blank=True, help_text="Why the whole job failed.")
     failure = models.CharField(
-        max_length=16, choices=Failure.choices, blank=True, help_text="The kind of failure: a bad file is never retried."
+        max_length=16, choices=Failure.choices, blank=True, help_text="The kind of failure; a bad file is never retried."
     )
     errors_file = models.FileField(
         upload_to="imports/errors/%Y/%m/%d/", max_length=255, blank=True, help_text="Every row error, as CSV."

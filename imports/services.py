@@ -90,7 +90,9 @@ def import_job_retry(*, job: ImportJob) -> ImportJob:
         job = ImportJob.objects.select_for_update().get(pk=job.pk)
         if not job.can_retry:
             if job.failure == ImportJob.Failure.FILE:
-                raise ValidationError("Retrying cannot help: the file itself cannot be imported. Fix it and upload it again.")
+                raise ValidationError(
+                    "Retrying cannot help: the file itself cannot be imported. Fix it and upload it again."
+                )
             raise ValidationError("Only a failed or cancelled import can be retried.")
         job.status = ImportJob.Status.QUEUED
         job.stage = ImportJob.Stage.UPLOADING

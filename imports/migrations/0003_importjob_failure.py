@@ -15,6 +15,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='importjob',
             name='failure',
-            field=models.CharField(blank=True, choices=[('file', 'The file cannot be imported'), ('interrupted', 'Its runs kept stopping'), ('error', 'Unexpected error')], help_text='The kind of failure: a bad file is never retried.', max_length=16),
+            field=models.CharField(blank=True, choices=[('file', 'The file cannot be imported'), ('interrupted', 'Its runs kept stopping'), ('error', 'Unexpected error')], help_text='The kind of failure; a bad file is never retried.', max_length=16),
         ),
     ]

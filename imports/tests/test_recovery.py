@@ -49,7 +49,8 @@ def test_ended_jobs_are_never_sent_again(make_job, django_capture_on_commit_call
     """Completed, failed and cancelled jobs stay as they are, however old."""
     for status in ImportJob.ENDED:
         job = make_job("sku,name\na,A\n")
-        ImportJob.objects.filter(pk=job.pk).update(status=status, updated_at=job.updated_at - services.QUEUED_RESEND_AFTER)
+        long_ago = job.updated_at - services.QUEUED_RESEND_AFTER
+        ImportJob.objects.filter(pk=job.pk).update(status=status, updated_at=long_ago)
     with django_capture_on_commit_callbacks() as callbacks:
         assert services.import_jobs_recover() == 0
     assert callbacks == []
@@ -72,7 +73,8 @@ def test_database_sessions_ask_postgresql_to_drop_them_soon_when_their_machine_v
     (and free its job locks) in about half a minute instead of the OS's two hours."""
     with connection.cursor() as cursor:
         shown = {}
-        for name in ["tcp_keepalives_idle", "tcp_keepalives_count", "client_connection_check_interval", "tcp_user_timeout"]:
+        names = ["tcp_keepalives_idle", "tcp_keepalives_count", "client_connection_check_interval", "tcp_user_timeout"]
+        for name in names:
             cursor.execute(f"SHOW {name}")
             shown[name] = cursor.fetchone()[0]
     assert shown == {
@@ -126,7 +128,8 @@ def test_queued_imports_complete_after_redis_loses_its_queue(make_job, broker, t
         ended = [job_ended(job.pk, 60) for job in [*lost, twice]]
     output = log.read_text()
     for job in ended:
-        assert (job.status, job.attempts, job.created_count, job.updated_count) == ("completed", 1, 1_000, 0), output[-3000:]
+        counts = (job.status, job.attempts, job.created_count, job.updated_count)
+        assert counts == ("completed", 1, 1_000, 0), output[-3000:]
     assert Product.objects.count() == 4_000
     assert f"Import job {twice.pk} was sent again" in output
 
