@@ -9,7 +9,9 @@ from imports import services
 logger = logging.getLogger(__name__)
 
 
-@shared_task(bind=True)
+# No result rows: the job row is the record of a run, and writing a result fails exactly when
+# the database is what interrupted the run or the sweep.
+@shared_task(bind=True, ignore_result=True)
 def import_job_run_task(self, job_id: int) -> str:
     """Import one staged file. A lost database session ends the task quietly: the recovery sweep
     starts the job again once the database answers, and a traceback would only add noise."""
@@ -20,7 +22,7 @@ def import_job_run_task(self, job_id: int) -> str:
         return "interrupted"
 
 
-@shared_task
+@shared_task(ignore_result=True)
 def import_jobs_recover_task() -> int:
     try:
         return services.import_jobs_recover()

@@ -1,6 +1,7 @@
 """Every job not yet ended runs again after its worker, its message or its database session is lost, and once only."""
 
 import time
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -134,25 +135,40 @@ def test_queued_imports_complete_after_redis_loses_its_queue(make_job, broker, t
     assert f"Import job {twice.pk} was sent again" in output
 
 
+@contextmanager
+def _database_restarting(application_name: str):
+    """What a PostgreSQL restart does to a client: its sessions are terminated (the same 57P01
+    "terminating connection due to administrator command" a fast shutdown sends), then new
+    connections are refused for a while. Only the clients named `application_name` are hit."""
+    database = connection.ops.quote_name(connection.settings_dict["NAME"])
+    # PostgreSQL refuses to close the database it is asked from: ask from the maintenance one.
+    with psycopg.connect(**{**connection.get_connection_params(), "dbname": "postgres"}, autocommit=True) as admin:
+        admin.execute(f"ALTER DATABASE {database} WITH ALLOW_CONNECTIONS false")
+        try:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s", [application_name]
+            )
+            yield
+        finally:
+            admin.execute(f"ALTER DATABASE {database} WITH ALLOW_CONNECTIONS true")
+
+
 @pytest.mark.django_db(transaction=True)
-def test_an_import_whose_database_sessions_are_terminated_mid_import_completes(make_job, broker, tmp_path):
-    """Every session of the worker is terminated mid-import, as a PostgreSQL restart does (the same
-    "terminating connection due to administrator command"): the task ends without a traceback and
-    the job runs again from the recovery sweep, importing every row once."""
+def test_an_import_interrupted_by_a_database_restart_completes(make_job, broker, tmp_path):
+    """The worker's sessions die mid-import and it cannot reconnect for a few seconds, as in a
+    PostgreSQL restart: the import's tasks end without an error, and once the database answers
+    the recovery sweep runs the job again, importing every row once."""
     rows = 150_000
     job = make_job(_rows("SKU", rows))
     log = tmp_path / "worker.log"
     with celery_worker(broker_url=broker.url, log=log, beat=True, application_name="recovery-test-worker"):
         broker.send(job)
         wait_for(lambda: ImportJob.objects.get(pk=job.pk).rows_processed, 60, "the import's first batch")
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
-                ["recovery-test-worker"],
-            )
-        terminated_at = time.monotonic()
+        with _database_restarting("recovery-test-worker"):
+            time.sleep(5)
+        restarted_at = time.monotonic()
         wait_for(lambda: ImportJob.objects.get(pk=job.pk).attempts == 2, 60, "the import to run again")
-        print(f"running again {time.monotonic() - terminated_at:.1f} s after its sessions were terminated")
+        print(f"running again {time.monotonic() - restarted_at:.1f} s after the database answered again")
         job = job_ended(job.pk, 120)
     output = log.read_text()
     assert (job.status, job.attempts, job.rows_processed, job.created_count + job.updated_count) == (
@@ -160,4 +176,6 @@ def test_an_import_whose_database_sessions_are_terminated_mid_import_completes(m
     ), output[-3000:]  # fmt: skip
     assert Product.objects.count() == rows
     assert "lost its database session" in output
-    assert "Traceback" not in output, output
+    # Other apps' periodic tasks may fail while the database is away; the imports' do not.
+    imports_errors = [line for line in output.splitlines() if "ERROR" in line and "imports." in line]
+    assert imports_errors == [] and "outside body" not in output, output
