@@ -84,8 +84,15 @@ class ImportJob(models.Model):
         return self.status in self.ENDED
 
     @property
+    def file_deleted(self) -> bool:
+        """The staged upload went at the retention age (imports.services.import_files_purge)."""
+        return not self.file
+
+    @property
     def can_retry(self) -> bool:
-        """Cancelled jobs, and failed ones whose failure another run can get past."""
+        """Cancelled jobs, and failed ones whose failure another run can get past, while their file is kept."""
+        if self.file_deleted:
+            return False
         if self.status == self.Status.FAILED:
             return self.failure != self.Failure.FILE
         return self.status == self.Status.CANCELLED

@@ -42,6 +42,7 @@ QUEUED_RESEND_AFTER = timedelta(seconds=30)
 # its next read or write: maybe after Celery has handed the task out again, which then runs
 # at once instead of at the next recovery sweep.
 JOB_LOCK_WAIT = timedelta(seconds=30)
+FILE_DELETED_MESSAGE = "The uploaded file has been deleted (files are kept for a limited time): upload it again."
 
 
 class ImportInterrupted(Exception):
@@ -88,6 +89,8 @@ def import_job_retry(*, job: ImportJob) -> ImportJob:
     """Run a failed or cancelled job again from its staged file."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if job.file_deleted:
+            raise ValidationError(FILE_DELETED_MESSAGE)
         if not job.can_retry:
             if job.failure == ImportJob.Failure.FILE:
                 raise ValidationError(
@@ -104,6 +107,27 @@ def import_job_retry(*, job: ImportJob) -> ImportJob:
         job.save()
         import_job_enqueue(job=job)
     return job
+
+
+def import_files_purge(*, older_than: timedelta) -> int:
+    """Beat sweep: delete the staged uploads of ended jobs uploaded more than `older_than` ago.
+
+    The job, its row errors and its errors file stay: the history keeps every import, but a
+    job without its file can no longer be retried. Returns how many files were deleted.
+    """
+    cutoff = timezone.now() - older_than
+    expired = ImportJob.objects.filter(status__in=ImportJob.ENDED, created_at__lt=cutoff).exclude(file="")
+    deleted = 0
+    for job_id in expired.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            # Locked and checked again: a retry may have queued the job since it was listed.
+            job = ImportJob.objects.select_for_update(skip_locked=True).filter(pk=job_id).first()
+            if job is None or not job.has_ended or job.file_deleted:
+                continue
+            job.file.delete(save=False)  # a failure rolls back; the next sweep tries again
+            ImportJob.objects.filter(pk=job_id).update(file="")
+            deleted += 1
+    return deleted
 
 
 def import_job_run(

@@ -1,7 +1,9 @@
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from celery.signals import worker_ready
+from django.conf import settings
 from django.db import DatabaseError
 
 from imports import services
@@ -35,3 +37,8 @@ def import_jobs_recover_task() -> int:
 def import_jobs_recover_on_worker_start(**kwargs) -> None:
     """A worker that starts recovers at once what a dead one left, rather than at the next beat."""
     import_jobs_recover_task.delay()
+
+
+@shared_task
+def import_files_purge_task() -> int:
+    return services.import_files_purge(older_than=timedelta(days=settings.IMPORT_FILE_RETENTION_DAYS))
