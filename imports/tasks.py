@@ -33,12 +33,12 @@ def import_jobs_recover_task() -> int:
         return 0
 
 
+@shared_task
+def import_files_purge_task() -> int:
+    return services.import_files_purge(older_than=timedelta(days=settings.IMPORT_FILE_RETENTION_DAYS))
+
+
 @worker_ready.connect
 def import_jobs_recover_on_worker_start(**kwargs) -> None:
     """A worker that starts recovers at once what a dead one left, rather than at the next beat."""
     import_jobs_recover_task.delay()
-
-
-@shared_task
-def import_files_purge_task() -> int:
-    return services.import_files_purge(older_than=timedelta(days=settings.IMPORT_FILE_RETENTION_DAYS))
