@@ -6,7 +6,6 @@ touches the suite's shared servers; workers run as deployed (prefork) on the tes
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,21 +15,11 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
-from django.db import connection
 from kombu import Connection
 
+from config.tests.processes import database_url, free_port, process_stop, wait_for
 from imports.models import ImportJob
 from imports.tasks import import_job_run_task
-
-
-def wait_for(condition, timeout: float, what: str):
-    """Poll `condition` until it returns something true, and return that."""
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"Timed out waiting for {what}.")
-        time.sleep(0.05)
-    return result
 
 
 def job_ended(job_id: int, timeout: float) -> ImportJob:
@@ -42,9 +31,7 @@ class RedisServer:
 
     def __init__(self, directory: Path):
         self.directory = directory
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
         self._process: subprocess.Popen | None = None
 
@@ -83,28 +70,20 @@ def _answers(client: redis.Redis) -> bool:
         return False
 
 
-def database_url(application_name: str = "") -> str:
-    params = connection.settings_dict
-    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
-    query = f"?application_name={application_name}" if application_name else ""
-    return f"postgres://{params['USER']}{password}@{params['HOST']}:{params['PORT']}/{params['NAME']}{query}"
-
-
 @contextmanager
-def celery_worker(*, broker_url: str, log: Path, beat: bool = False, queue: str = "", application_name: str = ""):
+def celery_worker(*, broker_url: str, log: Path, beat: bool = False, application_name: str = "import-test-worker"):
     """A prefork worker with one pool process (and with beat inside it when `beat`), in its own
-    process group so a test can kill it whole; stopped when the block ends."""
+    process group so a test can kill it whole; stopped when the block ends. Its database
+    sessions carry `application_name`, so a test can find them."""
     env = {
         **os.environ,
         "CELERY_BROKER_URL": broker_url,
-        "DATABASE_URL": database_url(application_name),
+        "DATABASE_URL": f"{database_url()}?application_name={application_name}",
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
         "LOG_LEVEL": "INFO",
     }
     command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "prefork", "--concurrency", "1",
                "--without-gossip", "--without-mingle", "--loglevel", "INFO"]  # fmt: skip
-    if queue:
-        command += ["--queues", queue]
     if beat:
         command += ["--beat", "--schedule", str(log.with_suffix(".beat-schedule"))]
     with open(log, "ab") as output:
@@ -114,12 +93,7 @@ def celery_worker(*, broker_url: str, log: Path, beat: bool = False, queue: str 
     try:
         yield worker
     finally:
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGTERM)
-            try:
-                worker.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                kill_whole(worker)
+        process_stop(worker)
 
 
 def kill_whole(worker: subprocess.Popen) -> None:

@@ -10,7 +10,8 @@ from django.db import connection
 from config import locks
 from imports import services
 from imports.models import ImportJob
-from imports.tests.processes import celery_worker, job_ended, wait_for
+from config.tests.processes import wait_for
+from imports.tests.processes import celery_worker, job_ended
 from products.models import Product
 
 

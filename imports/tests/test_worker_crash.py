@@ -8,7 +8,8 @@ import time
 import pytest
 
 from imports.models import ImportJob
-from imports.tests.processes import celery_worker, job_ended, kill_whole, pool_process, wait_for
+from config.tests.processes import wait_for
+from imports.tests.processes import celery_worker, job_ended, kill_whole, pool_process
 from products.models import Product
 
 ROWS = 150_000
