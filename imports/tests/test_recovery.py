@@ -29,6 +29,8 @@ def test_a_running_job_whose_lock_is_free_is_sent_again_at_once(make_job, django
         with django_capture_on_commit_callbacks() as callbacks:
             assert services.import_jobs_recover() == 0  # its run is alive
         assert callbacks == []
+        # Released now: a closed session's locks go a moment later, when its backend exits.
+        other.execute("SELECT pg_advisory_unlock(%s)", [locks.import_job(job.pk)])
     with django_capture_on_commit_callbacks() as callbacks:
         assert services.import_jobs_recover() == 1
     assert len(callbacks) == 1
@@ -94,7 +96,7 @@ def test_a_run_that_loses_its_database_session_leaves_the_job_to_recovery(make_j
         pid = cursor.connection.info.backend_pid
     with _other_session() as other, pytest.raises(services.ImportInterrupted):
         services.import_job_run(
-            job_id=job.pk, on_progress=lambda job: other.execute("SELECT pg_terminate_backend(%s)", [pid])
+            job_id=job.pk, on_progress=lambda job: other.execute("SELECT pg_terminate_backend(%s, 5000)", [pid])
         )
     connection.close()
     job = ImportJob.objects.get(pk=job.pk)
