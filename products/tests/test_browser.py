@@ -62,7 +62,7 @@ def test_create_a_product_in_the_modal(staff_page, three_products):
     dialog.get_by_label("SKU").fill("teak-1")
     dialog.get_by_label("Name").fill("Walnut Shelf")
     dialog.get_by_role("button", name="Create product").click()
-    expect(dialog.locator("#id_sku_errors")).to_have_text("A product with SKU “teak-1” already exists.")
+    expect(dialog.locator("#id_sku_errors")).to_have_text("A product with SKU “TEAK-1” already exists (SKUs ignore letter case).")
     dialog.get_by_label("SKU").fill("WAL-4")
     dialog.get_by_role("button", name="Create product").click()
     expect(dialog).to_be_hidden()
@@ -71,10 +71,16 @@ def test_create_a_product_in_the_modal(staff_page, three_products):
 
 
 def test_delete_a_product_after_confirming(staff_page, three_products):
-    """Delete asks for confirmation, then the row goes."""
+    """Delete asks in the page's dialog: Cancel keeps the row, confirming deletes it."""
     staff_page.goto("/products/")
-    staff_page.once("dialog", lambda dialog: dialog.accept())
     staff_page.get_by_role("button", name="Delete OAK-2").click()
+    confirm = staff_page.get_by_role("dialog")
+    expect(confirm).to_contain_text("Delete product OAK-2? This cannot be undone.")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_be_hidden()
+    expect(rows(staff_page)).to_have_count(3)
+    staff_page.get_by_role("button", name="Delete OAK-2").click()
+    confirm.get_by_role("button", name="Delete product").click()
     expect(rows(staff_page)).to_have_count(2)
     expect(staff_page.locator("#toasts")).to_contain_text("Product OAK-2 deleted.")
     assert not Product.objects.filter(sku="OAK-2").exists()
