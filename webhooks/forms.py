@@ -8,11 +8,15 @@ from webhooks.models import Delivery, Endpoint
 from webhooks.urlguard import UnsafeURLError, url_check_public
 
 
+class HttpURLField(forms.URLField):
+    # Instead of the default validator, not beside it: one "Enter a valid URL." per bad URL.
+    default_validators = [URLValidator(schemes=["http", "https"])]
+
+
 class EndpointForm(forms.ModelForm):
-    url = forms.URLField(
+    url = HttpURLField(
         label="URL",
         max_length=2000,
-        validators=[URLValidator(schemes=["http", "https"])],
         assume_scheme="https",
         help_text="http or https. Deliveries are POSTed here.",
     )
