@@ -1,10 +1,11 @@
-"""Health endpoints for load balancers and orchestrators: open to anyone, no session."""
+"""Health endpoints for load balancers and orchestrators, and the favicon: open to anyone, no session."""
 
 import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -62,3 +63,10 @@ def readyz(request):
         {"status": "ok" if ready else "unavailable", "checks": results},
         status=200 if ready else 503,
     )
+
+
+@require_GET
+@login_not_required
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page links; send them to the static icon."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
