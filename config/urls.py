@@ -4,6 +4,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from config import activity, views
+from config import admin as _admin_site  # noqa: F401 - titles and read-only task results
 from config.forms import StaffAuthenticationForm
 
 urlpatterns = [

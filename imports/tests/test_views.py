@@ -173,3 +173,12 @@ def test_admin_shows_jobs_read_only(admin_client, run_import):
     change = admin_client.get(reverse("admin:imports_importjob_change", args=[job.pk])).content.decode()
     assert "SKU is required." in change and 'name="_save"' not in change
     assert admin_client.get(reverse("admin:imports_importjob_add")).status_code == 403
+
+
+def test_admin_shows_a_finished_job_as_done(admin_client, run_import):
+    """A completed job's stage is "Done" in the list and the page, not the "Finishing" it last reported."""
+    job = run_import("sku,name\na,A\n")
+    assert job.stage == ImportJob.Stage.FINISHING
+    for url in (reverse("admin:imports_importjob_changelist"), reverse("admin:imports_importjob_change", args=[job.pk])):
+        content = admin_client.get(url).content.decode()
+        assert "Done" in content and "Finishing" not in content, url
