@@ -184,7 +184,7 @@ def test_one_attempt_count_after_a_redelivery(staff_client, endpoint):
     Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.SUCCEEDED, attempts=1)
     staff_client.post(reverse("webhooks:delivery_redeliver", args=[delivery.pk]), headers=HTMX)
     assert "<dd data-attempts>2</dd>" in staff_client.get(delivery.get_absolute_url()).content.decode()
-    assert '<td class="num" data-attempts>2</td>' in staff_client.get(endpoint.get_absolute_url()).content.decode()
+    assert '<td class="num" data-label="Attempts" data-attempts>2</td>' in staff_client.get(endpoint.get_absolute_url()).content.decode()
 
 
 def test_delivery_log_polls_only_while_a_delivery_is_pending(staff_client, endpoint):
