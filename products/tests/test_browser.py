@@ -115,3 +115,38 @@ def test_search_notice_goes_and_the_list_finds_the_products_once_search_caught_u
 
     expect(notice).to_be_hidden(timeout=10_000)
     expect(rows(staff_page)).to_have_count(1)
+
+
+def test_bulk_deactivate_then_delete_the_ticked_products(staff_page, three_products):
+    """Ticking rows shows the bulk bar with their count; Deactivate changes them, Delete asks first."""
+    staff_page.goto("/products/")
+    bar = staff_page.get_by_role("form", name="Selected products")
+    expect(bar).to_be_hidden()
+    staff_page.get_by_role("checkbox", name="Select TEAK-1").check()
+    staff_page.get_by_role("checkbox", name="Select OAK-2").check()
+    expect(bar).to_contain_text("2 selected")
+    bar.get_by_role("button", name="Deactivate").click()
+    expect(staff_page.locator("#toasts")).to_contain_text("2 products deactivated.")
+    expect(staff_page.get_by_role("button", name="Activate TEAK-1")).to_have_text("Inactive")
+    assert list(Product.objects.filter(active=True).values_list("sku", flat=True)) == ["TEAK-3"]
+
+    staff_page.get_by_role("checkbox", name="Select all products on this page").check()
+    expect(bar).to_contain_text("3 selected")
+    bar.get_by_role("button", name="Delete").click()
+    staff_page.locator("#confirm-dialog").get_by_role("button", name="Delete products").click()
+    expect(staff_page.get_by_text("No products yet")).to_be_visible()
+    assert not Product.objects.exists()
+
+
+def test_sorting_by_a_column_keeps_the_filter_while_typing(staff_page, three_products):
+    """A header sorts the list; typing in a filter afterwards keeps that order."""
+    staff_page.goto("/products/")
+    staff_page.get_by_role("link", name="Name").click()
+    expect(rows(staff_page).first).to_contain_text("Oak Table")
+    expect(staff_page).to_have_url(re.compile(r"sort=name"))
+    staff_page.get_by_role("link", name="Name").click()
+    expect(rows(staff_page).first).to_contain_text("Teak Bench")
+    staff_page.get_by_role("search", name="Filter products").get_by_label("SKU").press_sequentially("teak")
+    expect(rows(staff_page)).to_have_count(2)
+    expect(rows(staff_page).first).to_contain_text("Teak Bench")
+    expect(staff_page).to_have_url(re.compile(r"sku=teak.*sort=-name|sort=-name.*sku=teak"))
