@@ -231,3 +231,9 @@ def test_bulk_without_products_changes_nothing(staff_client):
     response = staff_client.post(reverse("products:bulk"), {"action": "delete"}, headers=HTMX)
     assert "Select products first." in response["HX-Trigger"]
     assert Product.objects.count() == 1
+
+
+def test_prices_carry_thousands_separators(staff_client):
+    """A price of 1234.50 lists as 1,234.50."""
+    product_make("ABC-1", price="1234.50")
+    assert ">1,234.50</td>" in staff_client.get(reverse("products:index")).content.decode()
