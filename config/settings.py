@@ -1,12 +1,14 @@
 """Settings for the product importer.
 
 Every value that differs between a laptop and production comes from the environment
-(see .env.example); the defaults are safe for local use and point at the services that
-`make services` starts.
+(see .env.example). The defaults are production's: DEBUG is off unless `DEBUG=true` turns
+development mode on, as `make run` and `make test` do. Database and Redis default to the
+servers that `make services` starts.
 """
 
 import json
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -28,7 +30,9 @@ def env_list(name: str, default: str) -> list[str]:
 
 # GENERAL
 # ------------------------------------------------------------------------------
-DEBUG = env_bool("DEBUG", True)
+# Off unless turned on: a deploy that forgets the variable must not show debug pages, run
+# on the public development key or let webhooks reach private addresses.
+DEBUG = env_bool("DEBUG", False)
 _DEVELOPMENT_SECRET_KEY = "dev-insecure-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", _DEVELOPMENT_SECRET_KEY)
 if not DEBUG and SECRET_KEY == _DEVELOPMENT_SECRET_KEY:
@@ -58,6 +62,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_celery_results",
+    "axes",
     "products",
     "imports",
     "webhooks",
@@ -74,6 +79,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Last: turns a refused sign-in into the lockout answer (config.views.login_locked_out).
+    "axes.middleware.AxesMiddleware",
 ]
 
 TEMPLATES = [
@@ -111,6 +118,18 @@ DATABASES = {
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "login"
+# django-axes counts failed sign-ins (on /login/ and /admin/login/ alike: it hooks authenticate())
+# and refuses the next ones for a while. It counts per user name *and* address, so nobody can lock
+# a colleague out from elsewhere, and a successful sign-in starts the count afresh. Behind a proxy
+# every client shares the proxy's address and the count becomes per user name.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "config.views.login_locked_out"
+AXES_DISABLE_ACCESS_LOG = True  # only failures are needed; successful sign-ins are not logged
+AXES_VERBOSE = False
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -125,14 +144,25 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-# Behind a TLS-terminating proxy (Heroku-style routers, load balancers) only.
+# Production answers only over HTTPS: plain HTTP is redirected, and browsers are told to
+# come back over HTTPS only (HSTS). Start with a short HSTS time and raise it (for example to
+# 31536000, a year) once HTTPS is known to work, as browsers remember it that long.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "60"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+# Load balancers probe health over plain HTTP on the internal network: no redirect there.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Trust X-Forwarded-Proto only behind a TLS-terminating proxy that always sets it: anyone
+# else could send the header and make a plain-HTTP request look secure.
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # STATIC AND UPLOADED FILES
 # ------------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / ".local" / "staticfiles"
+# Where `collectstatic` gathers the files WhiteNoise serves (at build time in the Dockerfile).
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / ".local" / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / ".local" / "media"))
 MEDIA_URL = "media/"
@@ -186,6 +216,14 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # Receivers on loopback/private addresses are refused (SSRF) unless this is on; on by default
 # in development so a local receiver works.
 WEBHOOKS_ALLOW_PRIVATE_URLS = env_bool("WEBHOOKS_ALLOW_PRIVATE_URLS", DEBUG)
+# Host names whose loopback/private addresses the guard accepts even when it is on. For tests
+# only (a local HTTPS receiver under a real name); leave empty in production.
+WEBHOOKS_SSRF_ALLOWED_HOSTS = env_list("WEBHOOKS_SSRF_ALLOWED_HOSTS", "")
+# CA bundle that receivers' certificates are verified with; empty: requests' bundle (certifi).
+WEBHOOKS_CA_BUNDLE = os.environ.get("WEBHOOKS_CA_BUNDLE", "")
+# Send through the environment's HTTP(S)_PROXY / NO_PROXY. When off, requests connect directly, so
+# the SSRF guard approves the very address connected to and the deadline covers the connection.
+WEBHOOKS_USE_ENV_PROXIES = env_bool("WEBHOOKS_USE_ENV_PROXIES", False)
 # Total time allowed for one delivery attempt (Standard Webhooks / Svix use 15 s).
 WEBHOOKS_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOKS_TIMEOUT_SECONDS", "15"))
 # Retries wait in the database (next_attempt_at); this sweep enqueues the ones that are due.
@@ -209,6 +247,10 @@ CELERY_BEAT_SCHEDULE["imports-requeue-stale"] = {
     "task": "imports.tasks.import_jobs_requeue_stale_task",
     "schedule": 60.0,
 }
+# Staged uploads of ended imports are deleted this many days after the upload; the jobs, their
+# row errors and errors files stay in the history (a job without its file cannot be retried).
+IMPORT_FILE_RETENTION_DAYS = int(os.environ.get("IMPORT_FILE_RETENTION_DAYS", "30"))
+CELERY_BEAT_SCHEDULE["imports-files-purge"] = {"task": "imports.tasks.import_files_purge_task", "schedule": 3600.0}
 
 # LOGGING
 # ------------------------------------------------------------------------------
@@ -218,4 +260,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # django-axes logs every sign-in at INFO; failures and lockouts are its warnings.
+    "loggers": {"axes": {"level": "WARNING"}},
 }

@@ -5,7 +5,9 @@ from django.views.generic import RedirectView
 
 from config import activity, views
 from config import admin as _admin_site  # noqa: F401 - titles and read-only task results
-from config.forms import StaffAuthenticationForm
+from config.forms import AdminLoginForm, StaffAuthenticationForm
+
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="imports:index", permanent=False), name="home"),
