@@ -98,6 +98,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.activity.activity",
             ],
         },
     },
@@ -116,6 +117,18 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# A worker machine that vanishes sends no FIN: PostgreSQL would keep its sessions, and the import
+# locks they hold (imports.services), until the OS gives up on them, two hours by default. These
+# make it drop a silent client within about half a minute, whether idle (keepalives), running a
+# statement (connection check) or sending (user timeout). Turn them off behind a connection
+# pooler that refuses startup options.
+if env_bool("DATABASE_DROP_SILENT_CLIENTS", True):
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = " ".join(filter(None, [
+        _options.get("options"),
+        "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3",
+        "-c client_connection_check_interval=10s -c tcp_user_timeout=30s",
+    ]))  # fmt: skip
 
 # AUTHENTICATION
 # ------------------------------------------------------------------------------
@@ -295,10 +308,13 @@ CELERY_BEAT_SCHEDULE["products-search-catch-up"] = {
 
 # IMPORTS
 # ------------------------------------------------------------------------------
-# Re-queue an import whose worker vanished without the broker noticing (stale heartbeat).
-CELERY_BEAT_SCHEDULE["imports-requeue-stale"] = {
-    "task": "imports.tasks.import_jobs_requeue_stale_task",
-    "schedule": 60.0,
+# Send again every import that has not ended and that nobody runs (a dead worker, a lost
+# message, a database restart; see imports.services): often, as it is one cheap query.
+# A sweep still queued when the next is due (the workers all busy importing) is dropped.
+CELERY_BEAT_SCHEDULE["imports-recover"] = {
+    "task": "imports.tasks.import_jobs_recover_task",
+    "schedule": 15.0,
+    "options": {"expires": 15.0},
 }
 # Staged uploads of ended imports are deleted this many days after the upload; the jobs, their
 # row errors and errors files stay in the history (a job without its file cannot be retried).

@@ -16,7 +16,6 @@ import gc
 import os
 import pickle
 import queue
-import select
 import signal
 import subprocess
 import sys
@@ -66,25 +65,16 @@ class ParserProcess:
 
     def __init__(self, binary: BinaryIO, *, batch_rows: int, first_rows: int):
         self._binary = binary
-        merge_read, self._merge_write = os.pipe()
-        try:
-            self._process = subprocess.Popen(
-                [sys.executable, "-m", __name__, str(batch_rows), str(first_rows), str(merge_read)],
-                stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
-                pass_fds=[merge_read],
-                cwd=CODE_ROOT,
-            )
-        except BaseException:
-            os.close(self._merge_write)
-            raise
-        finally:
-            os.close(merge_read)
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", __name__, str(batch_rows), str(first_rows)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=CODE_ROOT,
+        )
         self._feed_error: BaseException | None = None
         self._feeder = threading.Thread(target=self._feed, name="import-feeder", daemon=True)
         self._feeder.start()
         self._batches: Iterator | None = None
-        self.merging = False  # see merge_all()
 
     def __enter__(self) -> "ParserProcess":
         return self
@@ -98,7 +88,6 @@ class ParserProcess:
         with contextlib.suppress(BrokenPipeError):  # bytes a stopped child never read
             self._process.stdin.close()
         self._process.stdout.close()
-        os.close(self._merge_write)
 
     def header(self) -> Header:
         header = self._receive()
@@ -113,12 +102,6 @@ class ParserProcess:
         faster, together with the growing first batches, in 8 interleaved runs)."""
         self._batches = _in_background(iter(self._receive, _END))
         return self._batches
-
-    def merge_all(self) -> None:
-        """From the next batch on, the child puts every row in the merge payload."""
-        if not self.merging:
-            self.merging = True
-            os.write(self._merge_write, b"m")
 
     def _receive(self):
         try:
@@ -189,7 +172,7 @@ def _in_background(items: Iterable) -> Iterator:
         thread.join()
 
 
-def main(batch_rows: int, first_rows: int, merge_fd: int) -> None:
+def main(batch_rows: int, first_rows: int) -> None:
     """The child: parse stdin, send pickled messages to stdout, until the end of the file."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole terminal; the parent stops us
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
@@ -204,8 +187,6 @@ def main(batch_rows: int, first_rows: int, merge_fd: int) -> None:
         send(Header(product_csv.columns, product_csv.warnings))
         router = SkuRouter()
         for batch in product_csv.batches(batch_rows, first=first_rows):
-            if router.appending and select.select([merge_fd], [], [], 0)[0]:
-                router.appending = False
             send((batch, router.payloads(batch)))
         send(_END)
     except BrokenPipeError:

@@ -15,7 +15,20 @@ from decimal import Decimal, InvalidOperation
 from itertools import islice, repeat
 from typing import BinaryIO
 
-from products.limits import NAME_MAX_LENGTH, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, SKU_MAX_LENGTH
+from products.limits import (
+    NAME_MAX_LENGTH,
+    NAME_REQUIRED_MESSAGE,
+    NAME_TOO_LONG_MESSAGE,
+    PRICE_DECIMAL_PLACES,
+    PRICE_DECIMALS_MESSAGE,
+    PRICE_INVALID_MESSAGE,
+    PRICE_MAX_DIGITS,
+    PRICE_NEGATIVE_MESSAGE,
+    PRICE_TOO_LARGE_MESSAGE,
+    SKU_MAX_LENGTH,
+    SKU_REQUIRED_MESSAGE,
+    SKU_TOO_LONG_MESSAGE,
+)
 
 REQUIRED_COLUMNS = ("sku", "name")
 OPTIONAL_COLUMNS = ("description", "price")
@@ -242,14 +255,14 @@ class RowValidator:
         errors = []
         sku = row[self.sku].strip()
         if not sku:
-            errors.append(RowError(line, "sku", "", "SKU is required."))
+            errors.append(RowError(line, "sku", "", SKU_REQUIRED_MESSAGE))
         elif len(sku) > SKU_MAX_LENGTH:
-            errors.append(RowError(line, "sku", _clip(sku), f"SKU is longer than {SKU_MAX_LENGTH} characters."))
+            errors.append(RowError(line, "sku", _clip(sku), SKU_TOO_LONG_MESSAGE))
         name = row[self.name].strip()
         if not name:
-            errors.append(RowError(line, "name", "", "Name is required."))
+            errors.append(RowError(line, "name", "", NAME_REQUIRED_MESSAGE))
         elif len(name) > NAME_MAX_LENGTH:
-            errors.append(RowError(line, "name", _clip(name), f"Name is longer than {NAME_MAX_LENGTH} characters."))
+            errors.append(RowError(line, "name", _clip(name), NAME_TOO_LONG_MESSAGE))
         description = "" if self.description is None else row[self.description].strip()
         price = NO_PRICE
         if self.price is not None and row[self.price].strip():
@@ -274,16 +287,16 @@ def _parse_price(text: str) -> tuple[str | None, str]:
     try:
         price = Decimal(text)
     except InvalidOperation:
-        return None, "Price is not a number (write it like 19.99)."
+        return None, PRICE_INVALID_MESSAGE
     if not price.is_finite():
-        return None, "Price is not a number (write it like 19.99)."
+        return None, PRICE_INVALID_MESSAGE
     if price < 0:
-        return None, "Price cannot be negative."
+        return None, PRICE_NEGATIVE_MESSAGE
     if price.adjusted() >= PRICE_MAX_DIGITS - PRICE_DECIMAL_PLACES:
-        return None, "Price is too large."
+        return None, PRICE_TOO_LARGE_MESSAGE
     cents = price.quantize(Decimal(1).scaleb(-PRICE_DECIMAL_PLACES))
     if cents != price:
-        return None, f"Price has more than {PRICE_DECIMAL_PLACES} decimals."
+        return None, PRICE_DECIMALS_MESSAGE
     return str(cents), ""
 
 

@@ -24,14 +24,13 @@ class Payloads:
 
     @property
     def new_for_merge(self) -> bytes:
-        return staging_payload(self.new, self.new_lines.split("\n"))
+        return staging_payload(self.new, self.new_lines.encode().split(b"\n")) if self.new else b""
 
 
 class SkuRouter:
     """Sends the rows whose SKU no earlier batch of the import had to products_append(), the
-    rest to products_merge(); merges everything once `appending` is off (the importer turns it
-    off when an append found its SKUs in the catalogue, a re-import say, or someone listens for
-    product events).
+    rest to products_merge(). The importer decides per batch whether it appends the first
+    kind or merges them too (Payloads.new_for_merge).
 
     The SKUs already seen are kept as a one-hash Bloom filter in a fixed 8 MiB, whatever the
     file's size: a SKU is never wrongly called new, and one wrongly called seen (under 1% of
@@ -41,7 +40,6 @@ class SkuRouter:
     BITS = 1 << 26
 
     def __init__(self):
-        self.appending = True
         self._seen = bytearray(self.BITS // 8)
 
     def payloads(self, batch: Batch) -> Payloads:
@@ -56,10 +54,7 @@ class SkuRouter:
         # first). The merge still collapses and sorts by PostgreSQL's lower(), which the unique
         # index uses.
         latest = {row[0].lower(): row for row in rows}
-        if self.appending:
-            (new_keys, new_rows), (seen_keys, seen_rows) = self._split(latest)
-        else:
-            new_keys, new_rows, seen_keys, seen_rows = [], [], list(latest), list(latest.values())
+        (new_keys, new_rows), (seen_keys, seen_rows) = self._split(latest)
         new_order = _key_order(new_keys)
         return Payloads(
             new=copy_payload(new_rows, new_order, lines=False),
@@ -124,7 +119,9 @@ def _escaped(rows: list[tuple]) -> list[tuple]:
     ]
 
 
-def staging_payload(append_payload: bytes, lines: Sequence[str]) -> bytes:
+def staging_payload(append_payload: bytes, lines: Sequence[bytes]) -> bytes:
     """An append payload in the staging table's format: each row followed by its line in the
-    file. (COPY escapes a newline inside a field as a backslash and n: real newlines end rows.)"""
-    return b"".join(row + b"\t" + line.encode() + b"\n" for row, line in zip(append_payload.split(b"\n"), lines))
+    file, joined in C. (COPY escapes a newline inside a field as a backslash and n: real
+    newlines end rows.)"""
+    rows = append_payload.split(b"\n")[:-1]
+    return b"\n".join(map(b"\t".join, zip(rows, lines))) + b"\n"

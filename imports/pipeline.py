@@ -12,7 +12,8 @@ from collections.abc import Callable
 from pathlib import PurePath
 
 from django.core.files import File
-from django.db import connection, transaction
+import psycopg
+from django.db import OperationalError, connection, transaction
 
 from imports.models import ImportJob, ImportRowError
 from imports.parser_process import ParserProcess
@@ -28,6 +29,9 @@ BATCH_ROWS = 30_000
 # batch starts it sooner, and batches double from there up to BATCH_ROWS.
 FIRST_BATCH_ROWS = 5_000
 ROW_ERRORS_KEPT = 1_000
+# A batch that deadlocks with concurrent imports is written again as one ordered merge; that
+# merge can only lose to imports still writing out of order, which then retry the same way.
+WRITE_ATTEMPTS = 5
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 PROGRESS_FIELDS = [
@@ -49,15 +53,15 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
         ParserProcess(binary, batch_rows=BATCH_ROWS, first_rows=first) as parser,
     ):
         header = parser.header()
-        columns = set(header.columns)
         job.warnings = header.warnings
         job.stage = ImportJob.Stage.VALIDATING
         job.save(update_fields=["warnings", *PROGRESS_FIELDS])
+        writer = CatalogueWriter(columns=set(header.columns))
         with catalogue_shared_lock():
             for batch, payloads in parser.batches():
                 with transaction.atomic():
                     _commit_without_flush()
-                    created = _write(payloads, columns=columns, parser=parser)
+                    created = writer.write(payloads)
                     error_log.add(batch.errors)
                     _count(job, batch, created=created, errors=len(batch.errors))
                     job.save(update_fields=PROGRESS_FIELDS)
@@ -81,29 +85,53 @@ def _commit_without_flush() -> None:
         cursor.execute("SET LOCAL synchronous_commit = off")
 
 
-def _write(payloads: Payloads, *, columns: set[str], parser: ParserProcess) -> int:
-    """Write one batch in the caller's transaction; returns how many products it created.
+class CatalogueWriter:
+    """Writes an import's batches, and decides for each whether its new SKUs are appended.
 
-    The SKUs new to the import are appended until an append finds one in the catalogue after
-    all (a re-import, say) or someone listens for product events (they need the merge's
-    RETURNING); from then on everything is merged, also the batches the parser split meanwhile.
+    The SKUs new to the import are COPYed straight in (products_append) until an append finds
+    one in the catalogue after all (a re-import, say); from then on they are merged. A batch is
+    merged whole while someone listens for product events, which the merge's RETURNING feeds.
+    The decision is taken here, batch by batch, so the parser never needs to hear of it.
     """
-    with_products = products_changed_subscribed()
-    if with_products:
-        parser.merge_all()
-    appended = False
-    if payloads.new and not parser.merging:
-        appended = products_append(payload=payloads.new)
-        if not appended:
-            parser.merge_all()
-    merge = payloads.merge if appended or not payloads.new else payloads.new_for_merge + payloads.merge
-    created = payloads.new_count if appended else 0
-    if merge:
-        result = products_merge(payload=merge, columns=columns, with_products=with_products)
-        if with_products:
-            products_changed_emit(result=result)
-        created += result.created
-    return created
+
+    def __init__(self, *, columns: set[str]):
+        self.columns = columns
+        self.appending = True
+
+    def write(self, payloads: Payloads) -> int:
+        """Write one batch in the caller's transaction; returns how many products it created.
+
+        An append locks its keys, then the merge the others: two runs in key order, which can
+        deadlock with another import writing the same keys. The loser rolls its batch back and
+        writes it again as one merge, which locks every key in order.
+        """
+        with_products = products_changed_subscribed()
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                with transaction.atomic():
+                    return self._write(payloads, with_products=with_products, append=attempt == 1)
+            except OperationalError as error:
+                if not isinstance(error.__cause__, psycopg.errors.DeadlockDetected) or attempt == WRITE_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _write(self, payloads: Payloads, *, with_products: bool, append: bool) -> int:
+        appended = append and self._append(payloads, with_products=with_products)
+        merge = payloads.merge if appended else payloads.new_for_merge + payloads.merge
+        created = payloads.new_count if appended else 0
+        if merge:
+            result = products_merge(payload=merge, columns=self.columns, with_products=with_products)
+            if with_products:
+                products_changed_emit(result=result)
+            created += result.created
+        return created
+
+    def _append(self, payloads: Payloads, *, with_products: bool) -> bool:
+        """Append the batch's new SKUs if this import still appends; False when they must be merged."""
+        if not (payloads.new and self.appending and not with_products):
+            return False
+        self.appending = products_append(payload=payloads.new)
+        return self.appending
 
 
 def _count(job: ImportJob, batch: Batch, *, created: int, errors: int) -> None:

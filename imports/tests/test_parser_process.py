@@ -71,20 +71,20 @@ def test_a_file_that_cannot_be_read_to_the_end_fails_instead_of_importing_shorte
     assert len(big_csv(200_000)) > FEED_BYTES  # so the first read succeeded
 
 
-def test_after_merge_all_every_row_goes_to_the_merge():
-    """Once the importer asks, later batches carry no rows for the append. Up to three more may
-    have been split already: one queued, one in the reading thread, one in the pipe (each batch
-    here is larger than a pipe's buffer, as real ones are)."""
-    data = b"sku,name\n" + b"".join(b"s-%d,%s\n" % (i, b"N" * 100) for i in range(20_000))
-    with ParserProcess(io.BytesIO(data), batch_rows=2000, first_rows=2000) as parser:
+def test_rows_are_split_by_whether_an_earlier_batch_had_their_sku():
+    """Every batch's rows arrive once: SKUs new to the file in the append payload, SKUs an
+    earlier batch had (in any case) in the merge payload with their lines. The child decides
+    nothing else, so it may finish and exit long before the importer is done."""
+    data = b"sku,name\na,A\nb,B\nA,A2\nc,C\nB,B2\nd,D\n"
+    with ParserProcess(io.BytesIO(data), batch_rows=2, first_rows=2) as parser:
         parser.header()
-        batches = parser.batches()
-        next(batches)
-        parser.merge_all()
-        later = [payloads for _, payloads in batches]
-    split = [bool(payloads.new) for payloads in later]
-    assert split == sorted(split, reverse=True) and split.count(True) <= 3 and len(split) == 9
-    assert sum(payloads.new_count + payloads.merge.count(b"\n") for payloads in later) == 18_000
+        payloads = [payloads for _, payloads in parser.batches()]
+    assert [(p.new, p.merge) for p in payloads] == [
+        (b"a\tA\t\t\\N\nb\tB\t\t\\N\n", b""),
+        (b"c\tC\t\t\\N\n", b"A\tA2\t\t\\N\t4\n"),
+        (b"d\tD\t\t\\N\n", b"B\tB2\t\t\\N\t6\n"),
+    ]
+    assert payloads[1].new_for_merge == b"c\tC\t\t\\N\t5\n"
 
 
 def test_leaving_half_way_stops_the_child():
