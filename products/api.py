@@ -33,6 +33,11 @@ def form_errors(form) -> dict:
 
 
 class ProductSerializer(serializers.ModelSerializer):
+    price = serializers.CharField(
+        allow_null=True, allow_blank=True, required=False,
+        help_text="A decimal with at most 2 decimals, e.g. \"12.50\", at least 0; null for none.",
+    )
+
     class Meta:
         model = Product
         fields = ["id", "sku", "name", "description", "price", "active", "created_at", "updated_at"]
@@ -40,8 +45,8 @@ class ProductSerializer(serializers.ModelSerializer):
         # Types only: the form checks the rules (lengths, blanks, a SKU taken in any case, a
         # negative price), so that each is refused with the one message the UI shows.
         extra_kwargs = {
-            "sku": {"validators": [], "allow_blank": True, "max_length": None},
-            "name": {"allow_blank": True, "max_length": None},
+            "sku": {"validators": [], "allow_blank": True, "max_length": None, "required": False},
+            "name": {"allow_blank": True, "max_length": None, "required": False},
         }
 
     def validate(self, attrs):
