@@ -169,14 +169,19 @@ def page(browser, live_server):
     context.close()
 
 
-@pytest.fixture
-def staff_page(page, staff_user):
-    """A browser page signed in as a staff user."""
+def sign_in(page, user) -> None:
+    """Sign `user` in through the real login form, as a person would."""
     page.goto("/login/")
-    page.get_by_label("Username").fill(staff_user.username)
+    page.get_by_label("Username").fill(user.username)
     page.get_by_label("Password").fill(STAFF_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(lambda url: "/login/" not in url)
+
+
+@pytest.fixture
+def staff_page(page, staff_user):
+    """A browser page signed in as a staff user."""
+    sign_in(page, staff_user)
     return page
 
 

@@ -18,7 +18,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 from standardwebhooks.webhooks import Webhook
 
-from conftest import STAFF_PASSWORD
+from conftest import sign_in
 from config.tests.processes import (
     broker_wait_until_idle,
     database_url,
@@ -149,11 +149,7 @@ def production_page(browser, production_app, production_db, staff_user):
     page = context.new_page()
     failed = []
     page.on("response", lambda response: response.status >= 400 and failed.append(response.url))
-    page.goto("/login/")
-    page.get_by_label("Username").fill(staff_user.username)
-    page.get_by_label("Password").fill(STAFF_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_url(lambda url: "/login/" not in url)
+    sign_in(page, staff_user)
     yield page
     context.close()
     assert not failed, f"Requests that failed: {failed}"
