@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-import _django  # noqa: F401 - sets up Django on the benchmark database
+import _django
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -164,6 +164,7 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=0, help="also import a file of this many rows (RSS check)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    _django.setup()
     from django.conf import settings
 
     settings.MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="import-bench-"))

@@ -1,21 +1,25 @@
-"""Turn the parser's batches into COPY payloads: the SKUs new to the import for products_append(),
-the others for products_merge() (imports.upsert). Pure Python, without Django: it runs in the
-import's parser process (imports.parser_process), beside the parser."""
+"""Turn the parser's batches into COPY payloads: the SKUs new to the import for
+products_bulk_append(), the others for products_bulk_merge() (products.bulk). Pure Python,
+without Django: it runs in the import's parser process (imports.parser_process)."""
 
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
-from imports.parsing import NO_PRICE, Batch
+from imports.parsing import Batch
+from products.columns import IMPORT_COLUMNS, NULL
 
-PRODUCT_FIELDS = itemgetter(0, 1, 2, 3)  # of a parser's row: sku, name, description, price, without the line
+PRODUCT_FIELDS = itemgetter(*range(len(IMPORT_COLUMNS)))  # of a parser's row: without its line
+# The fields COPY gets NULL in, and the free-text fields that may need escaping.
+NULLABLE = [index for index, column in enumerate(IMPORT_COLUMNS) if column.empty == NULL]
+TEXT = frozenset(index for index, column in enumerate(IMPORT_COLUMNS) if column.parse is None)
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 @dataclass(frozen=True)
 class Payloads:
-    """One batch's valid rows, the last of each SKU, as COPY text: `new` for products_append()
-    (with their lines apart, in case it must merge them after all), `merge` for products_merge()."""
+    """One batch's valid rows, the last of each SKU, as COPY text: `new` for products_bulk_append()
+    (with their lines apart, in case they are merged after all), `merge` for products_bulk_merge()."""
 
     new: bytes
     new_count: int
@@ -28,8 +32,8 @@ class Payloads:
 
 
 class SkuRouter:
-    """Sends the rows whose SKU no earlier batch of the import had to products_append(), the
-    rest to products_merge(). The importer decides per batch whether it appends the first
+    """Sends the rows whose SKU no earlier batch of the import had to products_bulk_append(), the
+    rest to products_bulk_merge(). The importer decides per batch whether it appends the first
     kind or merges them too (Payloads.new_for_merge).
 
     The SKUs already seen are kept as a one-hash Bloom filter in a fixed 8 MiB, whatever the
@@ -49,10 +53,9 @@ class SkuRouter:
 
     def _payloads(self, rows: list[tuple]) -> Payloads:
         # The last row of each SKU, and both payloads sorted by key: work done here, beside the
-        # parser, that the database then finds already done (COPY into a unique index in key
-        # order is ~25% faster than in file order; the merge's sort checks for presorted input
-        # first). The merge still collapses and sorts by PostgreSQL's lower(), which the unique
-        # index uses.
+        # parser, that the database then finds already done (COPY into a unique index is faster
+        # in key order, and the merge's sort checks for presorted input first). The merge still
+        # collapses and sorts by PostgreSQL's lower(), which the unique index uses.
         latest = {row[0].lower(): row for row in rows}
         (new_keys, new_rows), (seen_keys, seen_rows) = self._split(latest)
         new_order = _key_order(new_keys)
@@ -88,20 +91,19 @@ def _key_order(keys: list[str]) -> list[int]:
 
 def copy_payload(rows: list[tuple], order: list[int], *, lines: bool) -> bytes:
     """The parser's rows in COPY's text format, in `order`, with their line last for the
-    staging table or without it for products_append().
+    staging table or without it for products_bulk_append().
 
     The rows are already the fields as text, so joining them runs in C; each row's text is
-    built in file order and only then put in order, which reads memory in sequence (50,000
-    rows: 27 ms; a join per row written in Python took 63 ms, csv.writer 85 ms). Only a field
-    holding a tab, newline, CR or backslash needs escaping, which the separators' count
-    reveals; then the batch is built again with every field escaped.
+    built in file order and only then put in order, which reads memory in sequence. Only a
+    field holding a tab, newline, CR or backslash needs escaping, which the separators' count
+    reveals; then the batch is built again with every text field escaped.
     """
     if not rows:
         return b""
     text = _copy_text(rows, order, lines)
-    tabs = len(rows) * (4 if lines else 3)
-    no_prices = list(map(itemgetter(3), rows)).count(NO_PRICE)  # COPY's \N: the only backslashes expected
-    if (text.count("\t"), text.count("\n"), text.count("\\"), "\r" in text) != (tabs, len(rows), no_prices, False):
+    tabs = len(rows) * (len(IMPORT_COLUMNS) if lines else len(IMPORT_COLUMNS) - 1)
+    nulls = sum(list(map(itemgetter(index), rows)).count(NULL) for index in NULLABLE)  # the only backslashes expected
+    if (text.count("\t"), text.count("\n"), text.count("\\"), "\r" in text) != (tabs, len(rows), nulls, False):
         text = _copy_text(_escaped(rows), order, lines)
     return text.encode()
 
@@ -113,10 +115,7 @@ def _copy_text(rows: list[tuple], order: list[int], lines: bool) -> str:
 
 def _escaped(rows: list[tuple]) -> list[tuple]:
     table = COPY_ESCAPES
-    return [
-        (sku.translate(table), name.translate(table), description.translate(table), price, line)
-        for sku, name, description, price, line in rows
-    ]
+    return [tuple(field.translate(table) if index in TEXT else field for index, field in enumerate(row)) for row in rows]
 
 
 def staging_payload(append_payload: bytes, lines: Sequence[bytes]) -> bytes:

@@ -11,22 +11,21 @@ import tempfile
 from collections.abc import Callable
 from pathlib import PurePath
 
-from django.core.files import File
 import psycopg
+from django.core.files import File
 from django.db import OperationalError, connection, transaction
 
 from imports.models import ImportJob, ImportRowError
 from imports.parser_process import ParserProcess
 from imports.parsing import Batch, RowError
 from imports.payloads import Payloads
-from imports.upsert import products_append, products_changed_emit, products_changed_subscribed, products_merge
+from products.bulk import products_bulk_announce, products_bulk_append, products_bulk_merge, products_bulk_subscribed
 from products.locks import catalogue_shared_lock
 
-# A batch is one transaction. The parser process's memory grows with it (~9 MB per 10,000
-# rows: 69 MB at 50k rows, 51 MB at 30k); 25k to 50k import 500k rows equally fast.
+# A batch is one transaction; the parser process's memory grows with it (docs/performance.md).
 BATCH_ROWS = 30_000
-# The database idles until the first batch is parsed (~0.1 s for 30,000 rows): a small first
-# batch starts it sooner, and batches double from there up to BATCH_ROWS.
+# The database idles until the first batch is parsed: a small first batch starts it sooner, and
+# batches double from there up to BATCH_ROWS.
 FIRST_BATCH_ROWS = 5_000
 ROW_ERRORS_KEPT = 1_000
 # A batch that deadlocks with concurrent imports is written again as one ordered merge; that
@@ -74,9 +73,8 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
 def _commit_without_flush() -> None:
     """Let the current transaction commit without waiting for its WAL to reach the disk.
 
-    A batch commits in ~1 ms instead of waiting for the disk (~0.15 s per 500k rows). A crash
-    can then lose the last batches committed, but whole: the job's progress is in the same
-    transaction, the job ends with a commit that waits for all of them, and a re-run (the
+    A crash can then lose the last batches committed, but whole: the job's progress is in the
+    same transaction, the job ends with a commit that waits for all of them, and a re-run (the
     upsert is idempotent) writes them again, also sending their product events again.
     """
     with connection.cursor() as cursor:
@@ -86,7 +84,7 @@ def _commit_without_flush() -> None:
 class CatalogueWriter:
     """Writes an import's batches, and decides for each whether its new SKUs are appended.
 
-    The SKUs new to the import are COPYed straight in (products_append) until an append finds
+    The SKUs new to the import are COPYed straight in (products_bulk_append) until an append finds
     one in the catalogue after all (a re-import, say); from then on they are merged. A batch is
     merged whole while someone listens for product events, which the merge's RETURNING feeds.
     The decision is taken here, batch by batch, so the parser never needs to hear of it.
@@ -103,32 +101,32 @@ class CatalogueWriter:
         deadlock with another import writing the same keys. The loser rolls its batch back and
         writes it again as one merge, which locks every key in order.
         """
-        with_products = products_changed_subscribed()
+        subscribed = products_bulk_subscribed()
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 with transaction.atomic():
-                    return self._write(payloads, with_products=with_products, append=attempt == 1)
+                    return self._write(payloads, subscribed=subscribed, append=attempt == 1)
             except OperationalError as error:
                 if not isinstance(error.__cause__, psycopg.errors.DeadlockDetected) or attempt == WRITE_ATTEMPTS:
                     raise
         raise AssertionError("unreachable")
 
-    def _write(self, payloads: Payloads, *, with_products: bool, append: bool) -> int:
-        appended = append and self._append(payloads, with_products=with_products)
+    def _write(self, payloads: Payloads, *, subscribed: set[str], append: bool) -> int:
+        appended = append and self._append(payloads, subscribed=subscribed)
         merge = payloads.merge if appended else payloads.new_for_merge + payloads.merge
         created = payloads.new_count if appended else 0
         if merge:
-            result = products_merge(payload=merge, columns=self.columns, with_products=with_products)
-            if with_products:
-                products_changed_emit(result=result)
+            result = products_bulk_merge(payload=merge, columns=self.columns, with_products=bool(subscribed))
+            if subscribed:
+                products_bulk_announce(result=result, subscribed=subscribed)
             created += result.created
         return created
 
-    def _append(self, payloads: Payloads, *, with_products: bool) -> bool:
+    def _append(self, payloads: Payloads, *, subscribed: set[str]) -> bool:
         """Append the batch's new SKUs if this import still appends; False when they must be merged."""
-        if not (payloads.new and self.appending and not with_products):
+        if not (payloads.new and self.appending and not subscribed):
             return False
-        self.appending = products_append(payload=payloads.new)
+        self.appending = products_bulk_append(payload=payloads.new)
         return self.appending
 
 

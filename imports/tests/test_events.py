@@ -5,7 +5,7 @@ import json
 import pytest
 from standardwebhooks import Webhook
 
-from imports import upsert
+from products import bulk
 from products.models import Product
 from webhooks import events
 from webhooks.models import Delivery, Event
@@ -59,7 +59,7 @@ def test_changed_products_are_announced_as_updated_with_their_stored_values(run_
     Product.objects.create(sku="same", name="Same")
     Product.objects.create(sku="old", name="Old", active=False)
     if not fast_path:
-        monkeypatch.setattr(upsert, "_split_merge_sql", lambda fields, with_products: "INSERT INTO products_product (sku) VALUES (NULL)")
+        monkeypatch.setattr(bulk, "_split_merge_sql", lambda fields, with_products: "INSERT INTO products_product (sku) VALUES (NULL)")
     run_import("sku,name,price\nnew,New,1.50\nOLD,Renamed,\nsame,Same,\n")
     assert product_skus(events.PRODUCT_CREATED) == [["new"]]
     assert product_skus(events.PRODUCT_UPDATED) == [["OLD"]]

@@ -2,7 +2,7 @@
 
 import pytest
 
-from imports import upsert
+from products import bulk
 from products.models import Product
 
 
@@ -26,7 +26,7 @@ def test_a_failed_fast_path_falls_back_to_on_conflict(run_import, monkeypatch):
         "INSERT INTO products_product (sku, name, description, active, created_at, updated_at)"
         " VALUES ('a', 'x', '', true, now(), now())"
     )
-    monkeypatch.setattr(upsert, "_split_merge_sql", lambda fields, with_products: clash)
+    monkeypatch.setattr(bulk, "_split_merge_sql", lambda fields, with_products: clash)
     job = run_import("sku,name\nA,New\nb,B\nB,B2\n")
     assert (job.status, job.created_count, job.updated_count) == ("completed", 1, 2)
     assert sorted(Product.objects.values_list("sku", "name")) == [("A", "New"), ("B", "B2")]
