@@ -9,6 +9,7 @@ import csv
 import io
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import PurePath
 
 import psycopg
@@ -19,7 +20,13 @@ from imports.models import ImportJob, ImportRowError
 from imports.parser_process import ParserProcess
 from imports.parsing import Batch, RowError
 from imports.payloads import Payloads
-from products.bulk import products_bulk_announce, products_bulk_append, products_bulk_merge, products_bulk_subscribed
+from products.bulk import (
+    products_bulk_announce,
+    products_bulk_append,
+    products_bulk_merge,
+    products_bulk_start,
+    products_bulk_subscribed,
+)
 from products.locks import catalogue_shared_lock
 
 # A batch is one transaction; the parser process's memory grows with it (docs/performance.md).
@@ -32,8 +39,8 @@ ROW_ERRORS_KEPT = 1_000
 # merge can only lose to imports still writing out of order, which then retry the same way.
 WRITE_ATTEMPTS = 5
 PROGRESS_FIELDS = [
-    "stage", "bytes_processed", "rows_processed", "created_count", "updated_count", "skipped_count",
-    "error_count", "updated_at",
+    "stage", "bytes_processed", "rows_processed", "created_count", "updated_count", "unchanged_count",
+    "duplicate_count", "skipped_count", "error_count", "updated_at",
 ]  # fmt: skip
 
 
@@ -58,9 +65,9 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
             for batch, payloads in parser.batches():
                 with transaction.atomic():
                     _commit_without_flush()
-                    created = writer.write(payloads)
+                    counts = writer.write(payloads)
                     error_log.add(batch.errors)
-                    _count(job, batch, created=created, errors=len(batch.errors))
+                    _count(job, batch, counts=counts, errors=len(batch.errors))
                     job.save(update_fields=PROGRESS_FIELDS)
                 if on_progress:
                     on_progress(job)
@@ -81,6 +88,17 @@ def _commit_without_flush() -> None:
         cursor.execute("SET LOCAL synchronous_commit = off")
 
 
+@dataclass
+class BatchCounts:
+    """What a batch's valid rows did: created, updated or left unchanged a product, or were
+    superseded by a later row of the same SKU in the file (duplicates)."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+
+
 class CatalogueWriter:
     """Writes an import's batches, and decides for each whether its new SKUs are appended.
 
@@ -93,9 +111,10 @@ class CatalogueWriter:
     def __init__(self, *, columns: set[str]):
         self.columns = columns
         self.appending = True
+        self.since = products_bulk_start()
 
-    def write(self, payloads: Payloads) -> int:
-        """Write one batch in the caller's transaction; returns how many products it created.
+    def write(self, payloads: Payloads) -> BatchCounts:
+        """Write one batch in the caller's transaction; returns what its rows did.
 
         An append locks its keys, then the merge the others: two runs in key order, which can
         deadlock with another import writing the same keys. The loser rolls its batch back and
@@ -111,16 +130,20 @@ class CatalogueWriter:
                     raise
         raise AssertionError("unreachable")
 
-    def _write(self, payloads: Payloads, *, subscribed: set[str], append: bool) -> int:
+    def _write(self, payloads: Payloads, *, subscribed: set[str], append: bool) -> BatchCounts:
         appended = append and self._append(payloads, subscribed=subscribed)
         merge = payloads.merge if appended else payloads.new_for_merge + payloads.merge
-        created = payloads.new_count if appended else 0
+        counts = BatchCounts(created=payloads.new_count if appended else 0, duplicates=payloads.duplicates)
         if merge:
-            result = products_bulk_merge(payload=merge, columns=self.columns, with_products=bool(subscribed))
+            result = products_bulk_merge(
+                payload=merge, columns=self.columns, with_products=bool(subscribed), since=self.since
+            )
             if subscribed:
                 products_bulk_announce(result=result, subscribed=subscribed)
-            created += result.created
-        return created
+            counts.created += result.created
+            counts.updated, counts.unchanged = result.updated, result.unchanged
+            counts.duplicates += result.duplicates
+        return counts
 
     def _append(self, payloads: Payloads, *, subscribed: set[str]) -> bool:
         """Append the batch's new SKUs if this import still appends; False when they must be merged."""
@@ -130,13 +153,14 @@ class CatalogueWriter:
         return self.appending
 
 
-def _count(job: ImportJob, batch: Batch, *, created: int, errors: int) -> None:
+def _count(job: ImportJob, batch: Batch, *, counts: BatchCounts, errors: int) -> None:
     job.stage = ImportJob.Stage.IMPORTING
     job.bytes_processed = batch.bytes_read
     job.rows_processed += batch.rows_read
-    job.created_count += created
-    # Every valid row that did not create a product overwrote one, also a duplicate in its batch.
-    job.updated_count += batch.rows_read - batch.rows_skipped - created
+    job.created_count += counts.created
+    job.updated_count += counts.updated
+    job.unchanged_count += counts.unchanged
+    job.duplicate_count += counts.duplicates
     job.skipped_count += batch.rows_skipped
     job.error_count += errors
 

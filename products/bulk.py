@@ -9,6 +9,7 @@ they led to: docs/performance.md.
 """
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cache
 
 import psycopg
@@ -24,7 +25,11 @@ from webhooks import events, selectors
 
 TABLE = Product._meta.db_table
 STAGING_TABLE = "import_staging"
-STAGING_COLUMNS = ", ".join([*(f"{column.name} {column.sql_type}" for column in IMPORT_COLUMNS), "line integer"])
+# Each row's line in the file, and whether an earlier batch of the file had its SKU.
+STAGING_COLUMNS = ", ".join([*(f"{column.name} {column.sql_type}" for column in IMPORT_COLUMNS), "line integer", "repeat boolean"])
+# The values an import found in the products it changed, as row text, by product id: a SKU the
+# file repeats is counted as updated only if its last row leaves the product changed after all.
+ORIGINALS_TABLE = "import_originals"
 # What a new product gets from the file; the other columns take their database defaults.
 NEW_COLUMNS = ", ".join(IMPORT_COLUMN_NAMES)
 
@@ -50,11 +55,29 @@ def _conflict_target() -> str:
 
 @dataclass(frozen=True)
 class MergeResult:
+    """What a merged batch did to the catalogue, row by staged row: each one created a product,
+    updated or left unchanged an existing one, or was superseded by a later row of its SKU."""
+
     created: int
+    updated: int
+    unchanged: int
+    duplicates: int
     # Only when someone listens for them: the created and the changed products, as rows of
     # product_event_columns_sql() (turned into dicts 1,000 at a time, as they are announced).
     created_products: list[tuple] | None = None
     changed_products: list[tuple] | None = None
+
+
+def products_bulk_start() -> datetime:
+    """Prepare this connection for an import's merges; returns when the import started (the
+    products it creates are created later)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {ORIGINALS_TABLE} (product_id bigint PRIMARY KEY, original text);"
+            f" TRUNCATE {ORIGINALS_TABLE}"
+        )
+        cursor.execute("SELECT now()")
+        return cursor.fetchone()[0]
 
 
 def products_bulk_append(*, payload: bytes) -> bool:
@@ -72,8 +95,9 @@ def products_bulk_append(*, payload: bytes) -> bool:
     return True
 
 
-def products_bulk_merge(*, payload: bytes, columns: set[str], with_products: bool) -> MergeResult:
-    """Upsert one batch (COPY text with each row's line last); the last row of a SKU (any case) wins.
+def products_bulk_merge(*, payload: bytes, columns: set[str], with_products: bool, since: datetime) -> MergeResult:
+    """Upsert one batch (COPY text, each row followed by its line and its repeat flag); the last
+    row of a SKU (any case) wins. `since` is products_bulk_start()'s answer for this import.
 
     `columns` are the columns the file has: a file without `price` keeps prices. Products whose
     values would not change are not written (no new row version, no `updated_at` bump, no
@@ -86,34 +110,86 @@ def products_bulk_merge(*, payload: bytes, columns: set[str], with_products: boo
             f" CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} ({STAGING_COLUMNS});"
             f" TRUNCATE {STAGING_TABLE}"
         )
-        with cursor.cursor.copy(f"COPY {STAGING_TABLE} ({NEW_COLUMNS}, line) FROM STDIN") as copy:
+        with cursor.cursor.copy(f"COPY {STAGING_TABLE} ({NEW_COLUMNS}, line, repeat) FROM STDIN") as copy:
             copy.write(payload)
         try:
             with transaction.atomic():
-                cursor.execute(_split_merge_sql(fields, with_products))
+                cursor.execute(_split_merge_sql(fields, with_products), {"since": since})
                 rows = cursor.fetchall()
         except (IntegrityError, OperationalError):
             # Another import created one of our new SKUs since we looked (unique violation) or
             # locked our rows in another order (deadlock): the single ON CONFLICT statement,
             # which locks in key order, handles both.
-            cursor.execute(_upsert_sql(fields, with_products))
+            cursor.execute(_upsert_sql(fields, with_products), {"since": since})
             rows = cursor.fetchall()
+    counts = dict(zip(("created", "updated", "unchanged", "duplicates"), rows[0][:4]))
     if not with_products:
-        return MergeResult(created=rows[0][0])
-    created = [row[:-1] for row in rows if row[-1]]  # the event data, then `inserted`
-    changed = [row[:-1] for row in rows if not row[-1]]
-    return MergeResult(created=len(created), created_products=created, changed_products=changed)
+        return MergeResult(**counts)
+    products = [row[4:] for row in rows if row[4] is not None]  # the event data, then `inserted`
+    created = [row[:-1] for row in products if row[-1]]
+    changed = [row[:-1] for row in products if not row[-1]]
+    return MergeResult(**counts, created_products=created, changed_products=changed)
 
 
 def _latest_rows_sql() -> str:
     """The batch with one row per key, the file's last; DISTINCT ON collapses duplicates (an
     ON CONFLICT may touch a row only once) and sorts by key, so rows are locked in key order."""
     key = _key(STAGING_TABLE)
-    return f"SELECT DISTINCT ON ({key}) {NEW_COLUMNS} FROM {STAGING_TABLE} ORDER BY {key}, line DESC"
+    return f"SELECT DISTINCT ON ({key}) {NEW_COLUMNS}, repeat FROM {STAGING_TABLE} ORDER BY {key}, line DESC"
+
+
+def _values_sql(fields: list[str], table: str) -> str:
+    return f"row({', '.join(f'{table}.{f}' for f in fields)})::text"
 
 
 def _changed_sql(fields: list[str], old: str, new: str) -> str:
     return f"({', '.join(f'{old}.{f}' for f in fields)}) IS DISTINCT FROM ({', '.join(f'{new}.{f}' for f in fields)})"
+
+
+def _lookup_sql(fields: list[str]) -> str:
+    """Each key's last row with its product as stored (if any), whether that product was
+    created since the import started, and the values the import found in it if it changed it."""
+    return f"""
+        batch AS MATERIALIZED (
+            SELECT latest.*, p.id AS product_id, p.id IS NOT NULL AND {_changed_sql(fields, "p", "latest")} AS changed,
+                   coalesce(p.created_at >= %(since)s, false) AS ours, o.original,
+                   {_values_sql(fields, "p")} AS stored, {_values_sql(fields, "latest")} AS incoming
+            FROM ({_latest_rows_sql()}) latest
+            LEFT JOIN LATERAL (
+                SELECT p.id, p.created_at, {", ".join(fields)} FROM {TABLE} p WHERE {_key("p")} = {_key("latest")}
+            ) p ON true
+            LEFT JOIN {ORIGINALS_TABLE} o ON o.product_id = p.id
+        )"""
+
+
+def _counts_sql(*, inserted: str = "product_id IS NULL", rewritten: str = "changed", written: str = "") -> str:
+    """Count each staged row once, and keep ORIGINALS_TABLE holding exactly the products the
+    import counts as updated. A repeated SKU's row is a duplicate; when its product existed
+    before the import, the SKU moves between updated and unchanged as its latest row differs
+    from the values the import found or not (`flips`). `inserted` and `rewritten` say of a row
+    of `batch` (joined with `written`) whether it created its product or changed it."""
+    return f"""
+        remembered AS (
+            INSERT INTO {ORIGINALS_TABLE} (product_id, original)
+            SELECT product_id, stored FROM batch WHERE changed AND NOT ours AND original IS NULL
+        ), forgotten AS (
+            DELETE FROM {ORIGINALS_TABLE} o USING batch b
+            WHERE o.product_id = b.product_id AND b.repeat AND NOT b.ours AND b.incoming = b.original
+        ), counted AS (
+            SELECT repeat, NOT repeat AND {inserted} AS created,
+                   NOT repeat AND NOT {inserted} AND {rewritten} AS updated,
+                   NOT repeat AND NOT {inserted} AND NOT {rewritten} AS unchanged,
+                   CASE WHEN repeat AND product_id IS NOT NULL AND NOT ours
+                        THEN (incoming <> coalesce(original, stored))::int - (original IS NOT NULL)::int
+                        ELSE 0 END AS flips
+            FROM batch {written}
+        ), counts AS (
+            SELECT count(*) FILTER (WHERE created) AS created,
+                   count(*) FILTER (WHERE updated) + coalesce(sum(flips), 0) AS updated,
+                   count(*) FILTER (WHERE unchanged) - coalesce(sum(flips), 0) AS unchanged,
+                   count(*) FILTER (WHERE repeat) + (SELECT count(*) FROM {STAGING_TABLE}) - count(*) AS duplicates
+            FROM counted
+        )"""
 
 
 def _split_merge_sql(fields: list[str], with_products: bool) -> str:
@@ -122,13 +198,7 @@ def _split_merge_sql(fields: list[str], with_products: bool) -> str:
     WHERE does not lock unchanged rows, which ON CONFLICT DO UPDATE … WHERE does. The lookup
     fetches the stored values too, so an unchanged product costs one index probe, not two."""
     return f"""
-        WITH batch AS MATERIALIZED (
-            SELECT latest.*, p.id AS product_id, p.id IS NOT NULL AND {_changed_sql(fields, "p", "latest")} AS changed
-            FROM ({_latest_rows_sql()}) latest
-            LEFT JOIN LATERAL (
-                SELECT p.id, {", ".join(fields)} FROM {TABLE} p WHERE {_key("p")} = {_key("latest")}
-            ) p ON true
-        ), changed AS (
+        WITH {_lookup_sql(fields)}, changed AS (
             UPDATE {TABLE} p
             SET {", ".join(f"{f} = b.{f}" for f in fields)}, updated_at = now()
             FROM batch b
@@ -138,31 +208,41 @@ def _split_merge_sql(fields: list[str], with_products: bool) -> str:
             INSERT INTO {TABLE} ({NEW_COLUMNS}, active, created_at, updated_at)
             SELECT {NEW_COLUMNS}, true, now(), now() FROM batch WHERE product_id IS NULL ORDER BY {_key("batch")}
             RETURNING *
-        )
+        ), {_counts_sql()}
         {_returning_sql(with_products)}
     """
 
 
 def _upsert_sql(fields: list[str], with_products: bool) -> str:
+    """The fallback: one ON CONFLICT statement, counted from the same lookup (a key another
+    import created after the lookup is written as an update)."""
+    counts = _counts_sql(
+        inserted="coalesce(merged.inserted, false)",
+        rewritten="merged.id IS NOT NULL",
+        written=f"LEFT JOIN merged ON {_key('merged')} = {_key('batch')}",
+    )
     return f"""
-        WITH merged AS (
+        WITH {_lookup_sql(fields)}, merged AS (
             INSERT INTO {TABLE} AS p ({NEW_COLUMNS}, active, created_at, updated_at)
-            SELECT {NEW_COLUMNS}, true, now(), now() FROM ({_latest_rows_sql()}) latest
+            SELECT {NEW_COLUMNS}, true, now(), now() FROM batch ORDER BY {_key("batch")}
             ON CONFLICT ({_conflict_target()}) DO UPDATE
             SET {", ".join(f"{f} = EXCLUDED.{f}" for f in fields)}, updated_at = now()
             WHERE {_changed_sql(fields, "p", "EXCLUDED")}
             RETURNING p.*, (xmax = 0) AS inserted
-        ), created AS (SELECT * FROM merged WHERE inserted), changed AS (SELECT * FROM merged WHERE NOT inserted)
+        ), created AS (SELECT * FROM merged WHERE inserted), changed AS (SELECT * FROM merged WHERE NOT inserted),
+        {counts}
         {_returning_sql(with_products)}
     """
 
 
 def _returning_sql(with_products: bool) -> str:
     if not with_products:
-        return "SELECT count(*) FROM created"
+        return "SELECT * FROM counts"
     return (
-        f"SELECT {product_event_columns_sql('created')}, true FROM created"
+        "SELECT counts.*, products.* FROM counts LEFT JOIN ("
+        f" SELECT {product_event_columns_sql('created')}, true FROM created"
         f" UNION ALL SELECT {product_event_columns_sql('changed')}, false FROM changed"
+        ") products ON true"
     )
 
 

@@ -23,7 +23,9 @@ def test_duplicates_in_mixed_case_keep_the_last_row(run_import, small_batches):
     """Duplicate SKUs in any case, in one batch and across batches, end as one product: the last row."""
     job = run_import("sku,name\nAbc-1,First\nabc-1,Second\nXyz,Other\n ABC-1 ,Third\nxyz,Last\n")
     assert products() == {"abc-1": ("ABC-1", "Third", "", None), "xyz": ("xyz", "Last", "", None)}
-    assert (job.status, job.created_count, job.updated_count, job.skipped_count) == ("completed", 2, 3, 0)
+    assert (job.status, job.created_count, job.updated_count, job.duplicate_count, job.skipped_count) == (
+        "completed", 2, 0, 3, 0
+    )
     assert job.rows_processed == 5 and job.bytes_processed == job.size
 
 
@@ -50,11 +52,11 @@ def test_new_products_are_active_with_prices(run_import):
 
 @pytest.mark.django_db
 def test_rerunning_the_same_file_only_updates(run_import, small_batches):
-    """Importing a file twice creates nothing the second time: every row is an update."""
+    """Importing a file twice creates nothing the second time: every product is unchanged."""
     content = "sku,name,description\n" + "".join(f"SKU-{i},Name {i},\"Text, {i}\"\n" for i in range(7))
     first, second = run_import(content), run_import(content)
-    assert (first.created_count, first.updated_count) == (7, 0)
-    assert (second.created_count, second.updated_count) == (0, 7)
+    assert (first.created_count, first.updated_count, first.unchanged_count) == (7, 0, 0)
+    assert (second.created_count, second.updated_count, second.unchanged_count) == (0, 0, 7)
     assert Product.objects.count() == 7
 
 
