@@ -21,6 +21,7 @@ from imports.parser_process import ParserProcess
 from imports.parsing import Batch, RowError
 from imports.payloads import Payloads
 from products.bulk import (
+    products_bulk_analyze,
     products_bulk_announce,
     products_bulk_append,
     products_bulk_merge,
@@ -61,6 +62,7 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
         job.stage = ImportJob.Stage.VALIDATING
         job.save(update_fields=["warnings", *PROGRESS_FIELDS])
         writer = CatalogueWriter(columns=set(header.columns))
+        cancelled = False
         with catalogue_shared_lock():
             for batch, payloads in parser.batches():
                 with transaction.atomic():
@@ -73,8 +75,11 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
                     on_progress(job)
                 # Cooperative cancel: the batch just committed stays, the rest of the file is not read.
                 if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
-                    return True
-    return False
+                    cancelled = True
+                    break
+    # The list's size estimate and the planner read these statistics.
+    products_bulk_analyze(changed=job.created_count + job.updated_count)
+    return cancelled
 
 
 def _commit_without_flush() -> None:

@@ -30,6 +30,8 @@ STAGING_COLUMNS = ", ".join([*(f"{column.name} {column.sql_type}" for column in 
 # The values an import found in the products it changed, as row text, by product id: a SKU the
 # file repeats is counted as updated only if its last row leaves the product changed after all.
 ORIGINALS_TABLE = "import_originals"
+# An import that changed more than this share of the products refreshes their statistics.
+STALE_STATISTICS_SHARE = 0.1
 # What a new product gets from the file; the other columns take their database defaults.
 NEW_COLUMNS = ", ".join(IMPORT_COLUMN_NAMES)
 
@@ -257,3 +259,19 @@ def products_bulk_announce(*, result: MergeResult, subscribed: set[str]) -> None
     for event_type, products in announced:
         if products and event_type in subscribed:
             products_announce(event_type, products, data=product_event_data_from_row)
+
+
+def products_bulk_analyze(*, changed: int) -> bool:
+    """Refresh the products table's statistics after an import that changed a large part of it
+    (more than STALE_STATISTICS_SHARE of the rows PostgreSQL last counted, or it never counted).
+    Autovacuum would do it later; until then the list's size estimate and the planner work from
+    the old row count. Returns whether it ran ANALYZE."""
+    if not changed:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [TABLE])
+        counted = cursor.fetchone()[0]
+        if counted > 0 and changed <= STALE_STATISTICS_SHARE * counted:
+            return False
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(TABLE)}")
+    return True

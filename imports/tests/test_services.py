@@ -244,3 +244,21 @@ def test_an_import_that_ends_asks_for_a_search_catch_up(run_import, content, sta
     job = run_import(content)
     assert job.status == status
     assert product_search_is_behind()
+
+
+def reltuples() -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'products_product'::regclass")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_an_import_that_changes_much_of_the_catalogue_refreshes_its_statistics(run_import):
+    """After an import that changed more than a tenth of the products, PostgreSQL's row count
+    (the list's size estimate) is current; a small import into a large catalogue leaves it."""
+    run_import("sku,name\n" + "".join(f"s-{n},S\n" for n in range(300)))
+    assert reltuples() == 300
+    run_import("sku,name\n" + "".join(f"t-{n},T\n" for n in range(20)))
+    assert reltuples() == 300
+    run_import("sku,name\n" + "".join(f"u-{n},U\n" for n in range(40)))
+    assert reltuples() == 360
