@@ -11,7 +11,9 @@ from celery.contrib.testing.worker import start_worker
 from celery.worker import state as worker_state
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
 from django.db import connection
+from django.db.models import Q
 
 from config.celery import app as celery_app
 
@@ -20,6 +22,9 @@ from config.celery import app as celery_app
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 STAFF_PASSWORD = "correct horse battery staple"
+# What the guarded actions need (config.permissions): the tests' staff user may do everything.
+STAFF_PERMISSIONS = ["products.add_deletealljob", "webhooks.add_endpoint", "webhooks.change_endpoint",
+                     "webhooks.delete_endpoint"]
 
 
 def _test_broker_url() -> str:
@@ -52,11 +57,22 @@ def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
 
 
+def permissions_get(names: list[str]) -> list[Permission]:
+    """The Permission rows for "app_label.codename" names."""
+    wanted = Q()
+    for name in names:
+        app_label, codename = name.split(".")
+        wanted |= Q(content_type__app_label=app_label, codename=codename)
+    return list(Permission.objects.filter(wanted))
+
+
 @pytest.fixture
 def staff_user(db):
-    return get_user_model().objects.create_user(
+    user = get_user_model().objects.create_user(
         username="staff", email="staff@example.com", password=STAFF_PASSWORD, is_staff=True
     )
+    user.user_permissions.set(permissions_get(STAFF_PERMISSIONS))
+    return user
 
 
 @pytest.fixture

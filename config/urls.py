@@ -4,7 +4,9 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from config import views
-from config.forms import StaffAuthenticationForm
+from config.forms import AdminLoginForm, StaffAuthenticationForm
+
+admin.site.login_form = AdminLoginForm
 
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="imports:index", permanent=False), name="home"),

@@ -81,8 +81,13 @@ class ImportJob(models.Model):
         return self.status in self.ENDED
 
     @property
+    def file_deleted(self) -> bool:
+        """The staged upload went at the retention age (imports.services.import_files_purge)."""
+        return not self.file
+
+    @property
     def can_retry(self) -> bool:
-        return self.status in self.RETRYABLE
+        return self.status in self.RETRYABLE and not self.file_deleted
 
     @property
     def can_cancel(self) -> bool:

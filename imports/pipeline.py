@@ -39,6 +39,8 @@ ROW_ERRORS_KEPT = 1_000
 # A batch that deadlocks with concurrent imports is written again as one ordered merge; that
 # merge can only lose to imports still writing out of order, which then retry the same way.
 WRITE_ATTEMPTS = 5
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 PROGRESS_FIELDS = [
     "stage", "bytes_processed", "rows_processed", "created_count", "updated_count", "unchanged_count",
     "duplicate_count", "skipped_count", "error_count", "updated_at",
@@ -170,6 +172,11 @@ def _count(job: ImportJob, batch: Batch, *, counts: BatchCounts, errors: int) ->
     job.error_count += errors
 
 
+def csv_cell(text: str) -> str:
+    """`text` as a spreadsheet shows it, never runs it: a leading quote makes a formula plain text."""
+    return f"'{text}" if text.startswith(FORMULA_TRIGGERS) else text
+
+
 class RowErrorLog:
     """Every row error goes to a CSV file saved beside the job; the first ones also to the database."""
 
@@ -187,7 +194,9 @@ class RowErrorLog:
     def add(self, errors: list[RowError]) -> None:
         if not errors:
             return
-        self._writer.writerows((error.line, error.column, error.value, error.message) for error in errors)
+        self._writer.writerows(
+            (error.line, csv_cell(error.column), csv_cell(error.value), csv_cell(error.message)) for error in errors
+        )
         kept = errors[: max(0, ROW_ERRORS_KEPT - self.count)]
         ImportRowError.objects.bulk_create(
             ImportRowError(job=self.job, line=e.line, column=e.column, value=e.value, message=e.message)

@@ -37,6 +37,7 @@ JOB_LOCK_CLASS = 7_240_002
 # again. Without the wait the new run would find the lock taken and leave the job to the
 # stale-job sweep (STALE_AFTER).
 JOB_LOCK_WAIT = "30s"
+FILE_DELETED_MESSAGE = "The uploaded file has been deleted (files are kept for a limited time): upload it again."
 
 
 def import_job_create(*, file: File, name: str, user: AbstractBaseUser | None, enqueue: bool = True) -> ImportJob:
@@ -77,6 +78,8 @@ def import_job_retry(*, job: ImportJob) -> ImportJob:
     """Run a failed or cancelled job again from its staged file."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job.pk)
+        if job.file_deleted:
+            raise ValidationError(FILE_DELETED_MESSAGE)
         if not job.can_retry:
             raise ValidationError("Only a failed or cancelled import can be retried.")
         job.status = ImportJob.Status.QUEUED
@@ -89,6 +92,27 @@ def import_job_retry(*, job: ImportJob) -> ImportJob:
         job.save()
         import_job_enqueue(job=job)
     return job
+
+
+def import_files_purge(*, older_than: timedelta) -> int:
+    """Beat sweep: delete the staged uploads of ended jobs uploaded more than `older_than` ago.
+
+    The job, its row errors and its errors file stay: the history keeps every import, but a
+    job without its file can no longer be retried. Returns how many files were deleted.
+    """
+    cutoff = timezone.now() - older_than
+    expired = ImportJob.objects.filter(status__in=ImportJob.ENDED, created_at__lt=cutoff).exclude(file="")
+    deleted = 0
+    for job_id in expired.values_list("pk", flat=True).iterator():
+        with transaction.atomic():
+            # Locked and checked again: a retry may have queued the job since it was listed.
+            job = ImportJob.objects.select_for_update(skip_locked=True).filter(pk=job_id).first()
+            if job is None or not job.has_ended or job.file_deleted:
+                continue
+            job.file.delete(save=False)  # a failure rolls back; the next sweep tries again
+            ImportJob.objects.filter(pk=job_id).update(file="")
+            deleted += 1
+    return deleted
 
 
 def import_job_run(*, job_id: int, on_progress: Callable[[ImportJob], None] | None = None) -> ImportJob:

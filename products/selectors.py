@@ -27,6 +27,9 @@ EXACT_COUNT_BELOW = 100_000
 # Listing a broad filter in id order walks the primary key until the page is full, but no
 # further than this many ids (~30 ms); past that the matches are fetched and sorted instead.
 PRIMARY_KEY_WALK_LIMIT = 100_000
+# Page numbers stop here: far past the end of any catalogue, while the OFFSET stays a bigint.
+# Where the total is exact a page past the end shows the last page; else it is empty.
+PAGE_NUMBER_MAX = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -195,6 +198,7 @@ def product_page(*, filters: ProductFilters, number: int, per_page: int) -> Prod
         total = Total(value=len(found_ids), kind="exact") if exact else Total(value=FILTERED_COUNT_CAP, kind="at_least")
     else:
         total = product_catalogue_total()
+    number = min(number, PAGE_NUMBER_MAX)
     if total.is_exact:
         number = min(number, max(1, math.ceil(total.value / per_page)))
     offset = (number - 1) * per_page

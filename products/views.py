@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
+from config.permissions import staff_permission_required
 from products import selectors, services
 from products.forms import ProductFilterForm, ProductForm
 from products.models import DeleteAllJob, Product
@@ -119,6 +120,7 @@ def delete(request, pk: int):
 
 
 @require_POST
+@staff_permission_required("products.add_deletealljob", action="delete all products")
 def delete_all(request):
     try:
         job = services.products_delete_all_start(requested_by=request.user)

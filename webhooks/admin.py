@@ -1,18 +1,41 @@
 from django.contrib import admin
 
+from webhooks import services
 from webhooks.forms import EndpointForm
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint
 
 
 @admin.register(Endpoint)
 class EndpointAdmin(admin.ModelAdmin):
+    """Endpoints are created, changed and deleted through the services, as in the app: a new URL
+    ends the failure pause, and deleting takes the events only that endpoint received."""
+
     list_display = ["url", "description", "enabled", "disabled_reason", "created_at"]
     list_filter = ["enabled"]
     search_fields = ["url", "description"]
-    form = EndpointForm  # the same URL scheme and SSRF checks as the app's form
+    form = EndpointForm  # the same URL checks as the app's form
     fields = ["url", "description", "event_types", "enabled", "disabled_reason", "created_at", "updated_at"]
     # The secret is not editable, so the admin never renders it; staff rotate it in the app.
     readonly_fields = ["disabled_reason", "created_at", "updated_at"]
+
+    def save_model(self, request, obj, form, change):
+        fields = {name: form.cleaned_data[name] for name in ["url", "description", "event_types"]}
+        if change:
+            # `obj` already carries the form's values; the services compare with what is stored.
+            endpoint = services.endpoint_update(endpoint=Endpoint.objects.get(pk=obj.pk), **fields)
+        else:
+            endpoint = services.endpoint_create(**fields)
+        if endpoint.enabled != form.cleaned_data["enabled"]:
+            services.endpoint_enabled_set(endpoint=endpoint, enabled=form.cleaned_data["enabled"])
+        obj.pk = endpoint.pk
+        obj.refresh_from_db()
+
+    def delete_model(self, request, obj):
+        services.endpoint_delete(endpoint=obj)
+
+    def delete_queryset(self, request, queryset):
+        for endpoint in queryset:
+            services.endpoint_delete(endpoint=endpoint)
 
 
 class DeliveryAttemptInline(admin.TabularInline):

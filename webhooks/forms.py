@@ -1,18 +1,18 @@
-import socket
-
 from django import forms
-from django.core.validators import URLValidator
 
 from webhooks.events import EVENT_TYPE_CHOICES
 from webhooks.models import Delivery, Endpoint
-from webhooks.urlguard import UnsafeURLError, url_check_public
+from webhooks.validators import endpoint_url_validate
+
+
+class EndpointURLField(forms.URLField):
+    default_validators = [endpoint_url_validate]  # checks the format too, so one error per problem
 
 
 class EndpointForm(forms.ModelForm):
-    url = forms.URLField(
+    url = EndpointURLField(
         label="URL",
         max_length=2000,
-        validators=[URLValidator(schemes=["http", "https"])],
         assume_scheme="https",
         help_text="http or https. Deliveries are POSTed here.",
     )
@@ -23,16 +23,6 @@ class EndpointForm(forms.ModelForm):
     class Meta:
         model = Endpoint
         fields = ["url", "description", "event_types"]
-
-    def clean_url(self):
-        url = self.cleaned_data["url"]
-        try:
-            url_check_public(url)
-        except UnsafeURLError as exc:
-            raise forms.ValidationError(str(exc)) from exc
-        except socket.gaierror as exc:
-            raise forms.ValidationError("The host name does not resolve.") from exc
-        return url
 
 
 class DeliveryFilterForm(forms.Form):

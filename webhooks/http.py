@@ -1,4 +1,11 @@
-"""One HTTP POST to a receiver, bounded in time and size, reduced to an outcome we can log."""
+"""One HTTP POST to a receiver, bounded in time and size, reduced to an outcome we can log.
+
+The request connects to the very address the SSRF guard approved (webhooks.urlguard) and keeps
+the host name for the Host header, TLS SNI and the certificate check. It ignores proxies, .netrc
+and CA bundles from the environment unless WEBHOOKS_USE_ENV_PROXIES is on, never follows
+redirects, reads at most 1 KB of the answer, and ends at its deadline however slowly the receiver
+answers. Only public hooks of requests, urllib3 and ssl are used.
+"""
 
 import contextlib
 import socket
@@ -12,10 +19,12 @@ import requests
 from django.conf import settings
 from django.utils import timezone
 from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
+from requests.utils import get_environ_proxies, select_proxy
+from urllib3 import ProxyManager
+from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
-from webhooks.urlguard import UnsafeURLError, address_public, url_check_public
+from webhooks.urlguard import Target, UnsafeURLError, target_address, url_target
 
 EXCERPT_BYTES = 1024
 CONNECT_TIMEOUT_SECONDS = 5.0
@@ -35,30 +44,34 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
+def _text(value: str) -> str:
+    """A receiver's text as PostgreSQL can store it (text columns refuse NUL)."""
+    return value.replace("\x00", "\N{REPLACEMENT CHARACTER}")
+
+
 def _retry_after_seconds(value: str | None) -> float | None:
-    """Retry-After is either delta-seconds or an HTTP date."""
+    """Retry-After is either delta-seconds (ASCII digits only) or an HTTP date; anything else is ignored."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
+    if value.isascii() and value.isdigit():
         return float(value)
     try:
         return max(0.0, (parsedate_to_datetime(value) - timezone.now()).total_seconds())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         return None
 
 
 def _causes(exc: BaseException):
-    """The exception and everything it wraps (requests → urllib3 → socket errors)."""
+    """The exception and everything it wraps (requests → urllib3 → ssl and socket errors)."""
     seen, stack = set(), [exc]
     while stack:
         current = stack.pop()
-        if current is None or id(current) in seen:
-            continue
+        if not isinstance(current, BaseException) or id(current) in seen:
+            continue  # ssl.SSLError's `reason` is a string
         seen.add(id(current))
         yield current
-        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None)])
-        stack.extend(arg for arg in getattr(current, "args", ()) if isinstance(arg, BaseException))
+        stack.extend([current.__cause__, current.__context__, getattr(current, "reason", None), *current.args])
 
 
 def _describe(exc: BaseException, timeout: float) -> str:
@@ -74,7 +87,7 @@ def _describe(exc: BaseException, timeout: float) -> str:
         if isinstance(cause, ConnectionRefusedError):
             return "Connection refused"
         if isinstance(cause, ssl.SSLError):
-            return f"TLS error: {cause.reason or cause}"
+            return f"TLS error: {getattr(cause, 'verify_message', None) or cause.reason or cause}"
     return f"Connection failed ({type(exc).__name__})"
 
 
@@ -86,24 +99,28 @@ def _read_excerpt(response: requests.Response, deadline: "_Deadline", timeout: f
             break
         if deadline.passed:
             raise TimeoutError(f"response body still arriving after {timeout:g} s")
-    return body[:EXCERPT_BYTES].decode("utf-8", errors="replace")
+    return _text(body[:EXCERPT_BYTES].decode("utf-8", errors="replace"))
 
 
 class _Deadline:
     """Shuts the request's connections when its time is up. A read timeout bounds each wait
-    for bytes, not the whole answer: a receiver trickling its headers a byte at a time would
-    otherwise hold a worker for hours."""
+    for bytes, not the whole answer: a receiver trickling its TLS handshake or headers a byte at
+    a time would otherwise hold a worker for hours."""
 
     def __init__(self, seconds: float):
         self._at = time.monotonic() + seconds
         self._timers: list[threading.Timer] = []
+        self._sockets: list[socket.socket] = []
 
     @property
     def passed(self) -> bool:
         return time.monotonic() >= self._at
 
     def watch(self, sock: socket.socket) -> None:
-        timer = threading.Timer(max(0.0, self._at - time.monotonic()), _socket_shut, [sock])
+        # A duplicate, because TLS takes over the socket it wraps; shutting it ends the connection.
+        watched = sock.dup()
+        self._sockets.append(watched)
+        timer = threading.Timer(max(0.0, self._at - time.monotonic()), _socket_shut, [watched])
         timer.daemon = True
         timer.start()
         self._timers.append(timer)
@@ -111,10 +128,13 @@ class _Deadline:
     def cancel(self) -> None:
         for timer in self._timers:
             timer.cancel()
+            timer.join()
+        for sock in self._sockets:
+            sock.close()
 
 
 def _socket_shut(sock: socket.socket) -> None:
-    with contextlib.suppress(OSError):  # already closed: the request ended in time
+    with contextlib.suppress(OSError):  # the peer already closed it
         sock.shutdown(socket.SHUT_RDWR)
 
 
@@ -122,41 +142,80 @@ def _socket_shut(sock: socket.socket) -> None:
 _sending = threading.local()
 
 
-class _GuardedConnection:
-    """Connects only to the address the SSRF check approved, and not past the request's deadline.
+class _WatchedHTTPConnection(HTTPConnection):
+    """A plain-HTTP connection under the request's deadline from the moment it connects."""
 
-    It resolves the host itself: urllib3 would resolve the name again (`_dns_host` is the name
-    it resolves; TLS still checks the certificate against the host name).
-    """
+    def connect(self) -> None:
+        super().connect()
+        _sending.deadline.watch(self.sock)
 
-    def _new_conn(self):
-        if not settings.WEBHOOKS_ALLOW_PRIVATE_URLS:
-            self._dns_host = address_public(self._dns_host, self.port)
-        sock = super()._new_conn()
+
+class _WatchedTLSContext(ssl.SSLContext):
+    """Puts each connection under the request's deadline before its TLS handshake."""
+
+    def wrap_socket(self, sock, *args, **kwargs):
         _sending.deadline.watch(sock)
-        return sock
+        return super().wrap_socket(sock, *args, **kwargs)
 
 
-class _GuardedHTTPConnectionPool(HTTPConnectionPool):
-    ConnectionCls = type("GuardedHTTPConnection", (_GuardedConnection, HTTPConnection), {})
+def _tls_context() -> ssl.SSLContext:
+    # Verifies the certificate and host name; the CA bundle comes from `verify` (requests' own
+    # bundle or WEBHOOKS_CA_BUNDLE), which urllib3 loads into this context.
+    context = _WatchedTLSContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    return context
 
 
-class _GuardedHTTPSConnectionPool(HTTPSConnectionPool):
-    ConnectionCls = type("GuardedHTTPSConnection", (_GuardedConnection, HTTPSConnection), {})
+class _WatchedHTTPConnectionPool(HTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
 
 
-class _GuardedAdapter(HTTPAdapter):
+_POOL_CLASSES = {"http": _WatchedHTTPConnectionPool, "https": HTTPSConnectionPool}
+
+
+class _PinnedAdapter(HTTPAdapter):
+    """Connects to `address` when given, and names `target`'s host in the Host header, TLS SNI
+    and the certificate check whatever address it connects to."""
+
+    def __init__(self, *, target: Target, address: str | None):
+        self._target, self._address = target, address
+        super().__init__()
+
     def init_poolmanager(self, *args, **kwargs):
         super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _GuardedHTTPConnectionPool, "https": _GuardedHTTPSConnectionPool}
+        self.poolmanager.pool_classes_by_scheme = _POOL_CLASSES
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if isinstance(manager, ProxyManager):  # not SOCKS, whose pools are its own
+            manager.pool_classes_by_scheme = _POOL_CLASSES
+        return manager
+
+    def build_connection_pool_key_attributes(self, request, verify, cert=None):
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        if self._address:
+            host_params["host"] = self._address
+        if host_params["scheme"] == "https":
+            pool_kwargs["server_hostname"] = self._target.name
+            pool_kwargs["ssl_context"] = _tls_context()
+        return host_params, pool_kwargs
+
+    def add_headers(self, request, **kwargs):
+        request.headers["Host"] = self._target.authority
+
+
+def _proxy_for(url: str) -> str | None:
+    if not settings.WEBHOOKS_USE_ENV_PROXIES:
+        return None
+    return select_proxy(url, get_environ_proxies(url))
 
 
 def http_post(*, url: str, body: str, headers: dict[str, str], timeout: float) -> Outcome:
     """POST `body`; never follows redirects, reads at most 1 KB of the answer, gives up after `timeout`.
 
-    The SSRF check runs as the request connects, to the very address it approves, and also
-    before the request: through a proxy (HTTPS_PROXY and the like) the proxy connects, and
-    that first check is the only one.
+    The SSRF guard approves the address the request then connects to. Through a proxy
+    (WEBHOOKS_USE_ENV_PROXIES) the proxy resolves the name and connects, so the guard's check
+    before the request is the only one.
     """
     started = time.monotonic()
 
@@ -165,10 +224,14 @@ def http_post(*, url: str, body: str, headers: dict[str, str], timeout: float) -
 
     deadline = _sending.deadline = _Deadline(timeout)
     try:
-        url_check_public(url)
+        target = url_target(url)
+        address = target_address(target)
+        proxy = _proxy_for(url)
         with requests.Session() as session:
-            session.mount("http://", _GuardedAdapter())
-            session.mount("https://", _GuardedAdapter())
+            session.trust_env = False  # no proxies, .netrc or CA bundle from the environment
+            adapter = _PinnedAdapter(target=target, address=None if proxy else address)
+            session.mount("http://", adapter)
+            session.mount("https://", adapter)
             response = session.post(
                 url,
                 data=body.encode(),
@@ -176,10 +239,12 @@ def http_post(*, url: str, body: str, headers: dict[str, str], timeout: float) -
                 timeout=(min(CONNECT_TIMEOUT_SECONDS, timeout), timeout),
                 allow_redirects=False,
                 stream=True,
+                proxies={target.scheme: proxy} if proxy else {},
+                verify=settings.WEBHOOKS_CA_BUNDLE or True,
             )
             with response:
                 excerpt = _read_excerpt(response, deadline, timeout)
-    except (requests.RequestException, OSError, UnsafeURLError) as exc:
+    except (requests.RequestException, OSError, ValueError) as exc:  # ValueError: UnsafeURLError too
         if deadline.passed and not isinstance(exc, (UnsafeURLError, requests.ConnectTimeout)):
             exc = TimeoutError()  # whatever the shut connection raised
         return Outcome(response_ms=elapsed_ms(), error=_describe(exc, timeout))
@@ -187,7 +252,7 @@ def http_post(*, url: str, body: str, headers: dict[str, str], timeout: float) -
         deadline.cancel()
     error = ""
     if response.is_redirect:
-        error = f"Redirect to {response.headers.get('location', '?')} not followed"
+        error = _text(f"Redirect to {response.headers.get('location', '?')} not followed")
     return Outcome(
         response_ms=elapsed_ms(),
         status_code=response.status_code,

@@ -181,7 +181,8 @@ def _delivery_claim(delivery_id: int) -> Delivery | None:
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
         .update(locked_until=now + lease)
     )
-    return Delivery.objects.select_related("endpoint", "event").get(pk=delivery_id) if claimed else None
+    # None as well when the delivery was deleted with its endpoint just after the claim.
+    return Delivery.objects.select_related("endpoint", "event").filter(pk=delivery_id).first() if claimed else None
 
 
 def _retry_delay(attempts: int, outcome: Outcome) -> timedelta:
@@ -191,8 +192,18 @@ def _retry_delay(attempts: int, outcome: Outcome) -> timedelta:
     return timedelta(seconds=seconds)
 
 
+def _attempts_allowed(delivery: Delivery) -> int:
+    return 1 if delivery.event.type == WEBHOOK_TEST else len(RETRY_SCHEDULE_SECONDS)
+
+
+def _delivery_fail(delivery: Delivery, reason: str) -> None:
+    Delivery.objects.filter(pk=delivery.pk).update(
+        status=Delivery.Status.FAILED, locked_until=None, next_attempt_at=None, last_error=reason
+    )
+
+
 def _delivery_record(delivery: Delivery, outcome: Outcome, attempted_at) -> None:
-    attempts = delivery.attempts + 1
+    attempts = delivery.attempts
     logger.info(
         "Webhook %s (%s) to endpoint %s, attempt %s: %s %s %s ms",
         delivery.message_id, delivery.event.type, delivery.endpoint_id, attempts,
@@ -219,7 +230,7 @@ def _delivery_record(delivery: Delivery, outcome: Outcome, attempted_at) -> None
             "enabled": False,
             "disabled_reason": f"The receiver answered 410 Gone on {attempted_at:%Y-%m-%d %H:%M} UTC.",
         }
-    elif delivery.event.type != WEBHOOK_TEST and attempts < len(RETRY_SCHEDULE_SECONDS):
+    elif attempts < _attempts_allowed(delivery):
         changes["status"] = Delivery.Status.PENDING
         changes["next_attempt_at"] = timezone.now() + _retry_delay(attempts, outcome)
         endpoint_changes = {"paused_until": changes["next_attempt_at"]}
@@ -239,15 +250,19 @@ def _delivery_record(delivery: Delivery, outcome: Outcome, attempted_at) -> None
 
 
 def delivery_send(*, delivery_id: int) -> bool:
-    """Make one attempt at a due delivery unless another worker holds it; whether one was made."""
+    """Make one attempt at a due delivery unless another worker holds it; whether one was made.
+
+    The attempt is counted before the request goes out, so a worker that dies during it (its
+    lease runs out, the sweep sends the delivery again) has used it up like any other.
+    """
     delivery = _delivery_claim(delivery_id)
     if delivery is None:
         return False
     if not delivery.endpoint.enabled:
-        Delivery.objects.filter(pk=delivery.pk).update(
-            status=Delivery.Status.FAILED, locked_until=None, next_attempt_at=None,
-            last_error="Not sent: the endpoint is disabled.",
-        )
+        _delivery_fail(delivery, "Not sent: the endpoint is disabled.")
+        return False
+    if delivery.attempts >= _attempts_allowed(delivery):
+        _delivery_fail(delivery, "The last attempt was interrupted before its outcome was recorded.")
         return False
     attempted_at = timezone.now()
     paused_until = delivery.endpoint.paused_until
@@ -258,6 +273,8 @@ def delivery_send(*, delivery_id: int) -> bool:
             next_attempt_at=paused_until + timedelta(seconds=1), locked_until=None, queued_at=None
         )
         return False
+    delivery.attempts += 1
+    Delivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts)
     headers = signature_headers(
         secret=delivery.endpoint.secret, message_id=delivery.message_id, timestamp=int(time.time()),
         body=delivery.event.payload,

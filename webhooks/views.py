@@ -6,6 +6,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django_htmx.http import HttpResponseClientRedirect, trigger_client_event
 
+from config.permissions import staff_permission_required
 from webhooks import selectors, services
 from webhooks.forms import DeliveryFilterForm, EndpointForm
 from webhooks.models import Delivery, Endpoint
@@ -27,6 +28,7 @@ def index(request: HttpRequest):
 
 
 @require_http_methods(["GET", "POST"])
+@staff_permission_required("webhooks.add_endpoint", action="add webhook endpoints")
 def endpoint_create(request: HttpRequest):
     form = EndpointForm(request.POST or None)
     if request.method == "POST":
@@ -41,6 +43,7 @@ def endpoint_create(request: HttpRequest):
 
 
 @require_http_methods(["GET", "POST"])
+@staff_permission_required("webhooks.change_endpoint", action="change webhook endpoints")
 def endpoint_update(request: HttpRequest, pk: int):
     endpoint = get_object_or_404(Endpoint, pk=pk)
     form = EndpointForm(request.POST or None, instance=endpoint)
@@ -71,6 +74,7 @@ def endpoint_detail(request: HttpRequest, pk: int):
 
 
 @require_POST
+@staff_permission_required("webhooks.delete_endpoint", action="delete webhook endpoints")
 def endpoint_delete(request: HttpRequest, pk: int):
     endpoint = get_object_or_404(Endpoint, pk=pk)
     services.endpoint_delete(endpoint=endpoint)
@@ -79,6 +83,7 @@ def endpoint_delete(request: HttpRequest, pk: int):
 
 
 @require_POST
+@staff_permission_required("webhooks.change_endpoint", action="change webhook endpoints")
 def endpoint_toggle(request: HttpRequest, pk: int):
     endpoint = get_object_or_404(Endpoint, pk=pk)
     services.endpoint_enabled_set(endpoint=endpoint, enabled=not endpoint.enabled)
@@ -89,6 +94,7 @@ def endpoint_toggle(request: HttpRequest, pk: int):
 
 
 @require_POST
+@staff_permission_required("webhooks.change_endpoint", action="rotate webhook secrets")
 def endpoint_secret_rotate(request: HttpRequest, pk: int):
     endpoint = get_object_or_404(Endpoint, pk=pk)
     secret = services.endpoint_secret_rotate(endpoint=endpoint)

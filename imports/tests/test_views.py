@@ -1,5 +1,7 @@
 """The Imports pages: upload checks, the progress fragment's polling, cancel, retry, error download."""
 
+import csv
+import io
 import json
 
 import pytest
@@ -8,6 +10,7 @@ from django.urls import reverse
 
 from imports import services
 from imports.models import ImportJob
+from imports.pipeline import FORMULA_TRIGGERS
 
 HTMX = {"HX-Request": "true"}
 
@@ -127,6 +130,19 @@ def test_error_csv_downloads_and_detail_lists_row_errors(staff_client, run_impor
     response = staff_client.get(reverse("imports:errors", args=[job.pk]))
     assert response["Content-Disposition"] == 'attachment; filename="prices-errors.csv"'
     assert b"".join(response.streaming_content).decode().splitlines()[1].startswith("2,price,x,")
+
+
+def test_error_csv_neutralises_formulas(staff_client, run_import):
+    """Cells a spreadsheet would run as formulas (=, +, -, @, tab, CR) download as plain text."""
+    payloads = ["=HYPERLINK(\"http://evil.example\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"]
+    content = io.StringIO()
+    csv.writer(content).writerows([["sku", "name", "price"], *([f"sku{n}", "Name", p] for n, p in enumerate(payloads))])
+    job = run_import(content.getvalue() + "=cmd|x,only two\n")
+    response = staff_client.get(reverse("imports:errors", args=[job.pk]))
+    lines = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    values = [line[2] for line in lines[1:]]
+    assert values == [f"'{payload}" for payload in payloads] + ["'=cmd|x,only two"]
+    assert all(not cell.startswith(FORMULA_TRIGGERS) for line in lines[1:] for cell in line)
 
 
 def test_error_csv_is_404_without_errors(staff_client, run_import):

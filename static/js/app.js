@@ -25,6 +25,8 @@
 
   // A failed htmx request (500, network down) must not fail silently.
   document.addEventListener("htmx:responseError", (event) => {
+    // A refusal that explains itself in its own toast (a missing permission) needs no second one.
+    if ((event.detail.xhr.getResponseHeader("HX-Trigger") || "").includes('"toast"')) return;
     showToast("The server could not complete that request (" + event.detail.xhr.status + ").", "error");
   });
   document.addEventListener("htmx:sendError", () => {

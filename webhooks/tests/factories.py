@@ -1,7 +1,10 @@
 from django.utils import timezone
 
+from webhooks import events
 from webhooks.events import EVENT_TYPE_CHOICES
 from webhooks.models import Delivery, Endpoint
+from webhooks.services import delivery_send, emit
+from webhooks.tests.receiver import Receiver, Reply
 
 ALL_EVENT_TYPES = [value for value, _label in EVENT_TYPE_CHOICES]
 
@@ -17,3 +20,16 @@ def retry_time_arrives() -> None:
     now = timezone.now()
     Delivery.objects.filter(next_attempt_at__isnull=False).update(next_attempt_at=now)
     Endpoint.objects.update(paused_until=None)
+
+
+def delivery_failed_once_make(*, receiver: Receiver) -> Delivery:
+    """A delivery whose first attempt got a 500 from a wrong path of `receiver`: its retry waits,
+    and so does its endpoint (paused)."""
+    receiver.script(Reply(status=500))
+    endpoint_make(url=receiver.url + "/wrong")
+    emit(events.PRODUCT_CREATED, {"products": []})
+    delivery = Delivery.objects.select_related("endpoint").get()
+    delivery_send(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    delivery.endpoint.refresh_from_db()
+    return delivery

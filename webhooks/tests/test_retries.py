@@ -1,13 +1,16 @@
 """Beat jobs and staff actions on the queue: sweep, redeliver, purge, endpoint changes."""
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db.models import F, Min
 from django.utils import timezone
 
 from webhooks import events
-from webhooks.models import Delivery, Event
+from webhooks.models import Delivery, Endpoint, Event
 from webhooks.services import (
+    RETRY_SCHEDULE_SECONDS,
     delivery_purge,
     delivery_redeliver,
     delivery_send,
@@ -16,7 +19,7 @@ from webhooks.services import (
     endpoint_delete,
     endpoint_update,
 )
-from webhooks.tests.factories import endpoint_make, retry_time_arrives
+from webhooks.tests.factories import delivery_failed_once_make, endpoint_make, retry_time_arrives
 from webhooks.tests.receiver import Reply
 
 
@@ -71,12 +74,8 @@ def test_redeliver_sends_a_finished_delivery_again(celery_worker, receiver, wait
 @pytest.mark.django_db
 def test_fixing_the_url_makes_waiting_retries_due_now(receiver):
     """Changing an endpoint's URL ends its failure pause and brings its scheduled retries forward."""
-    receiver.script(Reply(status=500))
-    endpoint = endpoint_make(url=receiver.url + "/wrong")
-    emit(events.PRODUCT_CREATED, {"products": []})
-    delivery = Delivery.objects.get()
-    delivery_send(delivery_id=delivery.pk)
-    endpoint.refresh_from_db()
+    delivery = delivery_failed_once_make(receiver=receiver)
+    endpoint = delivery.endpoint
     assert endpoint.is_paused
 
     endpoint_update(endpoint=endpoint, url=receiver.url, description="", event_types=endpoint.event_types)
@@ -113,3 +112,80 @@ def test_deleting_an_endpoint_keeps_events_other_endpoints_received():
     endpoint_delete(endpoint=gone)
     assert list(Event.objects.values_list("type", flat=True)) == [events.PRODUCT_CREATED]
     assert not Delivery.objects.filter(endpoint_id=gone.pk).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_attempt_is_counted_before_its_request_goes_out(celery_worker, receiver, wait_for_delivery):
+    """While the receiver holds the worker's request, the attempt is already counted: a worker dying now has used it."""
+    answer = threading.Event()
+    receiver.script(Reply(hold=answer))
+    endpoint_make(url=receiver.url)
+    emit(events.PRODUCT_CREATED, {"products": []})
+    delivery = Delivery.objects.get()
+    try:
+        receiver.wait_for(1, timeout=30)  # on a loaded machine the worker may take a while
+        delivery.refresh_from_db()
+        assert (delivery.attempts, delivery.status) == (1, Delivery.Status.PENDING)
+        assert delivery.locked_until is not None
+    finally:
+        answer.set()
+    delivery = wait_for_delivery(delivery)
+    assert (delivery.attempts, delivery.status) == (1, Delivery.Status.SUCCEEDED)
+
+
+@pytest.mark.django_db
+def test_a_last_attempt_cut_short_by_a_dead_worker_fails_the_delivery(receiver):
+    """When the lease of a worker that died during the last attempt runs out, the delivery fails unsent."""
+    endpoint_make(url=receiver.url)
+    emit(events.PRODUCT_CREATED, {"products": []})
+    delivery = Delivery.objects.get()
+    Delivery.objects.filter(pk=delivery.pk).update(
+        attempts=len(RETRY_SCHEDULE_SECONDS), locked_until=timezone.now() - timedelta(seconds=1)
+    )
+    assert not delivery_send(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.FAILED
+    assert delivery.next_attempt_at is None
+    assert "interrupted" in delivery.last_error
+    assert receiver.requests == []
+
+
+def _run_until_settled() -> None:
+    """Let time pass from one scheduled moment to the next, running the beat sweep and the sends
+    it queues each time, until no delivery is pending."""
+    for _ in range(100):
+        first_due = Delivery.objects.filter(status=Delivery.Status.PENDING).aggregate(Min("next_attempt_at"))
+        if first_due["next_attempt_at__min"] is None:
+            return
+        time_passes = timezone.now() - first_due["next_attempt_at__min"]
+        Delivery.objects.filter(status=Delivery.Status.PENDING).update(next_attempt_at=F("next_attempt_at") + time_passes)
+        Endpoint.objects.exclude(paused_until=None).update(paused_until=F("paused_until") + time_passes)
+        for delivery_id in delivery_sweep():
+            delivery_send(delivery_id=delivery_id)
+    raise AssertionError("deliveries still pending after 100 rounds")
+
+
+@pytest.mark.django_db
+def test_a_receiver_that_always_fails_gets_the_scheduled_attempts_and_no_more(receiver):
+    """Whatever Retry-After says, with the endpoint pausing its other deliveries and the sweep
+    sending what is due, each delivery gets the schedule's attempts and fails; redelivering gives
+    one more schedule, no more."""
+    attempts = len(RETRY_SCHEDULE_SECONDS)
+    receiver.script(*[Reply(status=503, headers={"Retry-After": "²"})] * 3 * attempts)
+    endpoint_make(url=receiver.url)
+    emit(events.PRODUCT_CREATED, {"products": []})
+    emit(events.PRODUCT_UPDATED, {"products": []})
+    first, waiting = Delivery.objects.order_by("pk")
+    for delivery in (first, waiting):  # what the tasks queued by emit() do
+        delivery_send(delivery_id=delivery.pk)
+    waiting.refresh_from_db()
+    assert waiting.attempts == 0, "it waits for the paused endpoint"
+    _run_until_settled()
+    assert list(Delivery.objects.values_list("status", "attempts")) == [(Delivery.Status.FAILED, attempts)] * 2
+    assert len(receiver.requests) == 2 * attempts
+
+    assert delivery_redeliver(delivery=first)
+    delivery_send(delivery_id=first.pk)
+    _run_until_settled()
+    assert len(receiver.requests) == 3 * attempts
+    assert set(Delivery.objects.values_list("status", flat=True)) == {Delivery.Status.FAILED}

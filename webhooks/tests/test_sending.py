@@ -1,19 +1,23 @@
 """One delivery attempt: signing, outcomes, retries and the endpoint's reaction."""
 
 import json
+import ssl
 import threading
 from datetime import timedelta
 
 import pytest
+import requests
+import urllib3
 from django.db import connection
 from django.utils import timezone
 from standardwebhooks import Webhook
 
 from webhooks import events
+from webhooks.http import _causes, _describe
 from webhooks.models import Delivery, Endpoint
 from webhooks.services import delivery_send, emit, endpoint_delete
 from webhooks.tests.factories import endpoint_make, retry_time_arrives
-from webhooks.tests.receiver import Reply
+from webhooks.tests.receiver import Receiver, Reply
 
 
 def _queue_one(url: str) -> Delivery:
@@ -242,3 +246,73 @@ def test_endpoint_deleted_during_the_request_is_not_an_error(receiver):
     deleter.join()
     assert not Delivery.objects.exists()
     assert len(receiver.requests) == 1
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("retry_after", ["²", "1e3", "-5", "Mon, 99 Foo 2026 25:61:00 GMT", "Tue, 01 Dec 2026 10:00:00 -0000"])
+def test_retry_after_that_is_not_a_plain_number_or_date_is_ignored(receiver, retry_after):
+    """A Retry-After no parser accepts (`²` passes str.isdigit) is ignored: the attempt is logged, the schedule holds."""
+    receiver.script(Reply(status=503, headers={"Retry-After": retry_after}))
+    delivery = _send(_queue_one(receiver.url))
+    assert delivery.attempt_log.get().status_code == 503
+    assert timedelta(seconds=4) < delivery.next_attempt_at - timezone.now() < timedelta(seconds=6)
+
+
+@pytest.mark.django_db
+def test_retry_after_never_waits_past_a_day(receiver):
+    """A huge Retry-After is capped at a day."""
+    receiver.script(Reply(status=429, headers={"Retry-After": "9" * 400}))
+    delivery = _send(_queue_one(receiver.url))
+    assert timedelta(hours=23) < delivery.next_attempt_at - timezone.now() <= timedelta(hours=24)
+
+
+@pytest.mark.django_db
+def test_nul_bytes_in_the_answer_are_recorded(receiver):
+    """PostgreSQL text refuses NUL: the excerpt and a redirect's Location keep a visible stand-in instead."""
+    receiver.script(Reply(status=302, body=b"a\x00b", headers={"Location": "/x\x00y"}))
+    delivery = _send(_queue_one(receiver.url))
+    attempt = delivery.attempt_log.get()
+    assert attempt.response_excerpt == "a\N{REPLACEMENT CHARACTER}b"
+    assert attempt.error == "Redirect to /x\N{REPLACEMENT CHARACTER}y not followed"
+
+
+def test_tls_errors_with_a_text_reason_are_described():
+    """ssl.SSLError carries its reason as a string, which is not one more exception to look into."""
+    error = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+    error.reason = "WRONG_VERSION_NUMBER"
+    wrapped = requests.exceptions.SSLError(urllib3.exceptions.SSLError(error))
+    assert error in list(_causes(wrapped))
+    assert _describe(wrapped, timeout=15) == "TLS error: WRONG_VERSION_NUMBER"
+
+
+@pytest.fixture
+def environment_proxy(monkeypatch, tmp_path, receiver):
+    """HTTP_PROXY points at a second receiver, which records what a forwarding proxy would get,
+    and a .netrc holds a password for the receiver's host."""
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    for name in ["no_proxy", "NO_PROXY", "all_proxy", "ALL_PROXY"]:
+        monkeypatch.delenv(name, raising=False)
+    with Receiver() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url.removesuffix("/hook"))
+        monkeypatch.setenv("http_proxy", proxy.url.removesuffix("/hook"))
+        yield proxy
+
+
+@pytest.mark.django_db
+def test_environment_proxies_and_netrc_are_ignored_by_default(receiver, environment_proxy):
+    """With WEBHOOKS_USE_ENV_PROXIES off the request goes straight to the receiver, without .netrc credentials."""
+    assert _send(_queue_one(receiver.url)).status == Delivery.Status.SUCCEEDED
+    assert environment_proxy.requests == []
+    assert "authorization" not in receiver.requests[0].headers
+
+
+@pytest.mark.django_db
+def test_environment_proxies_are_used_when_the_setting_is_on(receiver, environment_proxy, settings):
+    """With WEBHOOKS_USE_ENV_PROXIES on the request goes through HTTP_PROXY, naming the receiver's URL."""
+    settings.WEBHOOKS_USE_ENV_PROXIES = True
+    assert _send(_queue_one(receiver.url)).status == Delivery.Status.SUCCEEDED
+    assert receiver.requests == []
+    assert environment_proxy.requests[0].path == receiver.url

@@ -3,6 +3,7 @@
 import socket
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from webhooks import events
 from webhooks.forms import EndpointForm
@@ -10,6 +11,7 @@ from webhooks.http import http_post
 from webhooks.models import Delivery
 from webhooks.services import delivery_send, emit
 from webhooks.tests.factories import endpoint_make
+from webhooks.validators import endpoint_url_validate
 
 
 def _form(url: str) -> EndpointForm:
@@ -69,20 +71,64 @@ def test_send_time_check_refuses_an_internal_address(settings, receiver):
     assert receiver.requests == []
 
 
-def test_a_name_that_turns_private_after_the_check_is_refused_when_connecting(settings, receiver, monkeypatch):
-    """DNS rebinding: the name passes the check with a public address, then resolves to our own
-    receiver. The connection goes only to an address the guard approved, so nothing is sent."""
+def test_a_name_that_resolves_elsewhere_later_is_sent_to_the_address_approved(settings, receiver, monkeypatch):
+    """DNS rebinding: the name is resolved once, and the request connects to that approved
+    address (our receiver), not to what the name resolves to afterwards (where nothing listens)."""
     settings.WEBHOOKS_ALLOW_PRIVATE_URLS = False
+    settings.WEBHOOKS_SSRF_ALLOWED_HOSTS = ["rebind.example"]
     real_getaddrinfo = socket.getaddrinfo
-    answers = iter(["8.8.8.8"])  # the first answer; every later one is loopback
+    answers = iter(["127.0.0.1"])  # the first answer; every later one is 127.0.0.2
+    lookups = []
 
     def rebinding_dns(host, port, *args, **kwargs):
         if host != "rebind.example":
             return real_getaddrinfo(host, port, *args, **kwargs)
-        return real_getaddrinfo(next(answers, "127.0.0.1"), port, *args, **kwargs)
+        lookups.append(host)
+        return real_getaddrinfo(next(answers, "127.0.0.2"), port, *args, **kwargs)
 
     monkeypatch.setattr(socket, "getaddrinfo", rebinding_dns)
     outcome = http_post(url=receiver.url.replace("127.0.0.1", "rebind.example"), body="{}", headers={}, timeout=5)
-    assert outcome.status_code is None
-    assert "rebind.example resolves to a private or reserved address (127.0.0.1)" in outcome.error
-    assert receiver.requests == []
+    assert outcome.status_code == 200, outcome.error
+    assert lookups == ["rebind.example"]
+    assert receiver.requests[0].headers["host"] == f"rebind.example:{receiver.server.server_port}"
+
+
+LONG_IDN_HOST = "ä" * 60 + ".example"  # IDNA cannot encode it: its label is too long
+# Each URL no request could use, with the message its form error and its stored delivery give.
+BAD_URLS = {
+    f"https://{LONG_IDN_HOST}/": (f"“{LONG_IDN_HOST}” is not a valid host name.",) * 2,
+    "https://example.com:70000/hook": ("The port must be a number from 1 to 65535.",) * 2,
+    "https://[::1]:99999/hook": ("The port must be a number from 1 to 65535.",) * 2,
+    "https://a..b/hook": ("Enter a valid URL.", "“a..b” is not a valid host name."),
+}
+
+
+@pytest.mark.parametrize("allow_private", [False, True])
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_form_refuses_urls_no_request_could_use(settings, url, allow_private):
+    """Host names IDNA cannot encode, empty labels and ports past 65535 are form errors, with the guard on or off."""
+    settings.WEBHOOKS_ALLOW_PRIVATE_URLS = allow_private
+    form = _form(url)
+    assert not form.is_valid()
+    assert form.errors["url"] == [BAD_URLS[url][0]]
+
+
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_validator_raises_a_validation_error_for_the_api(url):
+    """The form's check is one function other interfaces (the API) call: it raises ValidationError."""
+    with pytest.raises(ValidationError) as raised:
+        endpoint_url_validate(url)
+    assert raised.value.messages == [BAD_URLS[url][0]]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", BAD_URLS)
+def test_a_stored_bad_url_makes_a_failed_attempt_with_a_clear_message(url):
+    """An endpoint saved before these checks existed is sent to without a crash: the attempt is logged and retried."""
+    endpoint_make(url=url)
+    emit(events.PRODUCT_CREATED, {"products": []})
+    delivery = Delivery.objects.get()
+    assert delivery_send(delivery_id=delivery.pk)
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.PENDING
+    assert delivery.attempt_log.get().error == BAD_URLS[url][1]
