@@ -3,7 +3,6 @@ products_bulk_append(), the others for products_bulk_merge() (products.bulk). Pu
 without Django: it runs in the import's parser process (imports.parser_process)."""
 
 from array import array
-from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
 
@@ -12,8 +11,6 @@ from products.columns import IMPORT_COLUMNS, NULL
 
 PRODUCT_FIELDS = itemgetter(*range(len(IMPORT_COLUMNS)))  # of a parser's row: without its line
 LINE = itemgetter(len(IMPORT_COLUMNS))
-# The staging table's last column: whether an earlier batch had the row's SKU.
-REPEAT, FIRST = "\tt\n", "\tf\n"
 # The fields COPY gets NULL in, and the free-text fields that may need escaping.
 NULLABLE = [index for index, column in enumerate(IMPORT_COLUMNS) if column.empty == NULL]
 TEXT = frozenset(index for index, column in enumerate(IMPORT_COLUMNS) if column.parse is None)
@@ -33,15 +30,11 @@ class Payloads:
     merge: bytes
     duplicates: int
 
-    @property
-    def new_for_merge(self) -> bytes:
-        return staging_payload(self.new, self.new_lines.encode().split(b"\n")) if self.new else b""
-
 
 class SkuRouter:
     """Sends the rows whose SKU no earlier batch of the import had to products_bulk_append(), the
     rest to products_bulk_merge(). The importer decides per batch whether it appends the first
-    kind or merges them too (Payloads.new_for_merge).
+    kind or merges them too (products_bulk_merge takes both payloads).
 
     The SKUs already seen are kept as their 64-bit hashes in an open-addressing table (8 MiB for
     the first 512k SKUs, doubling after): exact, so the import can count a repeated SKU as a
@@ -68,10 +61,10 @@ class SkuRouter:
         (new_keys, new_rows), (seen_keys, seen_rows) = self._split(latest)
         new_order = _key_order(new_keys)
         return Payloads(
-            new=copy_payload(new_rows, new_order, merge=False),
+            new=copy_payload(new_rows, new_order, lines=False),
             new_count=len(new_rows),
             new_lines="\n".join(map(LINE, map(new_rows.__getitem__, new_order))),
-            merge=copy_payload(seen_rows, _key_order(seen_keys), merge=True),
+            merge=copy_payload(seen_rows, _key_order(seen_keys), lines=True),
             duplicates=len(rows) - len(latest),
         )
 
@@ -112,9 +105,9 @@ def _key_order(keys: list[str]) -> list[int]:
     return sorted(range(len(keys)), key=keys.__getitem__)
 
 
-def copy_payload(rows: list[tuple], order: list[int], *, merge: bool) -> bytes:
-    """The parser's rows in COPY's text format, in `order`: for the staging table (with their
-    line, and marked as repeats of an earlier batch's SKU) or for products_bulk_append().
+def copy_payload(rows: list[tuple], order: list[int], *, lines: bool) -> bytes:
+    """The parser's rows in COPY's text format, in `order`, with their line last (the SKUs an
+    earlier batch had) or without it (for products_bulk_append()).
 
     The rows are already the fields as text, so joining them runs in C; each row's text is
     built in file order and only then put in order, which reads memory in sequence. Only a
@@ -123,29 +116,19 @@ def copy_payload(rows: list[tuple], order: list[int], *, merge: bool) -> bytes:
     """
     if not rows:
         return b""
-    text = _copy_text(rows, order, merge)
-    tabs = len(rows) * (len(IMPORT_COLUMNS) + 1 if merge else len(IMPORT_COLUMNS) - 1)
+    text = _copy_text(rows, order, lines)
+    tabs = len(rows) * (len(IMPORT_COLUMNS) if lines else len(IMPORT_COLUMNS) - 1)
     nulls = sum(list(map(itemgetter(index), rows)).count(NULL) for index in NULLABLE)  # the only backslashes expected
     if (text.count("\t"), text.count("\n"), text.count("\\"), "\r" in text) != (tabs, len(rows), nulls, False):
-        text = _copy_text(_escaped(rows), order, merge)
+        text = _copy_text(_escaped(rows), order, lines)
     return text.encode()
 
 
-def _copy_text(rows: list[tuple], order: list[int], merge: bool) -> str:
-    texts = list(map("\t".join, rows if merge else map(PRODUCT_FIELDS, rows)))
-    end = REPEAT if merge else "\n"
-    return end.join(map(texts.__getitem__, order)) + end
+def _copy_text(rows: list[tuple], order: list[int], lines: bool) -> str:
+    texts = list(map("\t".join, rows if lines else map(PRODUCT_FIELDS, rows)))
+    return "\n".join(map(texts.__getitem__, order)) + "\n"
 
 
 def _escaped(rows: list[tuple]) -> list[tuple]:
     table = COPY_ESCAPES
     return [tuple(field.translate(table) if index in TEXT else field for index, field in enumerate(row)) for row in rows]
-
-
-def staging_payload(append_payload: bytes, lines: Sequence[bytes]) -> bytes:
-    """An append payload in the staging table's format: each row followed by its line in the
-    file and marked as the first of its SKU, joined in C. (COPY escapes a newline inside a
-    field as a backslash and n: real newlines end rows.)"""
-    rows = append_payload.split(b"\n")[:-1]
-    end = FIRST.encode()
-    return end.join(map(b"\t".join, zip(rows, lines))) + end

@@ -140,11 +140,16 @@ class CatalogueWriter:
 
     def _write(self, payloads: Payloads, *, subscribed: set[str], append: bool) -> BatchCounts:
         appended = append and self._append(payloads, subscribed=subscribed)
-        merge = payloads.merge if appended else payloads.new_for_merge + payloads.merge
+        firsts, first_lines = (b"", "") if appended else (payloads.new, payloads.new_lines)
         counts = BatchCounts(created=payloads.new_count if appended else 0, duplicates=payloads.duplicates)
-        if merge:
+        if firsts or payloads.merge:
             result = products_bulk_merge(
-                payload=merge, columns=self.columns, with_products=bool(subscribed), since=self.since
+                firsts=firsts,
+                first_lines=first_lines,
+                repeats=payloads.merge,
+                columns=self.columns,
+                with_products=bool(subscribed),
+                since=self.since,
             )
             if subscribed:
                 products_bulk_announce(result=result, subscribed=subscribed)

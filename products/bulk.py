@@ -25,8 +25,11 @@ from webhooks import events, selectors
 
 TABLE = Product._meta.db_table
 STAGING_TABLE = "import_staging"
-# Each row's line in the file, and whether an earlier batch of the file had its SKU.
-STAGING_COLUMNS = ", ".join([*(f"{column.name} {column.sql_type}" for column in IMPORT_COLUMNS), "line integer", "repeat boolean"])
+# Rows of SKUs an earlier batch of the file had come with their line in the file; the others
+# without it (their lines arrive apart, as an array indexed by `position`, the COPY's order).
+STAGING_COLUMNS = ", ".join(
+    [*(f"{column.name} {column.sql_type}" for column in IMPORT_COLUMNS), "line integer", "position serial"]
+)
 # The values an import found in the products it changed, as row text, by product id: a SKU the
 # file repeats is counted as updated only if its last row leaves the product changed after all.
 ORIGINALS_TABLE = "import_originals"
@@ -97,9 +100,13 @@ def products_bulk_append(*, payload: bytes) -> bool:
     return True
 
 
-def products_bulk_merge(*, payload: bytes, columns: set[str], with_products: bool, since: datetime) -> MergeResult:
-    """Upsert one batch (COPY text, each row followed by its line and its repeat flag); the last
-    row of a SKU (any case) wins. `since` is products_bulk_start()'s answer for this import.
+def products_bulk_merge(
+    *, firsts: bytes, first_lines: str, repeats: bytes, columns: set[str], with_products: bool, since: datetime
+) -> MergeResult:
+    """Upsert one batch; the last row of a SKU (any case) wins. `firsts` are rows of SKUs new to
+    the file, as products_bulk_append() takes them, with their lines apart (one per line of
+    text); `repeats` rows of SKUs an earlier batch had, each followed by its line. `since` is
+    products_bulk_start()'s answer for this import.
 
     `columns` are the columns the file has: a file without `price` keeps prices. Products whose
     values would not change are not written (no new row version, no `updated_at` bump, no
@@ -110,19 +117,22 @@ def products_bulk_merge(*, payload: bytes, columns: set[str], with_products: boo
         cursor.execute(  # one round trip
             "SET LOCAL work_mem = '64MB';"  # sort a batch in memory, not on disk
             f" CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} ({STAGING_COLUMNS});"
-            f" TRUNCATE {STAGING_TABLE}"
+            f" TRUNCATE {STAGING_TABLE} RESTART IDENTITY"
         )
-        with cursor.cursor.copy(f"COPY {STAGING_TABLE} ({NEW_COLUMNS}, line, repeat) FROM STDIN") as copy:
-            copy.write(payload)
+        with cursor.cursor.copy(f"COPY {STAGING_TABLE} ({NEW_COLUMNS}) FROM STDIN") as copy:
+            copy.write(firsts)
+        with cursor.cursor.copy(f"COPY {STAGING_TABLE} ({NEW_COLUMNS}, line) FROM STDIN") as copy:
+            copy.write(repeats)
+        params = {"since": since, "first_lines": "{" + first_lines.replace("\n", ",") + "}"}
         try:
             with transaction.atomic():
-                cursor.execute(_split_merge_sql(fields, with_products), {"since": since})
+                cursor.execute(_split_merge_sql(fields, with_products), params)
                 rows = cursor.fetchall()
         except (IntegrityError, OperationalError):
             # Another import created one of our new SKUs since we looked (unique violation) or
             # locked our rows in another order (deadlock): the single ON CONFLICT statement,
             # which locks in key order, handles both.
-            cursor.execute(_upsert_sql(fields, with_products), {"since": since})
+            cursor.execute(_upsert_sql(fields, with_products), params)
             rows = cursor.fetchall()
     counts = dict(zip(("created", "updated", "unchanged", "duplicates"), rows[0][:4]))
     if not with_products:
@@ -137,7 +147,10 @@ def _latest_rows_sql() -> str:
     """The batch with one row per key, the file's last; DISTINCT ON collapses duplicates (an
     ON CONFLICT may touch a row only once) and sorts by key, so rows are locked in key order."""
     key = _key(STAGING_TABLE)
-    return f"SELECT DISTINCT ON ({key}) {NEW_COLUMNS}, repeat FROM {STAGING_TABLE} ORDER BY {key}, line DESC"
+    return (
+        f"SELECT DISTINCT ON ({key}) {NEW_COLUMNS}, line IS NOT NULL AS repeat FROM {STAGING_TABLE}"
+        f" ORDER BY {key}, coalesce(line, (%(first_lines)s::int[])[position]) DESC"
+    )
 
 
 def _values_sql(fields: list[str], table: str) -> str:

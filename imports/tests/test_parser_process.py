@@ -73,7 +73,7 @@ def test_a_file_that_cannot_be_read_to_the_end_fails_instead_of_importing_shorte
 
 def test_rows_are_split_by_whether_an_earlier_batch_had_their_sku():
     """Every batch's rows arrive once: SKUs new to the file in the append payload, SKUs an
-    earlier batch had (in any case) in the merge payload, with their lines, marked as repeats. The child decides
+    earlier batch had (in any case) in the merge payload with their lines. The child decides
     nothing else, so it may finish and exit long before the importer is done."""
     data = b"sku,name\na,A\nb,B\nA,A2\nc,C\nB,B2\nd,D\n"
     with ParserProcess(io.BytesIO(data), batch_rows=2, first_rows=2) as parser:
@@ -81,10 +81,10 @@ def test_rows_are_split_by_whether_an_earlier_batch_had_their_sku():
         payloads = [payloads for _, payloads in parser.batches()]
     assert [(p.new, p.merge) for p in payloads] == [
         (b"a\tA\t\t\\N\nb\tB\t\t\\N\n", b""),
-        (b"c\tC\t\t\\N\n", b"A\tA2\t\t\\N\t4\tt\n"),
-        (b"d\tD\t\t\\N\n", b"B\tB2\t\t\\N\t6\tt\n"),
+        (b"c\tC\t\t\\N\n", b"A\tA2\t\t\\N\t4\n"),
+        (b"d\tD\t\t\\N\n", b"B\tB2\t\t\\N\t6\n"),
     ]
-    assert payloads[1].new_for_merge == b"c\tC\t\t\\N\t5\tf\n"
+    assert [(p.new_lines, p.duplicates) for p in payloads] == [("2\n3", 0), ("5", 0), ("7", 0)]
 
 
 def test_leaving_half_way_stops_the_child():
