@@ -163,17 +163,26 @@ def _changed_sql(fields: list[str], old: str, new: str) -> str:
 
 def _lookup_sql(fields: list[str]) -> str:
     """Each key's last row with its product as stored (if any), whether that product was
-    created since the import started, and the values the import found in it if it changed it."""
+    created since the import started, and the values the import found in it if it changed it.
+    The values as row text only where the counting needs them (a repeat, or a change to
+    remember): turning every row into text would cost a re-import ~2 conversions per row."""
+    old = ", ".join(f"p.{f} AS old_{f}" for f in fields)
     return f"""
         batch AS MATERIALIZED (
-            SELECT latest.*, p.id AS product_id, p.id IS NOT NULL AND {_changed_sql(fields, "p", "latest")} AS changed,
-                   coalesce(p.created_at >= %(since)s, false) AS ours, o.original,
-                   {_values_sql(fields, "p")} AS stored, {_values_sql(fields, "latest")} AS incoming
-            FROM ({_latest_rows_sql()}) latest
-            LEFT JOIN LATERAL (
-                SELECT p.id, p.created_at, {", ".join(fields)} FROM {TABLE} p WHERE {_key("p")} = {_key("latest")}
-            ) p ON true
-            LEFT JOIN {ORIGINALS_TABLE} o ON o.product_id = p.id
+            SELECT looked.*,
+                   CASE WHEN product_id IS NOT NULL AND NOT ours AND original IS NULL AND (repeat OR changed)
+                        THEN row({", ".join(f"old_{f}" for f in fields)})::text END AS stored,
+                   CASE WHEN repeat AND product_id IS NOT NULL AND NOT ours
+                        THEN {_values_sql(fields, "looked")} END AS incoming
+            FROM (
+                SELECT latest.*, p.id AS product_id, p.id IS NOT NULL AND {_changed_sql(fields, "p", "latest")} AS changed,
+                       coalesce(p.created_at >= %(since)s, false) AS ours, o.original, {old}
+                FROM ({_latest_rows_sql()}) latest
+                LEFT JOIN LATERAL (
+                    SELECT p.id, p.created_at, {", ".join(fields)} FROM {TABLE} p WHERE {_key("p")} = {_key("latest")}
+                ) p ON true
+                LEFT JOIN {ORIGINALS_TABLE} o ON o.product_id = p.id
+            ) looked
         )"""
 
 
