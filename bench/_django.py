@@ -15,6 +15,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 def setup() -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # Development settings (no SECRET_KEY needed); DEBUG itself is turned off below.
+    os.environ.setdefault("DEBUG", "true")
     import django
     import psycopg
     from django.conf import settings

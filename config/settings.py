@@ -1,8 +1,9 @@
 """Settings for the product importer.
 
 Every value that differs between a laptop and production comes from the environment
-(see .env.example); the defaults are safe for local use and point at the services that
-`make services` starts.
+(see .env.example). The defaults are production's: DEBUG is off unless `DEBUG=true` turns
+development mode on, as `make run` and `make test` do. Database and Redis default to the
+servers that `make services` starts.
 """
 
 import json
@@ -29,7 +30,9 @@ def env_list(name: str, default: str) -> list[str]:
 
 # GENERAL
 # ------------------------------------------------------------------------------
-DEBUG = env_bool("DEBUG", True)
+# Off unless turned on: a deploy that forgets the variable must not show debug pages, run
+# on the public development key or let webhooks reach private addresses.
+DEBUG = env_bool("DEBUG", False)
 _DEVELOPMENT_SECRET_KEY = "dev-insecure-do-not-use-in-production"
 SECRET_KEY = os.environ.get("SECRET_KEY", _DEVELOPMENT_SECRET_KEY)
 if not DEBUG and SECRET_KEY == _DEVELOPMENT_SECRET_KEY:
@@ -90,6 +93,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.activity.activity",
             ],
         },
     },
@@ -108,6 +112,18 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# A worker machine that vanishes sends no FIN: PostgreSQL would keep its sessions, and the import
+# locks they hold (imports.services), until the OS gives up on them, two hours by default. These
+# make it drop a silent client within about half a minute, whether idle (keepalives), running a
+# statement (connection check) or sending (user timeout). Turn them off behind a connection
+# pooler that refuses startup options.
+if env_bool("DATABASE_DROP_SILENT_CLIENTS", True):
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["options"] = " ".join(filter(None, [
+        _options.get("options"),
+        "-c tcp_keepalives_idle=10 -c tcp_keepalives_interval=5 -c tcp_keepalives_count=3",
+        "-c client_connection_check_interval=10s -c tcp_user_timeout=30s",
+    ]))  # fmt: skip
 
 # AUTHENTICATION
 # ------------------------------------------------------------------------------
@@ -140,14 +156,25 @@ SESSION_COOKIE_SECURE = not DEBUG
 CSRF_COOKIE_SECURE = not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-# Behind a TLS-terminating proxy (Heroku-style routers, load balancers) only.
+# Production answers only over HTTPS: plain HTTP is redirected, and browsers are told to
+# come back over HTTPS only (HSTS). Start with a short HSTS time and raise it (for example to
+# 31536000, a year) once HTTPS is known to work, as browsers remember it that long.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "60"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
+# Load balancers probe health over plain HTTP on the internal network: no redirect there.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+# Trust X-Forwarded-Proto only behind a TLS-terminating proxy that always sets it: anyone
+# else could send the header and make a plain-HTTP request look secure.
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 # STATIC AND UPLOADED FILES
 # ------------------------------------------------------------------------------
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / ".local" / "staticfiles"
+# Where `collectstatic` gathers the files WhiteNoise serves (at build time in the Dockerfile).
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / ".local" / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / ".local" / "media"))
 MEDIA_URL = "media/"
@@ -227,10 +254,13 @@ CELERY_BEAT_SCHEDULE["products-search-catch-up"] = {
 
 # IMPORTS
 # ------------------------------------------------------------------------------
-# Re-queue an import whose worker vanished without the broker noticing (stale heartbeat).
-CELERY_BEAT_SCHEDULE["imports-requeue-stale"] = {
-    "task": "imports.tasks.import_jobs_requeue_stale_task",
-    "schedule": 60.0,
+# Send again every import that has not ended and that nobody runs (a dead worker, a lost
+# message, a database restart; see imports.services): often, as it is one cheap query.
+# A sweep still queued when the next is due (the workers all busy importing) is dropped.
+CELERY_BEAT_SCHEDULE["imports-recover"] = {
+    "task": "imports.tasks.import_jobs_recover_task",
+    "schedule": 15.0,
+    "options": {"expires": 15.0},
 }
 # Staged uploads of ended imports are deleted this many days after the upload; the jobs, their
 # row errors and errors files stay in the history (a job without its file cannot be retried).

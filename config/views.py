@@ -1,5 +1,5 @@
-"""Health endpoints for load balancers and orchestrators (open to anyone, no session), and
-django-axes' answer to a refused sign-in.
+"""Health endpoints for load balancers and orchestrators and the favicon (open to anyone, no
+session), and django-axes' answer to a refused sign-in.
 
 The health answers name the failing part and nothing more: an exception's text can hold host
 names, ports and database roles, so it goes to the log only.
@@ -13,7 +13,8 @@ import redis
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
-from django.http import HttpResponse, JsonResponse
+from django.http import HttpResponse, HttpResponsePermanentRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -85,6 +86,13 @@ def readyz(request):
         {"status": "ok" if ready else "unavailable", "checks": results},
         status=200 if ready else 503,
     )
+
+
+@require_GET
+@login_not_required
+def favicon(request):
+    """Browsers ask for /favicon.ico whatever the page links; send them to the static icon."""
+    return HttpResponsePermanentRedirect(static("favicon.svg"))
 
 
 def login_locked_out(request, original_response: HttpResponse | None, credentials: dict | None) -> HttpResponse:

@@ -22,8 +22,14 @@ class ImportJob(models.Model):
         IMPORTING = "importing", "Importing"
         FINISHING = "finishing", "Finishing"
 
+    class Failure(models.TextChoices):
+        """Why a job failed, which says whether running it again can help."""
+
+        FILE = "file", "The file cannot be imported"  # only a corrected upload can succeed
+        INTERRUPTED = "interrupted", "Its runs kept stopping"  # worker killed, out of memory, restarts
+        ERROR = "error", "Unexpected error"  # a bug or the database: worth another try
+
     ENDED = {Status.COMPLETED, Status.COMPLETED_WITH_ERRORS, Status.FAILED, Status.CANCELLED}
-    RETRYABLE = {Status.FAILED, Status.CANCELLED}
 
     file = models.FileField(upload_to="imports/%Y/%m/%d/", max_length=255, help_text="The staged CSV file.")
     original_name = models.CharField(max_length=255)
@@ -48,6 +54,9 @@ class ImportJob(models.Model):
     error_count = models.PositiveIntegerField(default=0)
     warnings = models.JSONField(default=list, blank=True)
     error_message = models.TextField(blank=True, help_text="Why the whole job failed.")
+    failure = models.CharField(
+        max_length=16, choices=Failure.choices, blank=True, help_text="The kind of failure; a bad file is never retried."
+    )
     errors_file = models.FileField(
         upload_to="imports/errors/%Y/%m/%d/", max_length=255, blank=True, help_text="Every row error, as CSV."
     )
@@ -87,7 +96,12 @@ class ImportJob(models.Model):
 
     @property
     def can_retry(self) -> bool:
-        return self.status in self.RETRYABLE and not self.file_deleted
+        """Cancelled jobs, and failed ones whose failure another run can get past, while their file is kept."""
+        if self.file_deleted:
+            return False
+        if self.status == self.Status.FAILED:
+            return self.failure != self.Failure.FILE
+        return self.status == self.Status.CANCELLED
 
     @property
     def can_cancel(self) -> bool:

@@ -226,11 +226,10 @@ class RowValidator:
             text = cell.strip()
             if not text:
                 if column.required:
-                    errors.append(RowError(line, column.name, "", f"{column.label} is required."))
+                    errors.append(RowError(line, column.name, "", column.required_message))
                 fields.append(column.empty)
             elif column.max_length and len(text) > column.max_length:
-                message = f"{column.label} is longer than {column.max_length} characters."
-                errors.append(RowError(line, column.name, _clip(text), message))
+                errors.append(RowError(line, column.name, _clip(text), column.too_long_message))
             elif column.parse:
                 value, message = column.parse(text)
                 if message:

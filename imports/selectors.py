@@ -27,8 +27,12 @@ def import_job_list() -> QuerySet[ImportJob]:
     return ImportJob.objects.select_related("created_by")
 
 
+ACTIVE = [status for status in ImportJob.Status if status not in ImportJob.ENDED]
+
+
 def import_job_active_list() -> QuerySet[ImportJob]:
-    return import_job_list().exclude(status__in=ImportJob.ENDED).order_by("created_at", "id")
+    """Queued and running jobs, oldest first (through the status index: every page's top bar asks)."""
+    return import_job_list().filter(status__in=ACTIVE).order_by("created_at", "id")
 
 
 def import_job_counts(*, job: ImportJob) -> dict[str, int]:

@@ -1,18 +1,27 @@
-"""Writes of the imports app: stage a file, run, cancel and retry its import job."""
+"""Writes of the imports app: stage a file, run, cancel and retry its import job.
+
+The database, not the broker, says which jobs still have to run. A run holds its job's session
+advisory lock from start to end, and PostgreSQL drops that lock with the session when the worker
+dies or the database restarts. So a job that has not ended and whose lock is free has nobody
+running it: `import_jobs_recover` (beat, and every worker as it starts) sends it again. Each send
+names the job's message (`celery_task_id`); a run started by any older message of the job does
+nothing, and a run re-checks the job under its lock, so a message sent twice never runs it twice.
+"""
 
 import logging
 import uuid
 from collections.abc import Callable
-from contextlib import contextmanager
 from datetime import timedelta
 
-import psycopg
+import pglock
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.files import File
-from django.db import OperationalError, connection, transaction
+from django.db import connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
+from config import locks
 from imports.models import ImportJob
 from imports.parsing import CsvFileError
 from imports.pipeline import import_rows
@@ -23,21 +32,23 @@ from webhooks import services as webhook_services
 
 logger = logging.getLogger(__name__)
 
-# A worker killed mid-import (out of memory, redeploy) makes the broker hand the task out again;
-# after this many starts the job is failed instead of looping forever.
+# A run that dies (worker killed, out of memory, database restart) is started again; after this
+# many starts the job is failed instead of looping forever on a file that kills its worker.
 MAX_ATTEMPTS = 3
-# A running job whose heartbeat (updated_at, bumped every batch) is older than this, and whose
-# run lock nobody holds, lost its worker without the broker noticing: the sweep re-queues it.
-STALE_AFTER = timedelta(minutes=5)
-# Names the per-job advisory locks among the database's advisory locks (the first key).
-JOB_LOCK_CLASS = 7_240_002
+# A queued job not started this long after its message was sent may have lost that message
+# (Redis restarted without persistence, a failover): the sweep sends it again.
+QUEUED_RESEND_AFTER = timedelta(seconds=30)
 # How long a run waits for the job's lock. A worker process killed mid-import leaves its
 # database session, and the lock, behind until PostgreSQL notices the closed connection, at
-# its next read or write: after a long statement, maybe after Celery has handed the task out
-# again. Without the wait the new run would find the lock taken and leave the job to the
-# stale-job sweep (STALE_AFTER).
-JOB_LOCK_WAIT = "30s"
+# its next read or write: maybe after Celery has handed the task out again, which then runs
+# at once instead of at the next recovery sweep.
+JOB_LOCK_WAIT = timedelta(seconds=30)
 FILE_DELETED_MESSAGE = "The uploaded file has been deleted (files are kept for a limited time): upload it again."
+
+
+class ImportInterrupted(Exception):
+    """The run lost its database session: nothing can be recorded now, and its lock went with
+    the session, so the recovery sweep starts the job again once the database answers."""
 
 
 def import_job_create(*, file: File, name: str, user: AbstractBaseUser | None, enqueue: bool = True) -> ImportJob:
@@ -55,7 +66,8 @@ def import_job_enqueue(*, job: ImportJob) -> None:
     from imports.tasks import import_job_run_task  # tasks import this module
 
     task_id = str(uuid.uuid4())
-    ImportJob.objects.filter(pk=job.pk).update(celery_task_id=task_id)
+    # updated_at dates the send, which a queued job's recovery goes by (QUEUED_RESEND_AFTER).
+    ImportJob.objects.filter(pk=job.pk).update(celery_task_id=task_id, updated_at=timezone.now())
     job.celery_task_id = task_id
     transaction.on_commit(lambda: import_job_run_task.apply_async(args=[job.pk], task_id=task_id))
 
@@ -81,12 +93,17 @@ def import_job_retry(*, job: ImportJob) -> ImportJob:
         if job.file_deleted:
             raise ValidationError(FILE_DELETED_MESSAGE)
         if not job.can_retry:
+            if job.failure == ImportJob.Failure.FILE:
+                raise ValidationError(
+                    "Retrying cannot help: the file itself cannot be imported. Fix it and upload it again."
+                )
             raise ValidationError("Only a failed or cancelled import can be retried.")
         job.status = ImportJob.Status.QUEUED
         job.stage = ImportJob.Stage.UPLOADING
         job.cancel_requested = False
         job.attempts = 0
         job.error_message = ""
+        job.failure = ""
         _progress_reset(job)
         job.started_at = job.finished_at = None
         job.save()
@@ -115,73 +132,65 @@ def import_files_purge(*, older_than: timedelta) -> int:
     return deleted
 
 
-def import_job_run(*, job_id: int, on_progress: Callable[[ImportJob], None] | None = None) -> ImportJob:
+def import_job_run(
+    *, job_id: int, task_id: str | None = None, on_progress: Callable[[ImportJob], None] | None = None
+) -> ImportJob:
     """Run the import of one job: what the task, the management command and the tests call.
 
     Safe to call twice: a second call while the first runs waits for its per-job lock, up to
-    JOB_LOCK_WAIT, then returns without importing; a call for an ended job does nothing, and
-    re-importing rows is an idempotent upsert.
+    JOB_LOCK_WAIT, then returns without importing; a call for an ended job, or from a message
+    (`task_id`) the job has been sent again since, does nothing; and re-importing rows is an
+    idempotent upsert. Raises ImportInterrupted when the database session is lost.
     """
-    with _job_run_lock(job_id, wait=JOB_LOCK_WAIT) as acquired:
-        if not acquired:
-            logger.info("Import job %s is already running elsewhere.", job_id)
-            return ImportJob.objects.get(pk=job_id)
-        job = _job_start(job_id)
-        if job.status != ImportJob.Status.RUNNING:
-            return job
-        try:
-            cancelled = import_rows(job=job, on_progress=on_progress)
-        except CsvFileError as error:
-            return _job_fail(job, str(error))
-        except Exception:
-            logger.exception("Import job %s failed.", job_id)
-            return _job_fail(job, "The import stopped on an unexpected error; the logs have the details.")
-        return _job_finish(job, cancelled=cancelled)
-
-
-@contextmanager
-def _job_run_lock(job_id: int, *, wait: str = ""):
-    """A session lock that dies with its connection: a dead worker never blocks the next run.
-    Waits up to `wait` (a PostgreSQL interval) for it, else takes it only if it is free."""
-    with connection.cursor() as cursor:
-        if wait:
-            acquired = _advisory_lock_wait(cursor, job_id, wait)
-        else:
-            cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [JOB_LOCK_CLASS, job_id])
-            acquired = cursor.fetchone()[0]
+    if task_id and not ImportJob.objects.filter(pk=job_id, celery_task_id=task_id).exists():
+        logger.info("Import job %s was sent again after task %s; that task does nothing.", job_id, task_id)
+        return ImportJob.objects.get(pk=job_id)
+    connection.ensure_connection()
+    session = connection.connection  # the job's lock lives and dies with this database session
     try:
-        yield acquired
-    finally:
-        if acquired:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [JOB_LOCK_CLASS, job_id])
-
-
-def _advisory_lock_wait(cursor, job_id: int, wait: str) -> bool:
-    try:
-        with transaction.atomic():  # the session lock outlives it; lock_timeout does not
-            cursor.execute(f"SET LOCAL lock_timeout = '{wait}'")
-            cursor.execute("SELECT pg_advisory_lock(%s, %s)", [JOB_LOCK_CLASS, job_id])
-    except OperationalError as error:
-        if isinstance(error.__cause__, psycopg.errors.LockNotAvailable):
-            return False
+        with pglock.advisory(locks.import_job(job_id), timeout=JOB_LOCK_WAIT) as acquired:
+            if not acquired:
+                logger.info("Import job %s is already running elsewhere.", job_id)
+                return ImportJob.objects.get(pk=job_id)
+            job = _job_start(job_id, task_id=task_id)
+            if job is None:
+                return ImportJob.objects.get(pk=job_id)
+            try:
+                cancelled = import_rows(job=job, on_progress=on_progress)
+            except CsvFileError as error:
+                return _job_fail(job, str(error), failure=ImportJob.Failure.FILE)
+            except Exception:
+                if session.closed:
+                    raise
+                logger.exception("Import job %s failed.", job_id)
+                message = "The import stopped on an unexpected error; the logs have the details."
+                return _job_fail(job, message, failure=ImportJob.Failure.ERROR)
+            return _job_finish(job, cancelled=cancelled)
+    except Exception as error:  # psycopg's own errors too: COPY goes through its cursor
+        if session.closed:
+            connection.close()  # dead: whatever runs next in this process connects afresh
+            raise ImportInterrupted(f"Import job {job_id} lost its database session ({error})") from error
         raise
-    return True
 
 
-def _job_start(job_id: int) -> ImportJob:
+def _job_start(job_id: int, *, task_id: str | None) -> ImportJob | None:
+    """Mark the job running for one more attempt; None when this run has nothing to do."""
     with transaction.atomic():
         job = ImportJob.objects.select_for_update().get(pk=job_id)
-        if job.has_ended:
-            return job  # a duplicate delivery, or cancelled while queued
+        if job.has_ended or (task_id and job.celery_task_id != task_id):
+            return None  # a duplicate message, or cancelled while queued
         if job.status == ImportJob.Status.RUNNING and job.attempts >= MAX_ATTEMPTS:
-            return _job_fail(
+            _job_fail(
                 job,
-                f"The worker running this import stopped {job.attempts} times before it finished "
-                "(killed, out of memory or restarted), so it was not started again. Retry to run it once more.",
+                f"The import stopped {job.attempts} times before it finished (its worker was killed, ran out "
+                "of memory or restarted, or the database restarted), so it was not started again. "
+                "Retry to run it once more.",
+                failure=ImportJob.Failure.INTERRUPTED,
             )
+            return None
         if job.cancel_requested:
-            return _job_finish(job, cancelled=True)
+            _job_finish(job, cancelled=True)
+            return None
         job.errors_file.delete(save=False)
         job.row_errors.all().delete()
         job.attempts += 1
@@ -221,12 +230,13 @@ def _job_finish(job: ImportJob, *, cancelled: bool) -> ImportJob:
     return job
 
 
-def _job_fail(job: ImportJob, message: str) -> ImportJob:
+def _job_fail(job: ImportJob, message: str, *, failure: ImportJob.Failure) -> ImportJob:
     job.status = ImportJob.Status.FAILED
     job.error_message = message
+    job.failure = failure
     job.finished_at = timezone.now()
     with transaction.atomic():
-        job.save(update_fields=["status", "error_message", "finished_at", "updated_at"])
+        job.save(update_fields=["status", "error_message", "failure", "finished_at", "updated_at"])
         product_search_catch_up_soon()  # batches merged before the failure stay
         webhook_services.emit(events.UPLOAD_FAILED, {"job": job.pk, "file": job.original_name, "error": message})
     return job
@@ -244,16 +254,29 @@ def _upload_event_data(job: ImportJob) -> dict:
     }
 
 
-def import_jobs_requeue_stale() -> int:
-    """Beat sweep: re-queue running jobs that lost their worker unnoticed (the task counts attempts)."""
-    stale = ImportJob.objects.filter(
-        status=ImportJob.Status.RUNNING, updated_at__lt=timezone.now() - STALE_AFTER
-    )
-    requeued = 0
-    for job in stale:
-        with _job_run_lock(job.pk) as acquired:
-            if acquired:  # nobody is running it
-                with transaction.atomic():
+def import_jobs_recover() -> int:
+    """Send again every job that has not ended and that nobody runs; returns how many.
+
+    Running jobs whose lock is free lost their run. Queued ones whose lock is free and whose
+    message is older than QUEUED_RESEND_AFTER may have lost their message. Each is checked again
+    under its lock, which a run starting meanwhile would hold.
+    """
+    recovered = 0
+    for job_id in ImportJob.objects.filter(_unattended()).values_list("pk", flat=True):
+        with pglock.advisory(locks.import_job(job_id), timeout=0) as free:
+            if not free:
+                continue
+            with transaction.atomic():
+                job = ImportJob.objects.select_for_update().filter(_unattended(), pk=job_id).first()
+                if job is not None:
+                    logger.warning("Import job %s (%s) has nobody running it: sending it again.", job_id, job.status)
                     import_job_enqueue(job=job)
-                requeued += 1
-    return requeued
+                    recovered += 1
+    return recovered
+
+
+def _unattended() -> Q:
+    """Jobs that should be running or soon be, if their lock says that nobody runs them."""
+    return Q(status=ImportJob.Status.RUNNING) | Q(
+        status=ImportJob.Status.QUEUED, updated_at__lt=timezone.now() - QUEUED_RESEND_AFTER
+    )

@@ -1,9 +1,12 @@
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
@@ -74,7 +77,9 @@ def detail(request: HttpRequest, pk: int) -> HttpResponse:
 @require_GET
 def progress(request: HttpRequest, pk: int) -> HttpResponse:
     job = get_object_or_404(ImportJob, pk=pk)
-    response = render(request, "imports/_progress.html", {"job": job})
+    # On the imports page the job's history row is updated from this same read.
+    history_row = urlsplit(request.htmx.current_url or "").path == reverse("imports:index")
+    response = render(request, "imports/_progress.html", {"job": job, "history_row": history_row})
     if job.has_ended:  # the last poll: the fragment comes back without its trigger
         trigger_client_event(response, "imports-changed")
     return response

@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from products.forms import ProductForm
 from products.models import DeleteAllJob, Product
 from products.selectors import product_search_sku_or_name
 from products.services import product_delete, product_save, products_delete
@@ -10,6 +11,7 @@ class ProductAdmin(admin.ModelAdmin):
     """Saves and deletes go through the services, as the staff pages' do: the product is
     searchable at once and webhooks hear of it."""
 
+    form = ProductForm  # the staff pages' checks and messages
     list_display = ["sku", "name", "price", "active", "updated_at"]
     list_filter = ["active"]
     search_fields = ["sku", "name"]  # shows the search box; get_search_results() answers it

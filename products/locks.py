@@ -5,28 +5,16 @@ exclusively, so it never empties the table under a running import, and an import
 during a delete waits for the delete to finish instead of writing into a half-empty catalogue.
 """
 
-from contextlib import contextmanager
+import pglock
 
-from django.db import connection
-
-# An arbitrary constant that names this lock among the database's advisory locks.
-CATALOGUE_LOCK_KEY = 7_240_001
+from config import locks
 
 
-@contextmanager
-def catalogue_shared_lock():
+def catalogue_shared_lock() -> pglock.advisory:
     """Hold the catalogue lock shared, across transactions, for the duration of the block."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_advisory_lock_shared(%s)", [CATALOGUE_LOCK_KEY])
-    try:
-        yield
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock_shared(%s)", [CATALOGUE_LOCK_KEY])
+    return pglock.advisory(locks.CATALOGUE, shared=True)
 
 
 def catalogue_exclusive_lock_try() -> bool:
     """Take the lock exclusively until the current transaction ends; False if anyone holds it."""
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [CATALOGUE_LOCK_KEY])
-        return cursor.fetchone()[0]
+    return pglock.advisory(locks.CATALOGUE, xact=True, timeout=0).acquire()

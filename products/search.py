@@ -7,12 +7,12 @@ A search row is stale when its `updated_at` differs from its product's; a produc
 while a catch-up runs is just stale again, and the next pass picks it up.
 """
 
+import pglock
 from django.db import IntegrityError, connection, transaction
 
+from config import locks
 from products.models import DESCRIPTION_SEARCH_CONFIG, Product, ProductSearch, ProductSearchCatchUp
 
-# Names the catch-up's advisory lock among the database's advisory locks.
-CATCH_UP_LOCK_KEY = 7_240_003
 # Ids per catch-up transaction: short enough not to hold back a "delete all" (its TRUNCATE
 # waits for open transactions), long enough that the per-statement cost does not count.
 CATCH_UP_CHUNK = 50_000
@@ -81,11 +81,9 @@ def product_search_catch_up() -> int:
     each id range in its own short transaction. Single-flight: while another run holds the lock
     this returns 0 at once, and that run sees this request (`_catch_up_request_clear`).
     """
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [CATCH_UP_LOCK_KEY])
-        if not cursor.fetchone()[0]:
+    with pglock.advisory(locks.SEARCH_CATCH_UP, timeout=0) as acquired:
+        if not acquired:
             return 0
-    try:
         indexed = 0
         while True:
             with connection.cursor() as cursor:
@@ -98,9 +96,6 @@ def product_search_catch_up() -> int:
         if indexed:
             _pending_entries_merge()
         return indexed
-    finally:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_unlock(%s)", [CATCH_UP_LOCK_KEY])
 
 
 def _catch_up_pass() -> int:

@@ -16,6 +16,7 @@ from products.models import (
     ProductSearch,
     ProductSearchCatchUp,
     product_search_key,
+    sku_key,
 )
 
 # Counting every match of a broad filter costs as much as reading them all; past this many
@@ -30,6 +31,18 @@ PRIMARY_KEY_WALK_LIMIT = 100_000
 # Page numbers stop here: far past the end of any catalogue, while the OFFSET stays a bigint.
 # Where the total is exact a page past the end shows the last page; else it is empty.
 PAGE_NUMBER_MAX = 1_000_000
+# The list's orders. Id (import order, the default) and SKU walk an index on any list; sorting
+# by the others means reading every match first, so they are offered only where the matches
+# are counted exactly and are at most FILTERED_COUNT_CAP (the products table keeps no more
+# indexes: each one slows the import).
+SORT_KEYS = {
+    "id": F("id"),
+    "sku": sku_key(),
+    "name": F("name"),
+    "price": F("price"),
+    "updated": F("updated_at"),
+}
+SORTS_ON_ANY_LIST = {"id", "sku"}
 
 
 @dataclass(frozen=True)
@@ -71,12 +84,43 @@ class Total:
 
 
 @dataclass(frozen=True)
+class ProductSort:
+    """An order of the list: `field` (a SORT_KEYS name), ascending or not."""
+
+    field: str = "id"
+    descending: bool = False
+
+    @classmethod
+    def parse(cls, text: str) -> "ProductSort":
+        """"name" or "-name"; anything else is the default order."""
+        field = text.removeprefix("-")
+        return cls(field=field, descending=text.startswith("-")) if field in SORT_KEYS else cls()
+
+    def __str__(self) -> str:
+        return f"-{self.field}" if self.descending else self.field
+
+    def order_by(self) -> list:
+        key = SORT_KEYS[self.field]
+        if self.field in SORTS_ON_ANY_LIST:
+            # Exactly the index's order read forwards or backwards: no NULLS clause, no tie-break.
+            return [key.desc() if self.descending else key.asc()]
+        # No price last either way; equal values in import order.
+        return [key.desc(nulls_last=True) if self.descending else key.asc(nulls_last=True), "id"]
+
+
+@dataclass(frozen=True)
 class ProductPage:
     products: list[Product]
     number: int
     per_page: int
     total: Total
     has_next: bool
+    sort: ProductSort = ProductSort()
+    sort_refused: bool = False  # the order asked for needs a list of few, counted matches
+
+    @property
+    def sorts_on_any_field(self) -> bool:
+        return _sorts_on_any_field(self.total)
 
     @property
     def start(self) -> int:
@@ -187,8 +231,13 @@ def _page_ids_past_the_cap(*, filters: ProductFilters, found_ids: list[int], off
     return list(in_range[offset : offset + wanted])
 
 
-def product_page(*, filters: ProductFilters, number: int, per_page: int) -> ProductPage:
-    """One page of the filtered list in id order; a page past the end shows the last page."""
+def product_page(
+    *, filters: ProductFilters, number: int, per_page: int, sort: ProductSort = ProductSort(), total: Total | None = None
+) -> ProductPage:
+    """One page of the filtered list in `sort` order; a page past the end shows the last page.
+
+    `total`: the catalogue's, when the caller has it already (the list is unfiltered).
+    """
     found_ids = []
     if filters.any:
         # One pass through the search indexes, unordered so the LIMIT can stop it. Up to the
@@ -197,13 +246,33 @@ def product_page(*, filters: ProductFilters, number: int, per_page: int) -> Prod
         exact = len(found_ids) <= FILTERED_COUNT_CAP
         total = Total(value=len(found_ids), kind="exact") if exact else Total(value=FILTERED_COUNT_CAP, kind="at_least")
     else:
-        total = product_catalogue_total()
+        total = total or product_catalogue_total()
     number = min(number, PAGE_NUMBER_MAX)
     if total.is_exact:
         number = min(number, max(1, math.ceil(total.value / per_page)))
     offset = (number - 1) * per_page
     wanted = per_page + 1  # one more tells whether a next page exists
-    if total.is_exact and filters.any:
+    sort_refused = sort.field not in SORTS_ON_ANY_LIST and not _sorts_on_any_field(total)
+    if sort_refused:
+        sort = ProductSort()
+    rows = list(_page_rows(filters=filters, found_ids=found_ids, total=total, sort=sort, offset=offset, wanted=wanted))
+    return ProductPage(
+        products=rows[:per_page], number=number, per_page=per_page, total=total, has_next=len(rows) > per_page,
+        sort=sort, sort_refused=sort_refused,
+    )
+
+
+def _sorts_on_any_field(total: Total) -> bool:
+    return total.is_exact and total.value <= FILTERED_COUNT_CAP
+
+
+def _page_rows(*, filters: ProductFilters, found_ids: list[int], total: Total, sort: ProductSort, offset: int, wanted: int):
+    exact_filter = total.is_exact and filters.any
+    if sort != ProductSort():
+        # At most FILTERED_COUNT_CAP rows to sort, or the SKU's unique index to walk.
+        products = Product.objects.filter(id__in=found_ids) if exact_filter else product_filter(filters=filters)
+        return products.order_by(*sort.order_by())[offset : offset + wanted]
+    if exact_filter:
         page_ids = found_ids[offset : offset + wanted]
     elif offset + wanted <= len(found_ids):
         page_ids = _page_ids_past_the_cap(filters=filters, found_ids=found_ids, offset=offset, wanted=wanted)
@@ -211,10 +280,15 @@ def product_page(*, filters: ProductFilters, number: int, per_page: int) -> Prod
         # Skipping rows costs less when only ids are skipped (an index-only scan for the whole
         # catalogue) and the page's rows are read afterwards.
         page_ids = _matching_ids(filters=filters).order_by("match_id")[offset : offset + wanted]
-    rows = list(Product.objects.filter(id__in=page_ids).order_by("id"))
-    return ProductPage(
-        products=rows[:per_page], number=number, per_page=per_page, total=total, has_next=len(rows) > per_page
-    )
+    return Product.objects.filter(id__in=page_ids).order_by("id")
+
+
+def product_sku_taken(*, sku: str, exclude_pk: int | None = None) -> str | None:
+    """The existing SKU that `sku` would duplicate (SKUs ignore letter case), if there is one."""
+    others = Product.objects.alias(key=sku_key()).filter(key=sku_key(Value(sku.strip())))
+    if exclude_pk is not None:
+        others = others.exclude(pk=exclude_pk)
+    return others.values_list("sku", flat=True).first()
 
 
 def delete_all_job_pending() -> DeleteAllJob | None:

@@ -13,6 +13,7 @@ from products.events import product_event_data
 from products.locks import catalogue_exclusive_lock_try
 from products.models import DeleteAllJob, Product, ProductSearch
 from products.search import product_search_index
+from products.selectors import product_sku_taken
 from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED, PRODUCTS_PER_EVENT
 from webhooks.services import emit
 
@@ -23,8 +24,9 @@ IMPORT_RUNNING_MESSAGE = "An import is running. Delete all products once it has 
 TRUNCATE_LOCK_TIMEOUT = "5s"
 
 
-def sku_taken_message(sku: str) -> str:
-    return f"A product with SKU “{sku}” already exists."
+def sku_taken_message(existing_sku: str) -> str:
+    """The error for a SKU that duplicates `existing_sku`, as the catalogue spells it."""
+    return f"A product with SKU “{existing_sku}” already exists (SKUs ignore letter case)."
 
 
 class CatalogueBusy(Exception):
@@ -39,7 +41,8 @@ def _product_save(product: Product) -> None:
     except IntegrityError as error:
         diag = getattr(error.__cause__, "diag", None)
         if diag is not None and diag.constraint_name == "product_sku_ci_unique":
-            raise ValidationError({"sku": sku_taken_message(product.sku)}, code="unique") from error
+            existing = product_sku_taken(sku=product.sku) or product.sku
+            raise ValidationError({"sku": sku_taken_message(existing)}, code="unique") from error
         raise
 
 
@@ -84,6 +87,21 @@ def products_delete(*, products: list[Product]) -> None:
         list(Product.objects.select_for_update().filter(pk__in=ids).order_by("id").values_list("id"))
         Product.objects.filter(pk__in=ids).delete()  # leaves the instances as they were
         products_announce(PRODUCT_DELETED, products)
+
+
+def products_active_set(*, products: list[Product], active: bool) -> list[Product]:
+    """Activate or deactivate these products; those that change are indexed for search and
+    announced in product.updated events. Returns the changed products."""
+    ids = [product.pk for product in products]
+    with transaction.atomic():
+        changed = list(Product.objects.select_for_update().filter(pk__in=ids).exclude(active=active).order_by("id"))
+        now = timezone.now()
+        Product.objects.filter(pk__in=[product.pk for product in changed]).update(active=active, updated_at=now)
+        for product in changed:
+            product.active, product.updated_at = active, now
+        product_search_index(product_ids=[product.pk for product in changed])
+        products_announce(PRODUCT_UPDATED, changed)
+    return changed
 
 
 def products_announce(

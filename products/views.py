@@ -9,7 +9,7 @@ from django_htmx.http import trigger_client_event
 
 from config.permissions import staff_permission_required
 from products import selectors, services
-from products.forms import ProductFilterForm, ProductForm
+from products.forms import ProductBulkForm, ProductFilterForm, ProductForm
 from products.models import DeleteAllJob, Product
 
 # Tells the list to reload itself (with its filters and page) after a change.
@@ -34,15 +34,23 @@ def _row_form(product: Product, data=None) -> ProductForm:
 @vary_on_headers("HX-Request")
 def index(request):
     filter_form = ProductFilterForm(request.GET)
+    filters = filter_form.filters()
+    full_page = not request.htmx or request.htmx.history_restore_request
+    # The delete-all dialog counts the whole catalogue; unfiltered, that is the list's total.
+    catalogue_total = selectors.product_catalogue_total() if full_page else None
     page = selectors.product_page(
-        filters=filter_form.filters(), number=filter_form.page_number(), per_page=filter_form.page_size()
+        filters=filters,
+        number=filter_form.page_number(),
+        per_page=filter_form.page_size(),
+        sort=filter_form.ordering(),
+        total=None if filters.any else catalogue_total,
     )
     context = {"page": page, "filter_form": filter_form}
-    if request.htmx and not request.htmx.history_restore_request:
+    if not full_page:
         return render(request, "products/_list.html", context)
     context.update(
         create_form=ProductForm(),
-        catalogue_total=selectors.product_catalogue_total(),
+        catalogue_total=catalogue_total,
         job=selectors.delete_all_job_pending(),
         search_behind=selectors.product_search_is_behind(),
     )
@@ -120,6 +128,24 @@ def delete(request, pk: int):
 
 
 @require_POST
+def bulk(request):
+    """Activate, deactivate or delete the products ticked on the list."""
+    form = ProductBulkForm(request.POST)
+    if not form.is_valid():
+        return _toast(HttpResponse(status=204), " ".join(form.errors.get("ids", ["Choose an action."])), "error")
+    products = list(form.cleaned_data["ids"])
+    action = form.cleaned_data["action"]
+    if action == "delete":
+        services.products_delete(products=products)
+    else:
+        services.products_active_set(products=products, active=action == "activate")
+    response = HttpResponse()
+    trigger_client_event(response, PRODUCTS_CHANGED)
+    count = len(products)
+    return _toast(response, f"{count:,} product{'s' if count != 1 else ''} {form.ACTIONS[action]}.")
+
+
+@require_POST
 @staff_permission_required("products.add_deletealljob", action="delete all products")
 def delete_all(request):
     try:
@@ -127,7 +153,8 @@ def delete_all(request):
     except services.CatalogueBusy as error:
         response = render(request, "products/_delete_all_job.html", {"refusal": str(error)})
         return _toast(response, str(error), "error")
-    return render(request, "products/_delete_all_job.html", {"job": job})
+    response = render(request, "products/_delete_all_job.html", {"job": job})
+    return trigger_client_event(response, "delete-all-started")  # the top bar shows it
 
 
 @require_GET

@@ -1,16 +1,16 @@
-# Shared by the scripts in this folder: messages and installing Debian packages.
+# Shared by the scripts in this folder: messages and the Debian packages the project needs.
 say() { printf '\033[1m[%s]\033[0m %s\n' "${SCRIPT_NAME:-setup}" "$*"; }
 die() { printf '\033[1;31m[%s]\033[0m %s\n' "${SCRIPT_NAME:-setup}" "$*" >&2; exit 1; }
 
-apt_install() {
-  # Install Debian/Ubuntu packages when we are root; otherwise say what to install.
-  if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
-    die "Missing: $*. Install them with 'sudo apt-get install $*'${APT_HINT:+, $APT_HINT}."
-  fi
-  say "Installing $* with apt-get"
-  export DEBIAN_FRONTEND=noninteractive
-  if ! apt-get install -y -qq --no-install-recommends "$@" >/dev/null 2>&1; then
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq --no-install-recommends "$@" >/dev/null
-  fi
+postgres_bindir() {
+  # The newest PostgreSQL server installed (Debian puts each major version in its own folder).
+  local dir
+  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  if [ -z "$dir" ] && command -v pg_config >/dev/null; then dir=$(pg_config --bindir); fi
+  if [ -n "$dir" ] && [ -x "$dir/initdb" ]; then echo "$dir"; fi
+}
+
+port_in_use() {
+  # 0 when something accepts connections on 127.0.0.1:$1, whoever started it.
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
 }

@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Make PostgreSQL and Redis available for development and tests, without Docker.
 #
-#   scripts/services.sh start   # idempotent: reuse what answers, start what does not
-#   scripts/services.sh stop    # stop only what this script started
+#   scripts/services.sh start   # idempotent: reuse what this checkout started, start the rest
+#   scripts/services.sh stop    # stop only what this checkout started
 #
 # When DATABASE_URL / REDIS_URL are set they are used as they are (managed services, CI
 # sidecars). Otherwise a project-local PostgreSQL cluster and Redis run on ports 55432 and
-# 56379, with their data under .local/, so they never clash with a system installation.
+# 56379 (LOCAL_POSTGRES_PORT, LOCAL_REDIS_PORT), with their data under .local/. A server is
+# this checkout's by its data folder and pid file, never by its port: a server that another
+# checkout or the system runs on the port is neither reused nor stopped.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -17,9 +19,13 @@ PG_ROLE=importer
 PG_DATABASE=importer
 
 SCRIPT_NAME=services
-APT_HINT="or run 'docker compose up postgres redis' and set DATABASE_URL and REDIS_URL"
 # shellcheck source=scripts/lib.sh
 . "$ROOT/scripts/lib.sh"
+
+port_taken() {
+  die "$1: port $2 is taken by a server this checkout did not start (another checkout or a" \
+    "system service). Set $3 to a free port, or $4 to use a server you already run."
+}
 
 url_answers() {
   # 0 when the PostgreSQL (postgres://) or Redis (redis://) server behind the URL answers.
@@ -52,13 +58,6 @@ wait_until() {
 
 # PostgreSQL --------------------------------------------------------------------------
 
-postgres_bindir() {
-  local dir
-  dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
-  if [ -z "$dir" ] && command -v pg_config >/dev/null; then dir=$(pg_config --bindir); fi
-  if [ -n "$dir" ] && [ -x "$dir/initdb" ]; then echo "$dir"; fi
-}
-
 # PostgreSQL refuses to run as root, so as root the cluster belongs to an unprivileged user.
 postgres_user() {
   if [ "$(id -u)" -ne 0 ]; then id -un
@@ -88,13 +87,10 @@ start_postgres() {
     say "PostgreSQL: using DATABASE_URL"
     return
   fi
-  local bindir datadir url
+  local bindir datadir url running_port
   url="postgres://$PG_ROLE@127.0.0.1:$PG_PORT/$PG_DATABASE"
   bindir=$(postgres_bindir)
-  if [ -z "$bindir" ]; then
-    apt_install postgresql
-    bindir=$(postgres_bindir)
-  fi
+  [ -n "$bindir" ] || die "PostgreSQL is not installed: run scripts/packages.sh run."
   datadir=$(postgres_datadir)
   mkdir -p "$(dirname "$datadir")"
   if [ ! -f "$datadir/PG_VERSION" ]; then
@@ -105,7 +101,16 @@ start_postgres() {
     as_postgres_user "$bindir/initdb" -D "$datadir" -U "$PG_ROLE" --auth=trust \
       --encoding=UTF8 --locale=C.UTF-8 >/dev/null
   fi
-  if ! as_postgres_user "$bindir/pg_ctl" -D "$datadir" status >/dev/null 2>&1; then
+  running_port=""
+  if as_postgres_user "$bindir/pg_ctl" -D "$datadir" status >/dev/null 2>&1; then
+    running_port=$(sed -n 4p "$datadir/postmaster.pid")
+  fi
+  if [ "$running_port" != "$PG_PORT" ]; then
+    if port_in_use "$PG_PORT"; then port_taken PostgreSQL "$PG_PORT" LOCAL_POSTGRES_PORT DATABASE_URL; fi
+    if [ -n "$running_port" ]; then
+      say "PostgreSQL: this checkout's cluster runs on port $running_port; moving it to $PG_PORT"
+      as_postgres_user "$bindir/pg_ctl" -D "$datadir" -m fast -w stop >/dev/null
+    fi
     say "PostgreSQL: starting on 127.0.0.1:$PG_PORT"
     as_postgres_user "$bindir/pg_ctl" -D "$datadir" -l "$datadir/server.log" -w -t 60 \
       -o "-p $PG_PORT -k $datadir -c listen_addresses=127.0.0.1" start >/dev/null \
@@ -123,13 +128,34 @@ stop_postgres() {
   local bindir datadir
   bindir=$(postgres_bindir)
   datadir=$(postgres_datadir)
-  if [ -n "$bindir" ] && [ -f "$datadir/PG_VERSION" ]; then
-    as_postgres_user "$bindir/pg_ctl" -D "$datadir" -m fast stop >/dev/null 2>&1 \
-      && say "PostgreSQL: stopped" || true
+  if [ -n "$bindir" ] && as_postgres_user "$bindir/pg_ctl" -D "$datadir" status >/dev/null 2>&1; then
+    as_postgres_user "$bindir/pg_ctl" -D "$datadir" -m fast -w stop >/dev/null
+    say "PostgreSQL: stopped this checkout's cluster ($datadir)"
+  else
+    say "PostgreSQL: this checkout's cluster is not running"
   fi
 }
 
 # Redis -------------------------------------------------------------------------------
+
+redis_pid() {
+  # The pid of the Redis this checkout started, while it runs; nothing otherwise.
+  local pid
+  pid=$(cat "$LOCAL/redis/redis.pid" 2>/dev/null) || return 0
+  if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q '^redis-server'; then
+    echo "$pid"
+  fi
+}
+
+stop_redis_pid() {
+  local pid=$1
+  kill -TERM "$pid"
+  for _ in $(seq 1 100); do
+    [ -d "/proc/$pid" ] || break
+    sleep 0.1
+  done
+  rm -f "$LOCAL/redis/redis.pid"
+}
 
 start_redis() {
   if [ -n "${REDIS_URL:-}" ]; then
@@ -137,9 +163,15 @@ start_redis() {
     say "Redis: using REDIS_URL"
     return
   fi
-  command -v redis-server >/dev/null || apt_install redis-server
+  local pid
   mkdir -p "$LOCAL/redis"
-  if ! redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1; then
+  pid=$(redis_pid)
+  if [ -z "$pid" ] || ! tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q ":$REDIS_PORT\b"; then
+    if port_in_use "$REDIS_PORT"; then port_taken Redis "$REDIS_PORT" LOCAL_REDIS_PORT REDIS_URL; fi
+    if [ -n "$pid" ]; then
+      say "Redis: this checkout's server runs on another port; moving it to $REDIS_PORT"
+      stop_redis_pid "$pid"
+    fi
     say "Redis: starting on 127.0.0.1:$REDIS_PORT"
     # A broker and a cache: nothing in it must survive a restart, so no snapshots.
     redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --daemonize yes \
@@ -151,9 +183,13 @@ start_redis() {
 }
 
 stop_redis() {
-  if [ -f "$LOCAL/redis/redis.pid" ] && command -v redis-cli >/dev/null; then
-    redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 && say "Redis: stopped" || true
-    rm -f "$LOCAL/redis/redis.pid"
+  local pid
+  pid=$(redis_pid)
+  if [ -n "$pid" ]; then
+    stop_redis_pid "$pid"
+    say "Redis: stopped this checkout's server (pid $pid)"
+  else
+    say "Redis: this checkout's server is not running"
   fi
 }
 

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db.models import Count, OuterRef, Subquery
 
 from webhooks import services
 from webhooks.forms import EndpointForm
@@ -50,13 +51,25 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 @admin.register(Delivery)
 class DeliveryAdmin(admin.ModelAdmin):
-    list_display = ["message_id", "endpoint", "event__type", "status", "attempts", "last_status_code", "created_at"]
+    list_display = ["message_id", "endpoint", "event__type", "status", "attempt_count", "last_status_code", "created_at"]
     list_filter = ["status", "event__type"]
     search_fields = ["message_id", "endpoint__url"]
     list_select_related = ["endpoint", "event"]
-    readonly_fields = [field.name for field in Delivery._meta.fields]
+    # `attempts` counts only since the last redelivery (it drives the retry schedule): staff see
+    # the attempts listed below instead, as on the staff pages.
+    exclude = ["attempts"]
+    readonly_fields = [field.name for field in Delivery._meta.fields if field.name != "attempts"]
     inlines = [DeliveryAttemptInline]
     show_full_result_count = False  # counting millions of deliveries would slow every page
 
     def has_add_permission(self, request):
         return False
+
+    def get_queryset(self, request):
+        # Counted per row shown (a subquery), not by grouping every delivery before the page is cut.
+        made = DeliveryAttempt.objects.filter(delivery=OuterRef("pk")).order_by().values("delivery")
+        return super().get_queryset(request).annotate(attempt_count=Subquery(made.annotate(n=Count("*")).values("n")))
+
+    @admin.display(description="attempts", ordering="attempt_count")
+    def attempt_count(self, delivery) -> int:
+        return delivery.attempt_count or 0

@@ -5,6 +5,7 @@ from datetime import timedelta
 from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
+from webhooks.http import USER_AGENT
 from webhooks.models import Delivery, Endpoint
 
 SUCCESS_RATE_WINDOW = timedelta(days=7)
@@ -44,6 +45,17 @@ def endpoint_list() -> list[Endpoint]:
         finished = endpoint.succeeded + endpoint.failed
         endpoint.success_rate = round(100 * endpoint.succeeded / finished) if finished else None
     return endpoints
+
+
+def delivery_request_headers(*, delivery: Delivery) -> list[tuple[str, str]]:
+    """The headers each attempt at `delivery` sends; the timestamp and signature are made per attempt."""
+    return [
+        ("content-type", "application/json"),
+        ("user-agent", USER_AGENT),
+        ("webhook-id", delivery.message_id),
+        ("webhook-timestamp", "Unix seconds when the attempt is signed"),
+        ("webhook-signature", "v1,<base64 HMAC-SHA256 of id.timestamp.body with the endpoint's secret>"),
+    ]
 
 
 def endpoint_deliveries(*, endpoint: Endpoint, status: str = "") -> QuerySet[Delivery]:

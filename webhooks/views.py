@@ -63,11 +63,14 @@ def endpoint_detail(request: HttpRequest, pk: int):
     filters = DeliveryFilterForm(request.GET)
     status = filters.cleaned_data["status"] if filters.is_valid() else ""
     deliveries = Paginator(selectors.endpoint_deliveries(endpoint=endpoint, status=status), DELIVERIES_PER_PAGE)
+    page_obj = deliveries.get_page(request.GET.get("page"))
     context = {
         "endpoint": endpoint,
         "filters": filters,
         "status": status,
-        "page_obj": deliveries.get_page(request.GET.get("page")),
+        "page_obj": page_obj,
+        # The log polls itself while a delivery on it may still change.
+        "pending": any(delivery.status == Delivery.Status.PENDING for delivery in page_obj),
     }
     template = "webhooks/_delivery_log.html" if request.htmx else "webhooks/endpoint_detail.html"
     return render(request, template, context)
@@ -113,6 +116,7 @@ def delivery_detail(request: HttpRequest, pk: int):
     delivery = get_object_or_404(Delivery.objects.select_related("endpoint", "event"), pk=pk)
     context = {"delivery": delivery, "attempt": selectors.delivery_latest_attempt(delivery=delivery)}
     if not request.htmx:
+        context["request_headers"] = selectors.delivery_request_headers(delivery=delivery)
         return render(request, "webhooks/delivery_detail.html", context)
     # htmx polls this URL for the Test button's result; once it is in, the log shows it too.
     response = render(request, "webhooks/_test_result.html", context)

@@ -14,8 +14,8 @@ from django.urls import URLPattern, URLResolver, get_resolver
 from conftest import STAFF_PERMISSIONS, permissions_get
 from webhooks.tests.factories import endpoint_make
 
-# Open on purpose: signing in, and health checks for load balancers.
-PUBLIC_URL_NAMES = {"login", "healthz", "readyz"}
+# Open on purpose: signing in, health checks for load balancers, and the icon browsers ask for.
+PUBLIC_URL_NAMES = {"login", "healthz", "readyz", "favicon"}
 # The design the README explains: what destroys the catalogue or manages endpoints and their secrets.
 GUARDED_URLS = {
     "products:delete_all": "products.add_deletealljob",
@@ -119,6 +119,14 @@ def test_non_staff_account_cannot_sign_in(client):
     response = client.post("/login/", {"username": "customer", "password": "secret-pass-123"})
     assert response.status_code == 200
     assert "not a staff account" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_favicon_is_served_to_anyone(client):
+    """/favicon.ico, which browsers ask for on every site, sends them to the app's icon instead of a 404."""
+    response = client.get("/favicon.ico")
+    assert (response.status_code, response["Location"]) == (301, "/static/favicon.svg")
+    assert client.get("/login/").content.decode().count('rel="icon" href="/static/favicon.svg"') == 1
 
 
 def _guarded_routes():

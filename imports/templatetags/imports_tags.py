@@ -7,12 +7,6 @@ register = template.Library()
 
 
 @register.filter
-def thousands(value: int | None) -> str:
-    """1234567 → 1,234,567 (without enabling django.contrib.humanize for one filter)."""
-    return "—" if value is None else f"{value:,}"
-
-
-@register.filter
 def progress(job: ImportJob) -> ImportProgress:
     return import_job_progress(job=job)
 

@@ -6,6 +6,7 @@ from django.core.files.base import ContentFile
 
 from imports import pipeline
 from imports.services import import_job_create, import_job_run
+from imports.tests.processes import RedisServer
 
 
 @pytest.fixture
@@ -59,3 +60,12 @@ def run_at_once():
         return errors + [TimeoutError(thread.name) for thread in threads if thread.is_alive()]
 
     return run
+
+
+@pytest.fixture
+def broker(tmp_path):
+    """A Redis of the test's own, for workers started with `processes.celery_worker`."""
+    server = RedisServer(tmp_path)
+    server.start()
+    yield server
+    server.stop()

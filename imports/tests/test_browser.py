@@ -2,9 +2,12 @@
 
 import csv
 
+import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from bench.generate_products_csv import generate
+from imports.models import ImportJob
 
 ROWS = 20_000
 
@@ -37,3 +40,18 @@ def test_upload_of_20000_rows_shows_progress_counts_and_history(staff_page, cele
     expect(history_row).to_contain_text(f"{products:,}")
     history_row.get_by_role("link", name="catalogue-20k.csv").click()
     expect(staff_page.get_by_role("heading", level=1)).to_contain_text("catalogue-20k.csv")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_history_row_follows_the_running_card(staff_page):
+    """While an import runs, its history row shows the card's counts, not the ones of the page load."""
+    job = ImportJob.objects.create(
+        file="imports/running.csv", original_name="running.csv", size=1000, status=ImportJob.Status.RUNNING,
+        started_at=timezone.now(), bytes_processed=100,
+    )
+    staff_page.goto("/")
+    ImportJob.objects.filter(pk=job.pk).update(created_count=177_677)
+    card = staff_page.locator("#active-jobs .import-progress")
+    expect(card.locator('[data-count="created"]')).to_have_text("177,677")
+    expect(staff_page.locator(f"#history-job-{job.pk}")).to_contain_text("177,677")
+    expect(staff_page.locator(f"#history-job-{job.pk}")).to_contain_text("Running")

@@ -1,5 +1,6 @@
 """`manage.py import_products`: the same pipeline from a terminal."""
 
+import io
 import json
 
 import pytest
@@ -65,3 +66,18 @@ def test_missing_file_is_an_error(tmp_path):
     """A path that is not a file is refused before anything is staged."""
     with pytest.raises(CommandError, match="No such file"):
         call_command("import_products", str(tmp_path / "nope.csv"))
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.django_db
+def test_progress_bar_goes_to_a_terminals_stderr_without_colour(csv_file, capsys):
+    """On a terminal the bar is drawn on stderr in the terminal's own colours; stdout keeps only the summary."""
+    stderr = Terminal()
+    call_command("import_products", str(csv_file("sku,name\na,A\n")), stderr=stderr, force_color=True)
+    assert "100%" in stderr.getvalue() and "[" + "#" * 30 + "]" in stderr.getvalue()
+    assert "\x1b[" not in stderr.getvalue()
+    assert "%" not in capsys.readouterr().out

@@ -1,13 +1,16 @@
 """The import pipeline end to end against PostgreSQL: upsert rules, failures, cancel, retry, redelivery."""
 
 import threading
+from datetime import timedelta
 from decimal import Decimal
 
 import psycopg
 import pytest
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import connection
 
+from config import locks
 from imports import pipeline, services
 from imports.models import ImportJob
 from products.models import Product
@@ -109,11 +112,40 @@ def test_extra_columns_import_with_a_warning(run_import):
     ],
 )
 def test_unusable_files_fail_the_job_with_the_problem_and_line(run_import, content, message):
-    """Empty, header-less, binary and non-UTF-8 files fail with a message naming the problem."""
+    """Empty, header-less, binary and non-UTF-8 files fail with a message naming the problem,
+    as a failure of the file, which retrying cannot get past: the retry is refused."""
     job = run_import(content)
-    assert job.status == "failed"
+    assert (job.status, job.failure, job.can_retry) == ("failed", "file", False)
     assert job.error_message.startswith(message)
     assert job.finished_at is not None
+    with pytest.raises(ValidationError, match="Retrying cannot help"):
+        services.import_job_retry(job=job)
+    assert ImportJob.objects.get(pk=job.pk).status == "failed"
+
+
+@pytest.mark.django_db
+def test_a_job_that_failed_on_its_runs_stopping_can_be_retried(make_job, django_capture_on_commit_callbacks):
+    """A job failed after MAX_ATTEMPTS interrupted runs is retryable, and the retry imports it."""
+    job = make_job("sku,name\na,A\n")
+    ImportJob.objects.filter(pk=job.pk).update(status="running", attempts=services.MAX_ATTEMPTS)
+    job = services.import_job_run(job_id=job.pk)
+    assert (job.status, job.failure, job.can_retry) == ("failed", "interrupted", True)
+    with django_capture_on_commit_callbacks():
+        job = services.import_job_retry(job=job)
+    assert (job.status, job.failure) == ("queued", "")
+    assert services.import_job_run(job_id=job.pk, task_id=job.celery_task_id).status == "completed"
+
+
+@pytest.mark.django_db
+def test_a_job_that_failed_on_an_unexpected_error_can_be_retried(make_job, monkeypatch):
+    """An error that is not the file's (a bug, the database) may not happen again: Retry stays."""
+
+    def broken(**kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(services, "import_rows", broken)
+    job = services.import_job_run(job_id=make_job("sku,name\na,A\n").pk)
+    assert (job.status, job.failure, job.can_retry) == ("failed", "error", True)
 
 
 @pytest.mark.django_db
@@ -149,8 +181,6 @@ def test_retry_runs_a_cancelled_job_again_from_its_file(make_job, django_capture
 @pytest.mark.django_db
 def test_only_failed_or_cancelled_jobs_can_be_retried(run_import):
     """Retrying a completed job is refused."""
-    from django.core.exceptions import ValidationError
-
     with pytest.raises(ValidationError):
         services.import_job_retry(job=run_import("sku,name\na,A\n"))
 
@@ -174,11 +204,11 @@ def test_a_redelivered_job_runs_again_until_too_many_attempts(make_job):
 @pytest.mark.django_db
 def test_a_job_another_worker_is_running_is_left_alone(make_job, monkeypatch):
     """A duplicate delivery while the job runs elsewhere (its lock held) returns without importing."""
-    monkeypatch.setattr(services, "JOB_LOCK_WAIT", "100ms")
+    monkeypatch.setattr(services, "JOB_LOCK_WAIT", timedelta(milliseconds=100))
     job = make_job("sku,name\na,A\n")
     params = connection.get_connection_params()
     with psycopg.connect(**params, autocommit=True) as other:
-        other.execute("SELECT pg_advisory_lock(%s, %s)", [services.JOB_LOCK_CLASS, job.pk])
+        other.execute("SELECT pg_advisory_lock(%s)", [locks.import_job(job.pk)])
         assert services.import_job_run(job_id=job.pk).status == "queued"
     assert not Product.objects.exists()
 
@@ -186,28 +216,15 @@ def test_a_job_another_worker_is_running_is_left_alone(make_job, monkeypatch):
 @pytest.mark.django_db
 def test_a_run_waits_for_the_lock_a_dead_workers_session_still_holds(make_job):
     """A killed worker's session keeps the job's lock until PostgreSQL notices; the run handed
-    out again waits for it rather than leave the job to the stale-job sweep."""
+    out again waits for it rather than leave the job to the next recovery sweep."""
     job = make_job("sku,name\na,A\n")
     ImportJob.objects.filter(pk=job.pk).update(status="running", attempts=1)
     params = connection.get_connection_params()
     with psycopg.connect(**params, autocommit=True) as dying:
-        dying.execute("SELECT pg_advisory_lock(%s, %s)", [services.JOB_LOCK_CLASS, job.pk])
+        dying.execute("SELECT pg_advisory_lock(%s)", [locks.import_job(job.pk)])
         threading.Timer(0.5, dying.close).start()
         job = services.import_job_run(job_id=job.pk)
     assert (job.status, job.attempts, job.created_count) == ("completed", 2, 1)
-
-
-@pytest.mark.django_db
-def test_stale_running_jobs_are_requeued(make_job, django_capture_on_commit_callbacks):
-    """The sweep re-queues a running job whose heartbeat stopped and whose lock nobody holds."""
-    job = make_job("sku,name\na,A\n")
-    ImportJob.objects.filter(pk=job.pk).update(status="running")
-    with django_capture_on_commit_callbacks():
-        assert services.import_jobs_requeue_stale() == 0
-    ImportJob.objects.filter(pk=job.pk).update(updated_at=job.updated_at - services.STALE_AFTER * 2)
-    with django_capture_on_commit_callbacks() as callbacks:
-        assert services.import_jobs_requeue_stale() == 1
-    assert len(callbacks) == 1
 
 
 def test_uploads_are_limited_by_default_to_one_gibibyte():

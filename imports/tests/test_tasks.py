@@ -5,8 +5,8 @@ import time
 import pytest
 from django.core.files.base import ContentFile
 
-from imports.models import ImportJob
 from imports.services import import_job_create
+from imports.tests.processes import job_ended
 from products.models import Product
 from products.selectors import ProductFilters, product_filter, product_search_is_behind
 
@@ -15,9 +15,7 @@ from products.selectors import ProductFilters, product_filter, product_search_is
 def test_worker_imports_an_uploaded_job(celery_worker):
     """A job queued on commit is picked up by the worker and imported."""
     job = import_job_create(file=ContentFile(b"sku,name\na,A\nB,B\n"), name="queued.csv", user=None)
-    result = celery_worker.app.AsyncResult(job.celery_task_id)
-    assert result.get(timeout=20) == "completed"
-    job = ImportJob.objects.get(pk=job.pk)
+    job = job_ended(job.pk, 20)
     assert (job.status, job.created_count, job.attempts) == ("completed", 2, 1)
     assert Product.objects.count() == 2
 
@@ -26,7 +24,7 @@ def test_worker_imports_an_uploaded_job(celery_worker):
 def test_an_ended_import_makes_its_products_findable_by_the_filters(celery_worker):
     """The import's end queues a search catch-up, which the worker runs: the name filter then finds the rows."""
     job = import_job_create(file=ContentFile(b"sku,name\nz-1,Zebrawood Stool\nz-2,Oak Table\n"), name="new.csv", user=None)
-    assert celery_worker.app.AsyncResult(job.celery_task_id).get(timeout=20) == "completed"
+    assert job_ended(job.pk, 20).status == "completed"
     deadline = time.monotonic() + 20
     while product_search_is_behind() and time.monotonic() < deadline:
         time.sleep(0.1)

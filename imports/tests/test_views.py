@@ -108,6 +108,26 @@ def test_progress_fragment_stops_polling_when_the_job_ends(staff_client, run_imp
     assert json.loads(response["HX-Trigger"]) == {"imports-changed": {}}
 
 
+@pytest.mark.parametrize(("page", "history_row"), [("/imports/", True), ("/imports/1/", False)])
+def test_progress_fragment_updates_the_history_row_from_the_same_read(staff_client, make_job, page, history_row):
+    """On the imports page each poll also swaps in the job's history row, with the card's counts."""
+    job = make_job("sku,name\na,A\n")
+    ImportJob.objects.filter(pk=job.pk).update(status="running", created_count=177_677)
+    response = staff_client.get(
+        reverse("imports:progress", args=[job.pk]), headers={**HTMX, "HX-Current-URL": f"http://testserver{page}"}
+    )
+    html = response.content.decode()
+    assert (f'<tr id="history-job-{job.pk}" data-job="{job.pk}" hx-swap-oob="true">' in html) is history_row
+    assert html.count("177,677") == (2 if history_row else 1)
+
+
+def test_completed_with_errors_bar_matches_its_badge(staff_client, run_import):
+    """A job that completed with errors has an amber (warning) bar beside its amber badge."""
+    job = run_import("sku,name\na,A\n,B\n")
+    html = staff_client.get(reverse("imports:progress", args=[job.pk]), headers=HTMX).content.decode()
+    assert 'class="progress warning"' in html and 'class="badge warning"' in html
+
+
 def test_cancel_and_retry_buttons(staff_client, make_job, django_capture_on_commit_callbacks):
     """Cancel stops a queued job; Retry queues it again; both answer with the updated card and a toast."""
     job = make_job("sku,name\na,A\n")
@@ -120,6 +140,23 @@ def test_cancel_and_retry_buttons(staff_client, make_job, django_capture_on_comm
     services.import_job_run(job_id=job.pk)
     response = staff_client.post(reverse("imports:retry", args=[job.pk]), headers=HTMX)
     assert json.loads(response["HX-Trigger"])["toast"]["level"] == "error"
+
+
+def test_retry_shows_only_when_retrying_can_help(staff_client, run_import, make_job):
+    """A job whose file cannot be imported offers no Retry and says to fix the file, and a retry
+    posted anyway is refused; a job whose runs kept stopping offers Retry."""
+    bad_file = run_import("name,description\nLamp,Warm\n")
+    html = staff_client.get(reverse("imports:progress", args=[bad_file.pk]), headers=HTMX).content.decode()
+    assert "Fix the file and upload it again" in html and "Retry" not in html
+    response = staff_client.post(reverse("imports:retry", args=[bad_file.pk]), headers=HTMX)
+    assert json.loads(response["HX-Trigger"])["toast"]["level"] == "error"
+    assert ImportJob.objects.get(pk=bad_file.pk).status == "failed"
+
+    stopped = make_job("sku,name\na,A\n")
+    ImportJob.objects.filter(pk=stopped.pk).update(status="running", attempts=services.MAX_ATTEMPTS)
+    services.import_job_run(job_id=stopped.pk)
+    html = staff_client.get(reverse("imports:progress", args=[stopped.pk]), headers=HTMX).content.decode()
+    assert "Retry" in html and "Fix the file" not in html
 
 
 def test_error_csv_downloads_and_detail_lists_row_errors(staff_client, run_import):
@@ -169,3 +206,12 @@ def test_admin_shows_jobs_read_only(admin_client, run_import):
     change = admin_client.get(reverse("admin:imports_importjob_change", args=[job.pk])).content.decode()
     assert "SKU is required." in change and 'name="_save"' not in change
     assert admin_client.get(reverse("admin:imports_importjob_add")).status_code == 403
+
+
+def test_admin_shows_a_finished_job_as_done(admin_client, run_import):
+    """A completed job's stage is "Done" in the list and the page, not the "Finishing" it last reported."""
+    job = run_import("sku,name\na,A\n")
+    assert job.stage == ImportJob.Stage.FINISHING
+    for url in (reverse("admin:imports_importjob_changelist"), reverse("admin:imports_importjob_change", args=[job.pk])):
+        content = admin_client.get(url).content.decode()
+        assert "Done" in content and "Finishing" not in content, url

@@ -1,72 +1,59 @@
-"""A worker process killed in the middle of an import, as the out-of-memory killer would: a real
-Celery worker (prefork, as deployed) in a process of its own, on the tests' database and Redis."""
+"""Workers killed in the middle of an import, as the out-of-memory killer or a lost machine would: real
+Celery workers (prefork, as deployed) in processes of their own, on the tests' database and their own Redis."""
 
 import os
 import signal
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from imports.models import ImportJob
-from imports.tasks import import_job_run_task
+from config.tests.processes import wait_for
+from imports.tests.processes import celery_worker, job_ended, kill_whole, pool_process
 from products.models import Product
 
-ROWS = 300_000
-# The worker listens only here, so the session's in-process worker never takes this task.
-QUEUE = "import-crash-test"
+ROWS = 150_000
 
 
-def _database_url() -> str:
-    params = connection.settings_dict
-    password = f":{params['PASSWORD']}" if params["PASSWORD"] else ""
-    return f"postgres://{params['USER']}{password}@{params['HOST']}:{params['PORT']}/{params['NAME']}"
+@pytest.fixture
+def big_job(make_job):
+    return make_job("sku,name\n" + "".join(f"SKU-{number},Product {number}\n" for number in range(ROWS)))
 
 
-def _wait_for(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while not (result := condition()):
-        if time.monotonic() > deadline:
-            pytest.fail(f"Timed out waiting for {what}.")
-        time.sleep(0.02)
-    return result
-
-
-def _pool_process(worker: subprocess.Popen) -> int | None:
-    children = Path(f"/proc/{worker.pid}/task/{worker.pid}/children").read_text().split()
-    return int(children[0]) if children else None
-
-
-@pytest.mark.django_db(transaction=True)
-def test_an_import_whose_worker_process_is_killed_runs_again_and_completes(make_job, settings, tmp_path):
-    """The pool process dies mid-import; Celery hands the task out again (late ack, reject on
-    worker lost) and the second run imports every row once."""
-    job = make_job("sku,name\n" + "".join(f"SKU-{number},Product {number}\n" for number in range(ROWS)))
-    log = tmp_path / "worker.log"
-    env = {**os.environ, "DATABASE_URL": _database_url(), "MEDIA_ROOT": str(settings.MEDIA_ROOT), "LOG_LEVEL": "WARNING"}
-    command = [sys.executable, "-m", "celery", "-A", "config", "worker", "--pool", "prefork", "--concurrency", "1",
-               "--queues", QUEUE, "--without-gossip", "--without-mingle", "--loglevel", "WARNING"]  # fmt: skip
-    with open(log, "wb") as output:
-        worker = subprocess.Popen(command, env=env, cwd=settings.BASE_DIR, stdout=output, stderr=subprocess.STDOUT)
-    try:
-        import_job_run_task.apply_async(args=[job.pk], queue=QUEUE)
-        _wait_for(lambda: ImportJob.objects.get(pk=job.pk).rows_processed, 60, "the import's first batch")
-        os.kill(_wait_for(lambda: _pool_process(worker), 5, "the pool process"), signal.SIGKILL)
-
-        job = _wait_for(
-            lambda: (found := ImportJob.objects.get(pk=job.pk)).has_ended and found, 120, "the import to end"
-        )
-    finally:
-        worker.send_signal(signal.SIGTERM)
-        try:
-            worker.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+def _assert_imported_once(job: ImportJob, log) -> None:
     assert (job.status, job.attempts, job.rows_processed) == ("completed", 2, ROWS), log.read_text()[-3000:]
     assert job.created_count + job.unchanged_count == ROWS
     assert job.unchanged_count > 0  # the first run had committed some batches
     assert Product.objects.count() == ROWS
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_whose_worker_process_is_killed_runs_again_and_completes(big_job, broker, tmp_path):
+    """The pool process dies mid-import; Celery hands the task out again (late ack, reject on
+    worker lost) and the second run imports every row once."""
+    log = tmp_path / "worker.log"
+    with celery_worker(broker_url=broker.url, log=log) as worker:
+        broker.send(big_job)
+        wait_for(lambda: ImportJob.objects.get(pk=big_job.pk).rows_processed, 60, "the import's first batch")
+        os.kill(wait_for(lambda: pool_process(worker), 5, "the pool process"), signal.SIGKILL)
+        job = job_ended(big_job.pk, 120)
+    _assert_imported_once(job, log)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_whose_whole_worker_is_killed_completes_on_a_fresh_worker_within_a_minute(big_job, broker, tmp_path):
+    """Main process, pool and parser SIGKILLed at once: the message stays unacknowledged in Redis
+    for hours, yet a fresh worker with beat finds the job orphaned (its lock died with the
+    sessions) and runs it again at once, importing every row once."""
+    log = tmp_path / "worker.log"
+    with celery_worker(broker_url=broker.url, log=log, beat=True) as worker:
+        broker.send(big_job)
+        wait_for(lambda: ImportJob.objects.get(pk=big_job.pk).rows_processed, 60, "the import's first batch")
+        kill_whole(worker)
+    assert ImportJob.objects.get(pk=big_job.pk).status == "running"
+    killed_at = time.monotonic()
+    with celery_worker(broker_url=broker.url, log=log, beat=True):
+        wait_for(lambda: ImportJob.objects.get(pk=big_job.pk).attempts == 2, 60, "the import to run again")
+        print(f"running again {time.monotonic() - killed_at:.1f} s after the kill")
+        job = job_ended(big_job.pk, 120)
+    _assert_imported_once(job, log)

@@ -4,7 +4,7 @@ import psycopg
 import pytest
 from django.db import connection
 
-from products.locks import CATALOGUE_LOCK_KEY
+from config import locks
 from webhooks.models import Event
 from webhooks.tests.factories import endpoint_make
 
@@ -23,9 +23,9 @@ def other_session(db):
 @pytest.fixture
 def import_running(other_session):
     """An import's shared catalogue lock, held from another database session as a running import would."""
-    other_session.execute("SELECT pg_advisory_lock_shared(%s)", [CATALOGUE_LOCK_KEY])
+    other_session.execute("SELECT pg_advisory_lock_shared(%s)", [locks.CATALOGUE])
     yield
-    other_session.execute("SELECT pg_advisory_unlock_shared(%s)", [CATALOGUE_LOCK_KEY])
+    other_session.execute("SELECT pg_advisory_unlock_shared(%s)", [locks.CATALOGUE])
 
 
 @pytest.fixture

@@ -51,10 +51,11 @@ def test_a_product_changed_in_the_admin_is_searchable_at_once_and_announced(admi
 
 
 def test_a_sku_taken_in_another_case_is_a_form_error_in_the_admin(admin_client):
+    """The admin's form names the existing SKU, as the staff pages do."""
     product_make("ABC-1")
     response = admin_client.post(reverse("admin:products_product_add"), {"sku": "abc-1", "name": "Other", "active": "on"})
     assert response.status_code == 200
-    assert "A product with this SKU already exists." in response.content.decode()
+    assert "A product with SKU “ABC-1” already exists (SKUs ignore letter case)." in response.content.decode()
     assert Product.objects.count() == 1
 
 

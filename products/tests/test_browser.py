@@ -3,6 +3,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from config import locks
 from products import search
 from products.models import Product
 from products.tests.factories import product_make
@@ -62,7 +63,7 @@ def test_create_a_product_in_the_modal(staff_page, three_products):
     dialog.get_by_label("SKU").fill("teak-1")
     dialog.get_by_label("Name").fill("Walnut Shelf")
     dialog.get_by_role("button", name="Create product").click()
-    expect(dialog.locator("#id_sku_errors")).to_have_text("A product with SKU “teak-1” already exists.")
+    expect(dialog.locator("#id_sku_errors")).to_have_text("A product with SKU “TEAK-1” already exists (SKUs ignore letter case).")
     dialog.get_by_label("SKU").fill("WAL-4")
     dialog.get_by_role("button", name="Create product").click()
     expect(dialog).to_be_hidden()
@@ -71,10 +72,16 @@ def test_create_a_product_in_the_modal(staff_page, three_products):
 
 
 def test_delete_a_product_after_confirming(staff_page, three_products):
-    """Delete asks for confirmation, then the row goes."""
+    """Delete asks in the page's dialog: Cancel keeps the row, confirming deletes it."""
     staff_page.goto("/products/")
-    staff_page.once("dialog", lambda dialog: dialog.accept())
     staff_page.get_by_role("button", name="Delete OAK-2").click()
+    confirm = staff_page.get_by_role("dialog")
+    expect(confirm).to_contain_text("Delete product OAK-2? This cannot be undone.")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_be_hidden()
+    expect(rows(staff_page)).to_have_count(3)
+    staff_page.get_by_role("button", name="Delete OAK-2").click()
+    confirm.get_by_role("button", name="Delete product").click()
     expect(rows(staff_page)).to_have_count(2)
     expect(staff_page.locator("#toasts")).to_contain_text("Product OAK-2 deleted.")
     assert not Product.objects.filter(sku="OAK-2").exists()
@@ -97,15 +104,50 @@ def test_delete_all_from_the_modal(staff_page, three_products, celery_worker):
 def test_search_notice_goes_and_the_list_finds_the_products_once_search_caught_up(staff_page, other_session):
     """While a catch-up is pending the list says so; when it ends the notice goes and the filter finds the import."""
     Product.objects.create(sku="PINE-2", name="Pine Bench")  # as an import writes it
-    other_session.execute("SELECT pg_advisory_lock(%s)", [search.CATCH_UP_LOCK_KEY])  # a catch-up running elsewhere
+    other_session.execute("SELECT pg_advisory_lock(%s)", [locks.SEARCH_CATCH_UP])  # a catch-up running elsewhere
     search.product_search_catch_up_soon()
     staff_page.goto("/products/?name=pine")
     notice = staff_page.get_by_role("status").filter(has_text="Search is catching up with the latest import")
     expect(notice).to_be_visible()
     expect(staff_page.get_by_text("No products match these filters.")).to_be_visible()
 
-    other_session.execute("SELECT pg_advisory_unlock(%s)", [search.CATCH_UP_LOCK_KEY])
+    other_session.execute("SELECT pg_advisory_unlock(%s)", [locks.SEARCH_CATCH_UP])
     search.product_search_catch_up()  # or a worker's task got there first
 
     expect(notice).to_be_hidden(timeout=10_000)
     expect(rows(staff_page)).to_have_count(1)
+
+
+def test_bulk_deactivate_then_delete_the_ticked_products(staff_page, three_products):
+    """Ticking rows shows the bulk bar with their count; Deactivate changes them, Delete asks first."""
+    staff_page.goto("/products/")
+    bar = staff_page.get_by_role("form", name="Selected products")
+    expect(bar).to_be_hidden()
+    staff_page.get_by_role("checkbox", name="Select TEAK-1").check()
+    staff_page.get_by_role("checkbox", name="Select OAK-2").check()
+    expect(bar).to_contain_text("2 selected")
+    bar.get_by_role("button", name="Deactivate").click()
+    expect(staff_page.locator("#toasts")).to_contain_text("2 products deactivated.")
+    expect(staff_page.get_by_role("button", name="Activate TEAK-1")).to_have_text("Inactive")
+    assert list(Product.objects.filter(active=True).values_list("sku", flat=True)) == ["TEAK-3"]
+
+    staff_page.get_by_role("checkbox", name="Select all products on this page").check()
+    expect(bar).to_contain_text("3 selected")
+    bar.get_by_role("button", name="Delete").click()
+    staff_page.locator("#confirm-dialog").get_by_role("button", name="Delete products").click()
+    expect(staff_page.get_by_text("No products yet")).to_be_visible()
+    assert not Product.objects.exists()
+
+
+def test_sorting_by_a_column_keeps_the_filter_while_typing(staff_page, three_products):
+    """A header sorts the list; typing in a filter afterwards keeps that order."""
+    staff_page.goto("/products/")
+    staff_page.get_by_role("link", name="Name").click()
+    expect(rows(staff_page).first).to_contain_text("Oak Table")
+    expect(staff_page).to_have_url(re.compile(r"sort=name"))
+    staff_page.get_by_role("link", name="Name").click()
+    expect(rows(staff_page).first).to_contain_text("Teak Bench")
+    staff_page.get_by_role("search", name="Filter products").get_by_label("SKU").press_sequentially("teak")
+    expect(rows(staff_page)).to_have_count(2)
+    expect(rows(staff_page).first).to_contain_text("Teak Bench")
+    expect(staff_page).to_have_url(re.compile(r"sku=teak.*sort=-name|sort=-name.*sku=teak"))

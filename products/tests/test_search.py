@@ -6,6 +6,7 @@ import pytest
 from django.db import connection
 from django.db.models.functions import Now
 
+from config import locks
 from products import search, selectors, services
 from products.models import Product, ProductSearch
 from products.selectors import ProductFilters, product_filter
@@ -73,9 +74,9 @@ def test_deleting_a_product_deletes_its_search_row():
 def test_catch_up_is_single_flight(other_session):
     """While another session runs a catch-up (holds its lock) a second one returns at once, indexing nothing."""
     Product.objects.create(sku="NEW-1", name="Pine bench")
-    other_session.execute("SELECT pg_advisory_lock(%s)", [search.CATCH_UP_LOCK_KEY])
+    other_session.execute("SELECT pg_advisory_lock(%s)", [locks.SEARCH_CATCH_UP])
     assert search.product_search_catch_up() == 0
-    other_session.execute("SELECT pg_advisory_unlock(%s)", [search.CATCH_UP_LOCK_KEY])
+    other_session.execute("SELECT pg_advisory_unlock(%s)", [locks.SEARCH_CATCH_UP])
     assert search.product_search_catch_up() == 1
 
 

@@ -1,7 +1,7 @@
 import pytest
 
 from products import selectors
-from products.selectors import ProductFilters, product_filter, product_page
+from products.selectors import ProductFilters, ProductSort, product_filter, product_page
 from products.tests.factories import product_make
 
 pytestmark = pytest.mark.django_db
@@ -116,3 +116,40 @@ def test_large_catalogue_total_is_the_planner_estimate(monkeypatch):
     monkeypatch.setattr(selectors, "EXACT_COUNT_BELOW", 1)
     total = selectors.product_catalogue_total()
     assert (total.kind, str(total)) == ("about", "about 1")
+
+
+def page_skus(**kwargs) -> list[str]:
+    defaults = {"filters": ProductFilters(), "number": 1, "per_page": 50}
+    return [product.sku for product in product_page(**{**defaults, **kwargs}).products]
+
+
+def test_sku_order_ignores_letter_case_both_ways(catalogue):
+    """SKU order is the unique index's: lowered, byte by byte; "-sku" reverses it."""
+    assert page_skus(sort=ProductSort.parse("sku")) == ["oak-2", "STL-3", "TEAK-1"]
+    assert page_skus(sort=ProductSort.parse("-sku")) == ["TEAK-1", "STL-3", "oak-2"]
+
+
+def test_other_orders_sort_a_small_list_with_ties_in_id_order(catalogue):
+    """Name, price and updated sort an exactly counted list; equal values keep the import order."""
+    product_make("ZZ-4", "Aardvark Mat", price=None)
+    assert page_skus(sort=ProductSort.parse("name")) == ["ZZ-4", "oak-2", "TEAK-1", "STL-3"]
+    assert page_skus(sort=ProductSort.parse("-price"), filters=ProductFilters(name="a")) == [
+        "TEAK-1", "oak-2", "STL-3", "ZZ-4"  # all 9.99, then no price last
+    ]
+    assert page_skus(sort=ProductSort.parse("-updated"))[0] == "ZZ-4"
+
+
+def test_other_orders_are_refused_past_the_exact_count(catalogue, monkeypatch):
+    """A list counted only as "10,000+" falls back to id order and says the sort was refused; SKU order stays."""
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 2)
+    page = product_page(filters=ProductFilters(name="e"), number=1, per_page=50, sort=ProductSort.parse("name"))
+    assert (page.sort_refused, page.sort, [p.sku for p in page.products]) == (True, ProductSort(), ["TEAK-1", "oak-2", "STL-3"])
+    page = product_page(filters=ProductFilters(name="e"), number=1, per_page=50, sort=ProductSort.parse("-sku"))
+    assert (page.sort_refused, [p.sku for p in page.products]) == (False, ["TEAK-1", "STL-3", "oak-2"])
+
+
+def test_sku_taken_names_the_existing_spelling(catalogue):
+    """Another letter case finds the product as the catalogue spells it, unless it is the product itself."""
+    oak = product_filter(filters=ProductFilters(sku="oak")).get()
+    assert selectors.product_sku_taken(sku=" OAK-2 ") == "oak-2"
+    assert selectors.product_sku_taken(sku="OAK-2", exclude_pk=oak.pk) is None

@@ -25,7 +25,7 @@ def test_create_with_a_taken_sku_in_another_case_is_a_validation_error(emitted):
     product_make("ABC-1")
     with pytest.raises(ValidationError) as raised:
         services.product_create(sku="abc-1", name="Other")
-    assert raised.value.message_dict == {"sku": ["A product with SKU “abc-1” already exists."]}
+    assert raised.value.message_dict == {"sku": ["A product with SKU “ABC-1” already exists (SKUs ignore letter case)."]}
     assert emitted() == []
     assert Product.objects.count() == 1
 
@@ -57,3 +57,14 @@ def test_a_rolled_back_create_queues_no_event(emitted):
         raise RuntimeError("the caller's later step failed")
     assert not Product.objects.exists()
     assert emitted() == []
+
+
+def test_active_set_changes_only_products_that_differ_and_announces_them(emitted):
+    """Deactivating a mixed set updates and announces only the active ones, searchable at once."""
+    teak, oak = product_make("TEAK-1", active=True), product_make("OAK-2", active=False)
+    changed = services.products_active_set(products=[teak, oak], active=False)
+    assert [product.sku for product in changed] == ["TEAK-1"]
+    assert not Product.objects.filter(active=True).exists()
+    assert [event["type"] for event in emitted()] == [PRODUCT_UPDATED]
+    assert [(p["sku"], p["active"]) for p in emitted()[0]["data"]["products"]] == [("TEAK-1", False)]
+    assert list(Product.objects.filter(search__active=False).order_by("id").values_list("sku", flat=True)) == ["TEAK-1", "OAK-2"]

@@ -1,4 +1,6 @@
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from products import search
@@ -64,7 +66,7 @@ def test_create_with_sku_taken_in_another_case_shows_the_error_next_to_the_field
     product_make("ABC-1")
     response = staff_client.post(reverse("products:create"), {"sku": "abc-1", "name": "Other"}, headers=HTMX)
     assert response.status_code == 422
-    assert response.context["form"].errors == {"sku": ["A product with SKU “abc-1” already exists."]}
+    assert response.context["form"].errors == {"sku": ["A product with SKU “ABC-1” already exists (SKUs ignore letter case)."]}
     assert 'id="id_sku_errors"' in response.content.decode()
     assert Product.objects.count() == 1
 
@@ -101,7 +103,7 @@ def test_inline_edit_to_another_products_sku_is_refused(staff_client):
         reverse("products:edit", args=[product.pk]), {"sku": "Abc-1", "name": "X", "price": ""}, headers=HTMX
     )
     assert response.status_code == 422
-    assert "A product with SKU “Abc-1” already exists." in response.content.decode()
+    assert "A product with SKU “ABC-1” already exists (SKUs ignore letter case)." in response.content.decode()
     product.refresh_from_db()
     assert product.sku == "XYZ-9"
 
@@ -161,3 +163,77 @@ def test_search_notice_shows_while_search_is_behind_and_goes_when_it_caught_up(s
     assert SEARCH_BEHIND not in response.content.decode() and "hx-trigger" not in response.content.decode()
     assert "products-changed" in response["HX-Trigger"]
     assert SEARCH_BEHIND not in staff_client.get(reverse("products:index")).content.decode()
+
+
+def test_first_page_reads_the_catalogue_size_once(staff_client):
+    """Unfiltered, the list's total is the delete-all dialog's count: one estimate read, one count."""
+    product_make("ABC-1")
+    with CaptureQueriesContext(connection) as queries:
+        body = staff_client.get(reverse("products:index")).content.decode()
+    sqls = [query["sql"] for query in queries.captured_queries]
+    assert sum("reltuples" in sql for sql in sqls) == 1
+    assert sum("COUNT(*)" in sql.upper() for sql in sqls) == 1
+    assert "<strong>1 products</strong>" in body
+
+
+def test_sort_links_toggle_the_order_and_keep_the_filters(staff_client):
+    """A column header sorts ascending, then descending, from the first page, keeping the filters."""
+    product_make("B-2", "Teak bench")
+    product_make("a-1", "Teak stool")
+    body = staff_client.get(reverse("products:index"), {"name": "teak", "page": 1, "sort": "sku"}).content.decode()
+    assert body.index(">a-1<") < body.index(">B-2<")
+    assert 'href="?name=teak&amp;sort=-sku"' in body and 'aria-sort="ascending"' in body
+    assert 'id="list-sort" name="sort" value="sku"' in body  # typing in the filters keeps it
+    body = staff_client.get(reverse("products:index"), {"name": "teak", "sort": "-sku"}).content.decode()
+    assert body.index(">B-2<") < body.index(">a-1<")
+
+
+def test_clear_filters_link_only_when_filtered(staff_client):
+    """A filtered list offers "Clear filters"; the unfiltered one does not."""
+    product_make("ABC-1")
+    assert "Clear filters" not in staff_client.get(reverse("products:index")).content.decode()
+    assert "Clear filters" in staff_client.get(reverse("products:index"), {"sku": "abc"}).content.decode()
+
+
+def test_pagination_at_the_top_and_bottom_with_thousands_separators(staff_client):
+    """Long lists page at both ends of the list; numbers carry separators."""
+    for number in range(60):
+        product_make(f"P-{number:02}")
+    body = staff_client.get(reverse("products:index"), {"per_page": 25, "page": 2}).content.decode()
+    assert 'aria-label="Pages, top"' in body and 'aria-label="Pages"' in body
+    assert body.count("Last »") == 2 and body.count("« First") == 2
+
+
+@pytest.mark.parametrize(
+    ("action", "expected_active", "toast"),
+    [("deactivate", [False, False, True], "2 products deactivated."), ("activate", [True, True, True], "2 products activated.")],
+)
+def test_bulk_activate_and_deactivate(staff_client, action, expected_active, toast):
+    """The ticked products change, the list reloads and a toast counts them."""
+    first, second, third = product_make("A-1"), product_make("A-2", active=False), product_make("A-3")
+    response = staff_client.post(reverse("products:bulk"), {"action": action, "ids": [first.pk, second.pk]}, headers=HTMX)
+    assert response.status_code == 200
+    assert toast in response["HX-Trigger"] and "products-changed" in response["HX-Trigger"]
+    assert list(Product.objects.order_by("id").values_list("active", flat=True)) == expected_active
+
+
+def test_bulk_delete(staff_client):
+    """Bulk delete removes exactly the ticked products."""
+    first, second, third = product_make("A-1"), product_make("A-2"), product_make("A-3")
+    response = staff_client.post(reverse("products:bulk"), {"action": "delete", "ids": [first.pk, third.pk]}, headers=HTMX)
+    assert "2 products deleted." in response["HX-Trigger"]
+    assert list(Product.objects.values_list("sku", flat=True)) == ["A-2"]
+
+
+def test_bulk_without_products_changes_nothing(staff_client):
+    """Nothing ticked is an error toast, not a change."""
+    product_make("A-1")
+    response = staff_client.post(reverse("products:bulk"), {"action": "delete"}, headers=HTMX)
+    assert "Select products first." in response["HX-Trigger"]
+    assert Product.objects.count() == 1
+
+
+def test_prices_carry_thousands_separators(staff_client):
+    """A price of 1234.50 lists as 1,234.50."""
+    product_make("ABC-1", price="1234.50")
+    assert ">1,234.50</td>" in staff_client.get(reverse("products:index")).content.decode()

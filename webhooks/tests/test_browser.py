@@ -5,13 +5,14 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from webhooks.models import Endpoint
 from webhooks.tests.factories import endpoint_make
 from webhooks.tests.receiver import Reply
 
 
 @pytest.mark.django_db(transaction=True)
 def test_add_endpoint_then_test_button_shows_the_receivers_answer(staff_page, celery_worker, receiver):
-    """The secret is shown once on creation; Test shows Pending, then status, time and body excerpt."""
+    """The secret is shown once on creation with a Copy button; Test shows Pending, then status, time and body."""
     receiver.script(Reply(status=200, body=b"received, thanks"))
     staff_page.goto("/webhooks/")
     staff_page.get_by_role("link", name="Add endpoint").click()
@@ -19,6 +20,10 @@ def test_add_endpoint_then_test_button_shows_the_receivers_answer(staff_page, ce
     staff_page.get_by_label("Product created").check()
     staff_page.get_by_role("button", name="Save").click()
     expect(staff_page.get_by_test_id("secret")).to_have_text(re.compile(r"^whsec_[A-Za-z0-9+/=]{40,}$"))
+    staff_page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    staff_page.get_by_role("button", name="Copy").click()
+    expect(staff_page.get_by_role("button", name="Copied")).to_be_visible()
+    assert staff_page.evaluate("navigator.clipboard.readText()") == Endpoint.objects.get().secret
 
     staff_page.get_by_role("link", name="Go to the endpoint").click()
     staff_page.get_by_role("button", name="Test").click()

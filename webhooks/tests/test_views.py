@@ -2,9 +2,10 @@
 
 import pytest
 from django.urls import reverse
+from django.utils import timezone
 
 from webhooks import events
-from webhooks.models import Delivery, Endpoint
+from webhooks.models import Delivery, DeliveryAttempt, Endpoint
 from webhooks.services import delivery_send, emit
 from webhooks.tests.factories import endpoint_make
 from webhooks.tests.receiver import Reply
@@ -40,7 +41,7 @@ def test_invalid_form_answers_422_with_errors(staff_client):
     assert response.status_code == 422
     content = response.content.decode()
     assert 'id="endpoint-form"' in content and "<html" not in content
-    assert "Enter a valid URL" in content
+    assert content.count("Enter a valid URL.") == 1
     assert "This field is required" in content
     assert not Endpoint.objects.exists()
 
@@ -169,8 +170,29 @@ def test_delivery_page_shows_payload_and_attempts(staff_client, receiver):
     delivery = Delivery.objects.get()
     delivery_send(delivery_id=delivery.pk)
     content = staff_client.get(delivery.get_absolute_url()).content.decode()
-    assert "&quot;job_id&quot;:42" in content
+    assert "&quot;job_id&quot;: 42" in content  # indented for reading
     assert "HTTP 500" in content and "database down" in content
+    assert f"webhook-id: {delivery.message_id}" in content
+
+
+def test_one_attempt_count_after_a_redelivery(staff_client, endpoint):
+    """The page and the log count the attempts they list, not the ones since the redelivery."""
+    emit(events.PRODUCT_CREATED, {"products": []})
+    delivery = Delivery.objects.get()
+    for code in (500, 200):
+        DeliveryAttempt.objects.create(delivery=delivery, attempted_at=timezone.now(), status_code=code, response_ms=9)
+    Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.SUCCEEDED, attempts=1)
+    staff_client.post(reverse("webhooks:delivery_redeliver", args=[delivery.pk]), headers=HTMX)
+    assert "<dd data-attempts>2</dd>" in staff_client.get(delivery.get_absolute_url()).content.decode()
+    assert '<td class="num" data-label="Attempts" data-attempts>2</td>' in staff_client.get(endpoint.get_absolute_url()).content.decode()
+
+
+def test_delivery_log_polls_only_while_a_delivery_is_pending(staff_client, endpoint):
+    """A pending delivery makes the log reload itself every few seconds; a finished log does not poll."""
+    emit(events.PRODUCT_CREATED, {"products": []})
+    assert "every 3s" in staff_client.get(endpoint.get_absolute_url(), headers=HTMX).content.decode()
+    Delivery.objects.update(status=Delivery.Status.SUCCEEDED)
+    assert "every 3s" not in staff_client.get(endpoint.get_absolute_url(), headers=HTMX).content.decode()
 
 
 def test_admin_never_shows_the_secret(admin_client, endpoint):

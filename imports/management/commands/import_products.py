@@ -1,5 +1,4 @@
 import json
-import sys
 from pathlib import Path
 
 from django.core.files import File
@@ -27,7 +26,7 @@ class Command(BaseCommand):
         with file.open("rb") as source:
             job = import_job_create(file=File(source), name=file.name, user=None, enqueue=run_async)
         if not run_async:
-            show_bar = not as_json and sys.stderr.isatty()
+            show_bar = not as_json and self.stderr.isatty()
             job = import_job_run(job_id=job.pk, on_progress=self._draw_bar if show_bar else None)
             if show_bar:
                 self.stderr.write("")
@@ -42,8 +41,10 @@ class Command(BaseCommand):
         progress = import_job_progress(job=job)
         done = BAR_WIDTH * progress.percent // 100
         speed = f"{progress.rows_per_second:,} rows/s" if progress.rows_per_second else ""
+        # Unstyled: the command's stderr draws in the error style (bold red), and this is no error.
         self.stderr.write(
             f"\r[{'#' * done}{'.' * (BAR_WIDTH - done)}] {progress.percent:3d}%  {job.rows_processed:,} rows  {speed}",
+            style_func=str,
             ending="",
         )
 

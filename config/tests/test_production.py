@@ -1,0 +1,271 @@
+"""The app as production runs it: gunicorn with DEBUG off serving HTTPS, a real Celery worker
+process, static files collected into WhiteNoise's manifest, the webhook SSRF guard on, and the
+main journeys in Chromium. Whatever works only in development fails here."""
+
+import os
+import re
+import secrets
+import ssl
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import requests
+import trustme
+from django.conf import settings
+from playwright.sync_api import expect
+from standardwebhooks.webhooks import Webhook
+
+from conftest import STAFF_PASSWORD
+from config.tests.processes import (
+    broker_wait_until_idle,
+    database_url,
+    free_port,
+    process_stop,
+    redis_url,
+    wait_for,
+)
+from imports.models import ImportJob
+from products.models import Product
+from webhooks.tests.receiver import Receiver
+
+# The lane's web and worker share this Redis database; the session's in-process worker uses another.
+REDIS_DATABASE = 14
+CSV_ROWS = 250
+
+
+def production_environment(**variables: str) -> dict:
+    """A clean environment with production's variables: nothing leaks in from the developer's."""
+    return {"PATH": os.environ["PATH"], "LANG": "C.UTF-8", "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(50), **variables}  # fmt: skip
+
+
+def manage(*arguments: str, env: dict) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "manage.py", *arguments], cwd=settings.BASE_DIR, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
+class App:
+    """The processes of the Procfile, started on the test database."""
+
+    def __init__(self, folder, env: dict, url: str, ca_path):
+        self.folder, self.env, self.url, self.ca_path = folder, env, url, ca_path
+        self.processes: dict[str, subprocess.Popen] = {}
+
+    def start(self, name: str, *command: str) -> None:
+        with open(self.folder / f"{name}.log", "wb") as log:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", *command], cwd=settings.BASE_DIR, env=self.env,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )  # fmt: skip
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {name}\n{(self.folder / f'{name}.log').read_text()[-3000:]}" for name in self.processes)
+
+    def get(self, path: str) -> requests.Response:
+        # Verified against the test CA: the certificate gunicorn serves is checked, not ignored.
+        return requests.get(self.url + path, verify=self.ca_path, timeout=30, allow_redirects=False)
+
+    def ready(self) -> bool:
+        for name, process in self.processes.items():
+            if process.poll() is not None:
+                pytest.fail(f"{name} exited with {process.returncode}:\n{self.logs()}")
+        try:
+            return self.get("/readyz").status_code == 200
+        except (requests.ConnectionError, requests.Timeout):  # not listening, or still starting
+            return False
+
+
+@dataclass
+class TLS:
+    """A test CA and a certificate for localhost from it, written where gunicorn and requests read them."""
+
+    server_cert: trustme.LeafCert
+    ca_path: Path
+    cert_path: Path
+    key_path: Path
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tls")
+    ca = trustme.CA()
+    server_cert = ca.issue_cert("localhost", "127.0.0.1")
+    files = TLS(server_cert, folder / "ca.pem", folder / "cert.pem", folder / "key.pem")
+    ca.cert_pem.write_to_path(files.ca_path)
+    server_cert.private_key_pem.write_to_path(files.key_path)
+    for blob in server_cert.cert_chain_pems:
+        blob.write_to_path(files.cert_path, append=True)
+    return files
+
+
+@pytest.fixture(scope="module")
+def production_app(django_db_setup, django_db_blocker, tls, tmp_path_factory):
+    """Collect static files as a deploy does, then run gunicorn over HTTPS and a worker, as the Procfile does."""
+    folder = tmp_path_factory.mktemp("production")
+    port = free_port()
+    with django_db_blocker.unblock():
+        database = database_url()
+    broker = redis_url(REDIS_DATABASE)
+    env = production_environment(
+        ALLOWED_HOSTS="localhost", CSRF_TRUSTED_ORIGINS=f"https://localhost:{port}",
+        DATABASE_URL=database, REDIS_URL=broker, CELERY_BROKER_URL=broker,
+        MEDIA_ROOT=str(folder / "media"), STATIC_ROOT=str(folder / "static"),
+        # The agreed test-only allow-list: the guard stays on and accepts localhost's loopback address.
+        WEBHOOKS_ALLOW_PRIVATE_URLS="false", WEBHOOKS_SSRF_ALLOWED_HOSTS="localhost",
+        WEBHOOKS_CA_BUNDLE=str(tls.ca_path),
+    )  # fmt: skip
+    collected = manage("collectstatic", "--noinput", env=env)
+    assert collected.returncode == 0, collected.stderr
+    app = App(folder, env, f"https://localhost:{port}", tls.ca_path)
+    try:
+        app.start("web", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}", "--workers", "2",
+                  "--access-logfile", "-", "--certfile", str(tls.cert_path), "--keyfile", str(tls.key_path))  # fmt: skip
+        app.start("worker", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "1")
+        wait_for(app.ready, 180, "/readyz to answer 200 (database, Redis and the worker)")
+        yield app
+    finally:
+        for process in app.processes.values():
+            process_stop(process)
+
+
+@pytest.fixture
+def production_db(production_app, transactional_db):
+    """Rows the test writes are committed, so the app's processes see them; after the test the
+    worker finishes what it was given before the database is emptied."""
+    yield
+    broker_wait_until_idle(production_app.env["CELERY_BROKER_URL"])
+
+
+@pytest.fixture
+def production_page(browser, production_app, production_db, staff_user):
+    """A signed-in browser page on the production app."""
+    # Chromium trusts only its own certificate store; the requests in these tests verify gunicorn's
+    # certificate against the test CA instead, and the webhook sender verifies the receiver's.
+    context = browser.new_context(base_url=production_app.url, ignore_https_errors=True)
+    context.set_default_timeout(30_000)
+    page = context.new_page()
+    failed = []
+    page.on("response", lambda response: response.status >= 400 and failed.append(response.url))
+    page.goto("/login/")
+    page.get_by_label("Username").fill(staff_user.username)
+    page.get_by_label("Password").fill(STAFF_PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url(lambda url: "/login/" not in url)
+    yield page
+    context.close()
+    assert not failed, f"Requests that failed: {failed}"
+
+
+@pytest.fixture
+def https_receiver(tls):
+    """The webhook tests' receiver behind TLS with a certificate for localhost from the test CA."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.server_cert.configure_cert(context)
+    with Receiver(host="localhost", tls=context) as receiver:
+        yield receiver
+
+
+def upload(page, path) -> None:
+    page.goto("/")
+    page.locator("#upload-form input[type=file]").set_input_files(path)
+    page.get_by_role("button", name="Upload and import").click()
+    card = page.locator("#active-jobs .import-progress")
+    expect(card.locator(".badge")).to_have_text("Completed", timeout=120_000)
+
+
+def catalogue_csv(tmp_path):
+    path = tmp_path / "catalogue.csv"
+    path.write_text("sku,name,price\n" + "".join(f"PROD-{n},Product {n},{n}.50\n" for n in range(CSV_ROWS)))
+    return path
+
+
+def test_deploy_check_passes_with_production_variables():
+    """`check --deploy --fail-level WARNING` passes with only production's variables set."""
+    env = production_environment(ALLOWED_HOSTS="products.example.com",
+                                 CSRF_TRUSTED_ORIGINS="https://products.example.com")  # fmt: skip
+    result = manage("check", "--deploy", "--fail-level", "WARNING", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_without_debug_in_the_environment_the_app_runs_in_production_mode():
+    """No DEBUG means DEBUG off: HTTPS redirect, HSTS, secure cookies and the SSRF guard on."""
+    env = production_environment()
+    del env["DEBUG"]
+    names = ("DEBUG", "SECURE_SSL_REDIRECT", "SECURE_HSTS_SECONDS", "SESSION_COOKIE_SECURE", "WEBHOOKS_ALLOW_PRIVATE_URLS")
+    code = f"from django.conf import settings; print([getattr(settings, name) for name in {names}])"
+    result = manage("shell", "--no-imports", "-c", code, env=env)
+    assert result.stdout.strip() == "[False, True, 60, True, False]", result.stderr
+
+
+def test_without_debug_the_development_secret_key_is_refused():
+    """A deploy that sets no SECRET_KEY does not start on the public development key."""
+    env = production_environment()
+    del env["DEBUG"], env["SECRET_KEY"]
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "SECRET_KEY must be set when DEBUG is off." in result.stderr
+
+
+@pytest.mark.django_db
+def test_health_checks_answer_plain_http_while_pages_redirect_to_https(client, settings):
+    """Load balancers probe /healthz and /readyz over plain HTTP: they are exempt from the redirect."""
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/login/").status_code == 301
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code in (200, 503)
+
+
+def test_static_files_come_from_the_manifest_with_hsts(production_app, production_db):
+    """Pages link hashed static files that WhiteNoise serves cacheable forever; answers carry HSTS."""
+    page = production_app.get("/login/")
+    assert page.headers["Strict-Transport-Security"] == "max-age=60; includeSubDomains; preload"
+    static_paths = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
+    assert static_paths, page.text
+    for path in static_paths:
+        assert re.search(r"\.[0-9a-f]{12}\.\w+$", path), path
+        response = production_app.get(path)
+        assert response.status_code == 200, path
+        assert "immutable" in response.headers["Cache-Control"]
+
+
+def test_sign_in_import_a_csv_and_edit_a_product(production_page, tmp_path):
+    """Sign in with Secure cookies, upload a CSV and watch a worker process complete it, then edit a product inline."""
+    cookies = {cookie["name"]: cookie for cookie in production_page.context.cookies()}
+    assert cookies["sessionid"]["secure"] and cookies["sessionid"]["httpOnly"]
+    assert cookies["csrftoken"]["secure"]
+
+    upload(production_page, catalogue_csv(tmp_path))
+    job = ImportJob.objects.get()
+    assert (job.status, job.rows_processed, job.created_count) == ("completed", CSV_ROWS, CSV_ROWS)
+
+    production_page.goto("/products/")
+    edit = production_page.get_by_role("button", name=re.compile(r"^Edit PROD-\d+$")).first
+    sku = edit.get_attribute("aria-label").removeprefix("Edit ")
+    edit.click()
+    row = production_page.locator("#product-list tr.editing")
+    row.get_by_role("textbox", name="Name").fill("Renamed in production")
+    row.get_by_role("button", name="Save").click()
+    expect(production_page.locator("#toasts")).to_contain_text(f"Product {sku} saved.")
+    assert Product.objects.get(sku=sku).name == "Renamed in production"
+
+
+def test_upload_completed_arrives_signed_over_https(production_page, https_receiver, tmp_path):
+    """An endpoint added in the UI with the SSRF guard on receives `upload.completed` over verified
+    HTTPS, addressed to its host name, and the Standard Webhooks library accepts the signature."""
+    production_page.goto("/webhooks/")
+    production_page.get_by_role("link", name="Add endpoint").click()
+    production_page.get_by_label("URL").fill(https_receiver.url)
+    production_page.get_by_label("Upload completed").check()
+    production_page.get_by_role("button", name="Save").click()
+    secret = production_page.get_by_test_id("secret").inner_text()
+
+    upload(production_page, catalogue_csv(tmp_path))
+    delivery = https_receiver.wait_for(1, timeout=120)[0]
+    event = Webhook(secret).verify(delivery.body, delivery.headers)
+    assert delivery.headers["host"] == https_receiver.url.split("/")[2]
+    assert https_receiver.server_names == ["localhost"]
+    assert event["type"] == "upload.completed"
+    assert (event["data"]["status"], event["data"]["rows"]) == ("completed", CSV_ROWS)
