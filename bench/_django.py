@@ -1,7 +1,8 @@
 """Set up Django for a benchmark script on its own database, `<DATABASE_URL's name>_bench`,
 created and migrated when missing, so a benchmark never touches development data.
 
-Import it first: `import _django` (bench/ is on sys.path when a script here runs).
+Call `_django.setup()` when the benchmark runs, before importing models (bench/ is on sys.path
+when a script here runs); importing this module does nothing else.
 """
 
 import os
@@ -10,29 +11,33 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
 
-import django  # noqa: E402
-import psycopg  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.core.management import call_command  # noqa: E402
 
-database = settings.DATABASES["default"]
-if not database["NAME"].endswith("_bench"):
-    database["NAME"] += "_bench"
-# Tasks a benchmark queues (an import's search catch-up) go to a Redis database no worker reads:
-# they would run against the development database. A benchmark does that work itself, timed.
-# (Celery reads CELERY_BROKER_URL from the environment before its own settings.)
-os.environ["CELERY_BROKER_URL"] = urlunsplit(urlsplit(settings.REDIS_URL)._replace(path="/14"))
-django.setup()
-# As in production: with DEBUG on, Django keeps every statement of a connection (up to 9,000),
-# and the webhook events an import emits would keep megabytes of JSON in the importing process.
-settings.DEBUG = False
+def setup() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    # Development settings (no SECRET_KEY needed); DEBUG itself is turned off below.
+    os.environ.setdefault("DEBUG", "true")
+    import django
+    import psycopg
+    from django.conf import settings
+    from django.core.management import call_command
 
-with psycopg.connect(
-    dbname="postgres", user=database["USER"], password=database["PASSWORD"] or None,
-    host=database["HOST"], port=database["PORT"], autocommit=True,
-) as admin:
-    if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database["NAME"]]).fetchone():
-        admin.execute(f'CREATE DATABASE "{database["NAME"]}"')
-call_command("migrate", verbosity=0)
+    database = settings.DATABASES["default"]
+    if not database["NAME"].endswith("_bench"):
+        database["NAME"] += "_bench"
+    # Tasks a benchmark queues (an import's search catch-up) go to a Redis database no worker
+    # reads: they would run against the development database. A benchmark does that work
+    # itself, timed. (Celery reads CELERY_BROKER_URL from the environment before its settings.)
+    os.environ["CELERY_BROKER_URL"] = urlunsplit(urlsplit(settings.REDIS_URL)._replace(path="/14"))
+    django.setup()
+    # As in production: with DEBUG on, Django keeps every statement of a connection (up to
+    # 9,000), and the webhook events an import emits would keep megabytes of JSON in memory.
+    settings.DEBUG = False
+
+    with psycopg.connect(
+        dbname="postgres", user=database["USER"], password=database["PASSWORD"] or None,
+        host=database["HOST"], port=database["PORT"], autocommit=True,
+    ) as admin:
+        if not admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database["NAME"]]).fetchone():
+            admin.execute(f'CREATE DATABASE "{database["NAME"]}"')
+    call_command("migrate", verbosity=0)

@@ -13,15 +13,9 @@ import random
 import sys
 from pathlib import Path
 
-ADJECTIVES = ["Compact", "Deluxe", "Eco", "Heavy-duty", "Lightweight", "Pro", "Smart", "Classic",
-              "Portable", "Rugged", "Slim", "Ultra", "Wireless", "Modular", "Premium", "Vintage"]
-MATERIALS = ["steel", "oak", "bamboo", "carbon", "cotton", "ceramic", "glass", "leather",
-             "aluminium", "linen", "walnut", "copper"]
-NOUNS = ["kettle", "backpack", "desk lamp", "bike light", "water bottle", "notebook", "headphones",
-         "chair", "toolbox", "thermos", "tent", "keyboard", "blender", "umbrella", "wallet"]
-PHRASES = ["Built to last", "Designed in Lisbon", "Ships in 24 hours", "Two-year warranty",
-           'Our customers call it "the one"', "Dishwasher safe", "Fits, folds, and goes anywhere",
-           "Recycled packaging", "Includes spare parts, manual and stickers"]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generated_products import ADJECTIVES, MATERIALS, NOUNS, WORDS  # noqa: E402 - the one vocabulary
+
 LETTERS = "ABCDEFGHJKLMNPQRSTUVWXYZ"
 
 
@@ -51,7 +45,10 @@ def generate(out, rows: int, seed: int, variant: int = 0) -> None:
             sku = sku_for(products)
             products += 1
         name = f"{text_rng.choice(ADJECTIVES)} {text_rng.choice(MATERIALS)} {text_rng.choice(NOUNS)}"
-        description = ". ".join(text_rng.sample(PHRASES, text_rng.randint(1, 3))) + "."
+        words = text_rng.sample(WORDS, text_rng.randint(4, 12))
+        # A comma, and now and then quotes, as real descriptions have: CSV quotes these fields.
+        quoted = f'"{words[1]}"' if text_rng.random() < 0.1 else words[1]
+        description = f"{words[0].capitalize()} {quoted}, {' '.join(words[2:])}."
         if variant:
             name = f"{name} v{variant}"
         writer.writerow([name, sku, description])

@@ -1,4 +1,5 @@
-"""SQL that generates N realistic-looking products: shared by the list and the import benchmarks.
+"""The benchmarks' one product vocabulary, and SQL that generates N realistic-looking products
+from it (the list benchmark; bench/generate_products_csv.py writes CSV files from the same words).
 
 Names combine an adjective, a material and a noun ("Rustic Teak Stool"), so "stool" matches about
 one product in nineteen; one product in 200,000 carries the rare word "zebrawood" in its name and

@@ -24,7 +24,7 @@ import threading
 import time
 from pathlib import Path
 
-import _django  # noqa: F401 - sets up Django on the benchmark database
+import _django
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -59,6 +59,8 @@ def child_import(path: Path) -> dict:
         "rows": job.rows_processed,
         "created": job.created_count,
         "updated": job.updated_count,
+        "unchanged": job.unchanged_count,
+        "duplicates": job.duplicate_count,
         "status": job.status,
         "peak_rss_mb": peak_rss_mb,
         "parser_rss_mb": parser_rss.peak_kb / 1024,
@@ -146,6 +148,7 @@ def report(label: str, results: list[dict], copy_seconds: float | None, goal: fl
         f"peak RSS {max(run['peak_rss_mb'] for run in results):5.1f} MB"
         f" + parser {max(run['parser_rss_mb'] for run in results):4.1f} MB  "
         f"created {result['created']:,} updated {result['updated']:,}"
+        f" unchanged {result.get('unchanged', 0):,} duplicates {result.get('duplicates', 0):,}"
     )
     if copy_seconds:
         ratio = result["seconds"] / copy_seconds
@@ -164,6 +167,7 @@ def main() -> None:
     parser.add_argument("--big", type=int, default=0, help="also import a file of this many rows (RSS check)")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    _django.setup()
     from django.conf import settings
 
     settings.MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="import-bench-"))

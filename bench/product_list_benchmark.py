@@ -15,17 +15,9 @@ import re
 import statistics
 import time
 
-import _django  # noqa: F401 - sets up Django on the benchmark database
-from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db import connection
-from django.test import Client
+import _django
 from generated_products import generated_products_sql
 from import_benchmark import benchmark as import_benchmark
-
-from products.models import DeleteAllJob
-from products.search import product_search_catch_up
-from products.services import products_delete_all
 
 CASES = [
     ("first page", ""),
@@ -46,6 +38,10 @@ CASES = [
 
 
 def load(rows: int) -> None:
+    from django.db import connection
+
+    from products.search import product_search_catch_up
+
     with connection.cursor() as cursor:
         cursor.execute("TRUNCATE products_product, products_productsearch")
     first_half = rows // 2
@@ -79,6 +75,14 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--import-runs", type=int, default=3, help="runs of the import benchmark; 0 skips it")
     args = parser.parse_args()
+    _django.setup()
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from products.models import DeleteAllJob
+    from products.services import products_delete_all
+
     settings.ALLOWED_HOSTS = ["testserver"]
 
     print(f"Loading {args.rows:,} products ...", flush=True)

@@ -17,7 +17,8 @@ class ImportJobAdmin(admin.ModelAdmin):
     """Read-only: jobs change only through the import pipeline."""
 
     list_display = ["id", "original_name", "status", "stage_reached", "rows_processed", "created_count",
-                    "updated_count", "skipped_count", "created_by", "created_at", "finished_at"]
+                    "updated_count", "unchanged_count", "duplicate_count", "skipped_count", "created_by", "created_at",
+                    "finished_at"]
     list_filter = ["status", "failure", "created_at"]
     search_fields = ["original_name", "celery_task_id"]
     date_hierarchy = "created_at"

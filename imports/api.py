@@ -33,7 +33,16 @@ class ImportJobSerializer(serializers.ModelSerializer):
     rows_per_second = serializers.IntegerField(source="progress.rows_per_second", read_only=True, allow_null=True)
     eta_seconds = serializers.IntegerField(source="progress.eta_seconds", read_only=True, allow_null=True)
     created = serializers.IntegerField(source="created_count", read_only=True, help_text="New products.")
-    updated = serializers.IntegerField(source="updated_count", read_only=True, help_text="Existing products changed.")
+    updated = serializers.IntegerField(
+        source="updated_count", read_only=True, help_text="Existing products whose values changed."
+    )
+    unchanged = serializers.IntegerField(
+        source="unchanged_count", read_only=True, help_text="Existing products whose values did not change."
+    )
+    duplicates = serializers.IntegerField(
+        source="duplicate_count", read_only=True,
+        help_text="Rows superseded by a later row with the same SKU (any letter case) in the file.",
+    )
     skipped = serializers.IntegerField(source="skipped_count", read_only=True, help_text="Invalid rows left out.")
     errors = serializers.IntegerField(source="error_count", read_only=True, help_text="Row errors found.")
 
@@ -41,7 +50,7 @@ class ImportJobSerializer(serializers.ModelSerializer):
         model = ImportJob
         fields = [
             "id", "name", "size", "status", "stage", "progress", "percent", "rows", "rows_per_second",
-            "eta_seconds", "created", "updated", "skipped", "errors", "warnings", "error_message",
+            "eta_seconds", "created", "updated", "unchanged", "duplicates", "skipped", "errors", "warnings", "error_message",
             "cancel_requested", "can_cancel", "can_retry", "created_at", "started_at", "finished_at",
         ]
         read_only_fields = fields

@@ -42,8 +42,14 @@ class ImportJob(models.Model):
     cancel_requested = models.BooleanField(default=False)
     bytes_processed = models.BigIntegerField(default=0)
     rows_processed = models.PositiveIntegerField(default=0, help_text="Data rows read, valid or not.")
-    created_count = models.PositiveIntegerField("created", default=0)
-    updated_count = models.PositiveIntegerField("updated", default=0)
+    created_count = models.PositiveIntegerField("created", default=0, help_text="New products.")
+    updated_count = models.PositiveIntegerField("updated", default=0, help_text="Existing products whose values changed.")
+    unchanged_count = models.PositiveIntegerField(
+        "unchanged", default=0, help_text="Existing products the file left as they were."
+    )
+    duplicate_count = models.PositiveIntegerField(
+        "duplicates", default=0, help_text="Rows superseded by a later row of the same SKU (any case) in the file."
+    )
     skipped_count = models.PositiveIntegerField("skipped", default=0, help_text="Rows skipped for errors.")
     error_count = models.PositiveIntegerField(default=0)
     warnings = models.JSONField(default=list, blank=True)

@@ -1,14 +1,11 @@
 """The import's parser in a process of its own: it reads the file's bytes from a pipe and sends
 back the header, then each batch with its COPY payloads (imports.parsing, imports.payloads).
 
-Parsing is Python work and the writes are PostgreSQL's, so on two cores they overlap. In a
-thread of the importing process they also shared the GIL: the importing thread, back from each
-round trip to the database, waited for the parser's long C calls (a 50k-row join or sort) to
-give the GIL back, up to 70 ms before a batch's first statement. In bench/import_benchmark.py
-(500k rows, medians of 3 on 2 cores) a fresh import took 2.63 s with the parser in a thread and
-1.98-2.09 s in a process (three runs), a re-import of the same file 2.88 s and 2.09-2.31 s.
-The child loads neither Django nor the file's storage: the importing process reads the file
-(from any storage) and feeds it through the pipe.
+Parsing is Python work and the writes are PostgreSQL's, so on two cores they overlap; in a
+thread they would also share the GIL (docs/performance.md). The child loads neither Django nor
+the file's storage: the importing process reads the file (from any storage) and feeds it
+through the pipe. The talk is one way: the child never hears what the importer does with a
+batch, so it may finish and exit long before the importer has written it.
 """
 
 import contextlib
@@ -32,9 +29,8 @@ from imports.payloads import Payloads, SkuRouter
 # The directory that holds the `imports` package, for the child's `python -m`.
 CODE_ROOT = Path(__file__).resolve().parent.parent
 FEED_BYTES = 1024 * 1024
-# Parsing makes millions of lists and tuples that form no reference cycles; at the collector's
-# default threshold (700 allocations) it ran ~2,200 times for 500k rows, 0.9 s of the parser's
-# 2.4 s. At 100,000 it runs a few dozen times.
+# Parsing makes millions of lists and tuples that form no reference cycles: at the collector's
+# default threshold (700 allocations) it would run thousands of times per file.
 GC_THRESHOLD = 100_000
 
 
@@ -97,9 +93,8 @@ class ParserProcess:
 
     def batches(self) -> Iterator[tuple[Batch, Payloads]]:
         """The batches and their payloads, read from the pipe a batch ahead of the caller by a
-        thread: the read (a few ms a batch) overlaps the caller's writes, and a batch that
-        parses slowly does not hold the database up at once (a fresh 500k-row import ~0.1 s
-        faster, together with the growing first batches, in 8 interleaved runs)."""
+        thread: the read overlaps the caller's writes, and a batch that parses slowly does not
+        hold the database up at once."""
         self._batches = _in_background(iter(self._receive, _END))
         return self._batches
 

@@ -11,30 +11,14 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from itertools import islice, repeat
 from typing import BinaryIO
 
-from products.limits import (
-    NAME_MAX_LENGTH,
-    NAME_REQUIRED_MESSAGE,
-    NAME_TOO_LONG_MESSAGE,
-    PRICE_DECIMAL_PLACES,
-    PRICE_DECIMALS_MESSAGE,
-    PRICE_INVALID_MESSAGE,
-    PRICE_MAX_DIGITS,
-    PRICE_NEGATIVE_MESSAGE,
-    PRICE_TOO_LARGE_MESSAGE,
-    SKU_MAX_LENGTH,
-    SKU_REQUIRED_MESSAGE,
-    SKU_TOO_LONG_MESSAGE,
-)
+from products.columns import IMPORT_COLUMN_NAMES, IMPORT_COLUMNS, REQUIRED_COLUMN_NAMES
 
-REQUIRED_COLUMNS = ("sku", "name")
-OPTIONAL_COLUMNS = ("description", "price")
 # Known and left alone: the catalogue's CSV export carries `active`, which imports never change.
 IGNORED_COLUMNS = ("active",)
-EXAMPLE_HEADER = "sku,name,description,price"
+EXAMPLE_HEADER = ",".join(IMPORT_COLUMN_NAMES)
 # Field separators people save CSV files with, which make the header one column.
 OTHER_SEPARATORS = {";": "semicolons", "\t": "tabs"}
 # Enough of a bad value to recognise it in the error list without storing a whole blob.
@@ -66,15 +50,10 @@ class RowError:
     message: str
 
 
-# A valid row is the tuple the import's COPY reads, built once here so that turning a batch into
-# COPY text needs no Python code per field: (sku, name, description, price, line), all text,
-# with COPY's NULL marker for "no price".
-NO_PRICE = "\\N"
-
-
 @dataclass
 class Batch:
-    """Valid rows as (sku, name, description, price, line) and the errors of the others."""
+    """Valid rows and the errors of the others. A row is one COPY text per IMPORT_COLUMNS, then
+    its line: built once here, so turning a batch into COPY text needs no Python code per field."""
 
     rows: list[tuple] = field(default_factory=list)
     errors: list[RowError] = field(default_factory=list)
@@ -172,13 +151,13 @@ def _parse_header(header: list[str]) -> tuple[dict[str, int], list[str]]:
     columns: dict[str, int] = {}
     unknown = []
     for index, name in enumerate(names):
-        if name in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
+        if name in IMPORT_COLUMN_NAMES:
             if name in columns:
                 raise CsvFileError(f"The header names the column “{name}” twice.", line=1)
             columns[name] = index
         elif name not in IGNORED_COLUMNS:
             unknown.append(header[index].strip() or f"(unnamed column {index + 1})")
-    missing = [name for name in REQUIRED_COLUMNS if name not in columns]
+    missing = [name for name in REQUIRED_COLUMN_NAMES if name not in columns]
     if missing:
         raise CsvFileError(_header_problem(header, missing), line=1)
     warnings = [f"Ignored unknown columns: {', '.join(unknown)}."] if unknown else []
@@ -193,20 +172,18 @@ def _header_problem(header: list[str], missing: list[str]) -> str:
             if separator in header[0]:
                 return f"The columns are separated by {name}, not commas: found “{header[0]}”, {expected}."
     return (
-        "The first line must be a header with the columns sku and name "
+        f"The first line must be a header with the columns {' and '.join(REQUIRED_COLUMN_NAMES)} "
         f"(missing: {', '.join(missing)}; found: {', '.join(header) or 'nothing'}); {expected}."
     )
 
 
 class RowValidator:
-    """Turns CSV rows into product tuples, or into the errors that make them unusable."""
+    """Turns CSV rows into product rows (see Batch), or into the errors that make them unusable."""
 
     def __init__(self, columns: dict[str, int], width: int):
         self.width = width
-        self.sku = columns["sku"]
-        self.name = columns["name"]
-        self.description = columns.get("description")
-        self.price = columns.get("price")
+        # Each declared column with its position in the file, None when the file lacks it.
+        self.columns = [(column, columns.get(column.name)) for column in IMPORT_COLUMNS]
 
     def add(self, batch: Batch, lines: list[int], rows: tuple[list[str], ...]) -> None:
         """Add the rows starting on `lines` to the batch: checked column by column when they are
@@ -222,19 +199,25 @@ class RowValidator:
     def _valid_rows(self, lines: list[int], rows: tuple[list[str], ...]) -> list[tuple] | None:
         if set(map(len, rows)) != {self.width}:  # also true of a blank line, which is []
             return None
-        columns = list(zip(*rows))
-        skus, names = list(map(str.strip, columns[self.sku])), list(map(str.strip, columns[self.name]))
-        if not (all(skus) and all(names)):
-            return None
-        if max(map(len, skus)) > SKU_MAX_LENGTH or max(map(len, names)) > NAME_MAX_LENGTH:
-            return None
-        descriptions = repeat("") if self.description is None else map(str.strip, columns[self.description])
-        prices = repeat(NO_PRICE)
-        if self.price is not None:
-            prices = list(map(_price_or_none, columns[self.price]))
-            if None in prices:
+        cells = list(zip(*rows))
+        fields = []
+        for column, index in self.columns:
+            if index is None:
+                fields.append(repeat(column.empty))
+                continue
+            values = list(map(str.strip, cells[index]))
+            if column.required and not all(values):
                 return None
-        return list(zip(skus, names, descriptions, prices, map(str, lines)))
+            if column.max_length and max(map(len, values)) > column.max_length:
+                return None
+            if column.parse:
+                values = [column.parse(value)[0] if value else column.empty for value in values]
+                if None in values:
+                    return None
+            elif column.empty:
+                values = [value or column.empty for value in values]
+            fields.append(values)
+        return list(zip(*fields, map(str, lines)))
 
     def _add_checked(self, batch: Batch, lines: list[int], rows: tuple[list[str], ...]) -> None:
         for line, row in zip(lines, rows):
@@ -252,52 +235,26 @@ class RowValidator:
         if len(row) != self.width:
             value = _clip(",".join(row))
             return None, [RowError(line, "", value, f"Expected {self.width} fields, found {len(row)}.")]
-        errors = []
-        sku = row[self.sku].strip()
-        if not sku:
-            errors.append(RowError(line, "sku", "", SKU_REQUIRED_MESSAGE))
-        elif len(sku) > SKU_MAX_LENGTH:
-            errors.append(RowError(line, "sku", _clip(sku), SKU_TOO_LONG_MESSAGE))
-        name = row[self.name].strip()
-        if not name:
-            errors.append(RowError(line, "name", "", NAME_REQUIRED_MESSAGE))
-        elif len(name) > NAME_MAX_LENGTH:
-            errors.append(RowError(line, "name", _clip(name), NAME_TOO_LONG_MESSAGE))
-        description = "" if self.description is None else row[self.description].strip()
-        price = NO_PRICE
-        if self.price is not None and row[self.price].strip():
-            price, message = _parse_price(row[self.price].strip())
-            if message:
-                errors.append(RowError(line, "price", _clip(row[self.price]), message))
+        errors, fields = [], []
+        for column, index in self.columns:
+            cell = "" if index is None else row[index]
+            text = cell.strip()
+            if not text:
+                if column.required:
+                    errors.append(RowError(line, column.name, "", column.required_message))
+                fields.append(column.empty)
+            elif column.max_length and len(text) > column.max_length:
+                errors.append(RowError(line, column.name, _clip(text), column.too_long_message))
+            elif column.parse:
+                value, message = column.parse(text)
+                if message:
+                    errors.append(RowError(line, column.name, _clip(cell), message))
+                fields.append(value)
+            else:
+                fields.append(text)
         if errors:
             return None, errors
-        return (sku, name, description, price, str(line)), []
-
-
-def _price_or_none(text: str) -> str | None:
-    """A price cell as the row's price, None when it is invalid."""
-    text = text.strip()
-    if not text:
-        return NO_PRICE
-    price, message = _parse_price(text)
-    return None if message else price
-
-
-def _parse_price(text: str) -> tuple[str | None, str]:
-    try:
-        price = Decimal(text)
-    except InvalidOperation:
-        return None, PRICE_INVALID_MESSAGE
-    if not price.is_finite():
-        return None, PRICE_INVALID_MESSAGE
-    if price < 0:
-        return None, PRICE_NEGATIVE_MESSAGE
-    if price.adjusted() >= PRICE_MAX_DIGITS - PRICE_DECIMAL_PLACES:
-        return None, PRICE_TOO_LARGE_MESSAGE
-    cents = price.quantize(Decimal(1).scaleb(-PRICE_DECIMAL_PLACES))
-    if cents != price:
-        return None, PRICE_DECIMALS_MESSAGE
-    return str(cents), ""
+        return (*fields, str(line)), []
 
 
 def _clip(value: str) -> str:

@@ -1,46 +1,51 @@
-"""Turn the parser's batches into COPY payloads: the SKUs new to the import for products_append(),
-the others for products_merge() (imports.upsert). Pure Python, without Django: it runs in the
-import's parser process (imports.parser_process), beside the parser."""
+"""Turn the parser's batches into COPY payloads: the SKUs new to the import for
+products_bulk_append(), the others for products_bulk_merge() (products.bulk). Pure Python,
+without Django: it runs in the import's parser process (imports.parser_process)."""
 
-from collections.abc import Sequence
+from array import array
 from dataclasses import dataclass
 from operator import itemgetter
 
-from imports.parsing import NO_PRICE, Batch
+from imports.parsing import Batch
+from products.columns import IMPORT_COLUMNS, NULL
 
-PRODUCT_FIELDS = itemgetter(0, 1, 2, 3)  # of a parser's row: sku, name, description, price, without the line
+PRODUCT_FIELDS = itemgetter(*range(len(IMPORT_COLUMNS)))  # of a parser's row: without its line
+LINE = itemgetter(len(IMPORT_COLUMNS))
+# The fields COPY gets NULL in, and the free-text fields that may need escaping.
+NULLABLE = [index for index, column in enumerate(IMPORT_COLUMNS) if column.empty == NULL]
+TEXT = frozenset(index for index, column in enumerate(IMPORT_COLUMNS) if column.parse is None)
 COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
 @dataclass(frozen=True)
 class Payloads:
-    """One batch's valid rows, the last of each SKU, as COPY text: `new` for products_append()
-    (with their lines apart, in case it must merge them after all), `merge` for products_merge()."""
+    """One batch's valid rows, the last of each SKU, as COPY text: `new` for products_bulk_append()
+    (SKUs the file has not had before, with their lines apart in case they are merged after all),
+    `merge` for products_bulk_merge() (SKUs an earlier batch had: each row supersedes one).
+    `duplicates` counts the batch's rows superseded by a later row of the same batch."""
 
     new: bytes
     new_count: int
     new_lines: str  # of the rows in `new`, in the same order, one per line: a compact str, not a list
     merge: bytes
-
-    @property
-    def new_for_merge(self) -> bytes:
-        return staging_payload(self.new, self.new_lines.encode().split(b"\n")) if self.new else b""
+    duplicates: int
 
 
 class SkuRouter:
-    """Sends the rows whose SKU no earlier batch of the import had to products_append(), the
-    rest to products_merge(). The importer decides per batch whether it appends the first
-    kind or merges them too (Payloads.new_for_merge).
+    """Sends the rows whose SKU no earlier batch of the import had to products_bulk_append(), the
+    rest to products_bulk_merge(). The importer decides per batch whether it appends the first
+    kind or merges them too (products_bulk_merge takes both payloads).
 
-    The SKUs already seen are kept as a one-hash Bloom filter in a fixed 8 MiB, whatever the
-    file's size: a SKU is never wrongly called new, and one wrongly called seen (under 1% of
-    them at 500k SKUs, 3% at 2M) only takes the slower merge.
+    The SKUs already seen are kept as their 64-bit hashes in an open-addressing table (8 MiB for
+    the first 512k SKUs, doubling after): exact, so the import can count a repeated SKU as a
+    duplicate, at a fraction of what a set of strings would hold in memory.
     """
 
-    BITS = 1 << 26
+    SLOTS = 1 << 20
 
     def __init__(self):
-        self._seen = bytearray(self.BITS // 8)
+        self._table = array("q", bytes(8 * self.SLOTS))
+        self._count = 0
 
     def payloads(self, batch: Batch) -> Payloads:
         payloads = self._payloads(batch.rows)
@@ -49,36 +54,50 @@ class SkuRouter:
 
     def _payloads(self, rows: list[tuple]) -> Payloads:
         # The last row of each SKU, and both payloads sorted by key: work done here, beside the
-        # parser, that the database then finds already done (COPY into a unique index in key
-        # order is ~25% faster than in file order; the merge's sort checks for presorted input
-        # first). The merge still collapses and sorts by PostgreSQL's lower(), which the unique
-        # index uses.
+        # parser, that the database then finds already done (COPY into a unique index is faster
+        # in key order, and the merge's sort checks for presorted input first). The merge still
+        # collapses and sorts by PostgreSQL's lower(), which the unique index uses.
         latest = {row[0].lower(): row for row in rows}
         (new_keys, new_rows), (seen_keys, seen_rows) = self._split(latest)
         new_order = _key_order(new_keys)
         return Payloads(
             new=copy_payload(new_rows, new_order, lines=False),
             new_count=len(new_rows),
-            new_lines="\n".join(map(itemgetter(4), map(new_rows.__getitem__, new_order))),
+            new_lines="\n".join(map(LINE, map(new_rows.__getitem__, new_order))),
             merge=copy_payload(seen_rows, _key_order(seen_keys), lines=True),
+            duplicates=len(rows) - len(latest),
         )
 
     def _split(self, rows_by_key: dict[str, tuple]) -> tuple[tuple[list, list], tuple[list, list]]:
         """The keys and rows as (new keys, their rows), (seen keys, their rows); records the
         keys as seen. File order, which reads memory in sequence."""
-        bits, mask = self._seen, self.BITS - 1
+        while 2 * (self._count + len(rows_by_key)) > len(self._table):
+            self._grow()
+        table, mask = self._table, len(self._table) - 1
         new_keys, new_rows, seen_keys, seen_rows = [], [], [], []
         for key, row in rows_by_key.items():
-            position = hash(key) & mask  # a str caches its hash: the dict computed it already
-            byte, bit = position >> 3, 1 << (position & 7)
-            if bits[byte] & bit:
+            fingerprint = hash(key) or 1  # a str caches its hash: the dict computed it already
+            slot = fingerprint & mask
+            while (stored := table[slot]) and stored != fingerprint:
+                slot = (slot + 1) & mask
+            if stored:
                 seen_keys.append(key)
                 seen_rows.append(row)
             else:
-                bits[byte] |= bit
+                table[slot] = fingerprint
                 new_keys.append(key)
                 new_rows.append(row)
+        self._count += len(new_keys)
         return (new_keys, new_rows), (seen_keys, seen_rows)
+
+    def _grow(self) -> None:
+        old, self._table = self._table, array("q", bytes(16 * len(self._table)))
+        table, mask = self._table, len(self._table) - 1
+        for fingerprint in filter(None, old):
+            slot = fingerprint & mask
+            while table[slot]:
+                slot = (slot + 1) & mask
+            table[slot] = fingerprint
 
 
 def _key_order(keys: list[str]) -> list[int]:
@@ -87,21 +106,20 @@ def _key_order(keys: list[str]) -> list[int]:
 
 
 def copy_payload(rows: list[tuple], order: list[int], *, lines: bool) -> bytes:
-    """The parser's rows in COPY's text format, in `order`, with their line last for the
-    staging table or without it for products_append().
+    """The parser's rows in COPY's text format, in `order`, with their line last (the SKUs an
+    earlier batch had) or without it (for products_bulk_append()).
 
     The rows are already the fields as text, so joining them runs in C; each row's text is
-    built in file order and only then put in order, which reads memory in sequence (50,000
-    rows: 27 ms; a join per row written in Python took 63 ms, csv.writer 85 ms). Only a field
-    holding a tab, newline, CR or backslash needs escaping, which the separators' count
-    reveals; then the batch is built again with every field escaped.
+    built in file order and only then put in order, which reads memory in sequence. Only a
+    field holding a tab, newline, CR or backslash needs escaping, which the separators' count
+    reveals; then the batch is built again with every text field escaped.
     """
     if not rows:
         return b""
     text = _copy_text(rows, order, lines)
-    tabs = len(rows) * (4 if lines else 3)
-    no_prices = list(map(itemgetter(3), rows)).count(NO_PRICE)  # COPY's \N: the only backslashes expected
-    if (text.count("\t"), text.count("\n"), text.count("\\"), "\r" in text) != (tabs, len(rows), no_prices, False):
+    tabs = len(rows) * (len(IMPORT_COLUMNS) if lines else len(IMPORT_COLUMNS) - 1)
+    nulls = sum(list(map(itemgetter(index), rows)).count(NULL) for index in NULLABLE)  # the only backslashes expected
+    if (text.count("\t"), text.count("\n"), text.count("\\"), "\r" in text) != (tabs, len(rows), nulls, False):
         text = _copy_text(_escaped(rows), order, lines)
     return text.encode()
 
@@ -113,15 +131,4 @@ def _copy_text(rows: list[tuple], order: list[int], lines: bool) -> str:
 
 def _escaped(rows: list[tuple]) -> list[tuple]:
     table = COPY_ESCAPES
-    return [
-        (sku.translate(table), name.translate(table), description.translate(table), price, line)
-        for sku, name, description, price, line in rows
-    ]
-
-
-def staging_payload(append_payload: bytes, lines: Sequence[bytes]) -> bytes:
-    """An append payload in the staging table's format: each row followed by its line in the
-    file, joined in C. (COPY escapes a newline inside a field as a backslash and n: real
-    newlines end rows.)"""
-    rows = append_payload.split(b"\n")[:-1]
-    return b"\n".join(map(b"\t".join, zip(rows, lines))) + b"\n"
+    return [tuple(field.translate(table) if index in TEXT else field for index, field in enumerate(row)) for row in rows]

@@ -9,24 +9,31 @@ import csv
 import io
 import tempfile
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import PurePath
 
-from django.core.files import File
 import psycopg
+from django.core.files import File
 from django.db import OperationalError, connection, transaction
 
 from imports.models import ImportJob, ImportRowError
 from imports.parser_process import ParserProcess
 from imports.parsing import Batch, RowError
 from imports.payloads import Payloads
-from imports.upsert import products_append, products_changed_emit, products_changed_subscribed, products_merge
+from products.bulk import (
+    products_bulk_analyze,
+    products_bulk_announce,
+    products_bulk_append,
+    products_bulk_merge,
+    products_bulk_start,
+    products_bulk_subscribed,
+)
 from products.locks import catalogue_shared_lock
 
-# A batch is one transaction. The parser process's memory grows with it (~9 MB per 10,000
-# rows: 69 MB at 50k rows, 51 MB at 30k); 25k to 50k import 500k rows equally fast.
+# A batch is one transaction; the parser process's memory grows with it (docs/performance.md).
 BATCH_ROWS = 30_000
-# The database idles until the first batch is parsed (~0.1 s for 30,000 rows): a small first
-# batch starts it sooner, and batches double from there up to BATCH_ROWS.
+# The database idles until the first batch is parsed: a small first batch starts it sooner, and
+# batches double from there up to BATCH_ROWS.
 FIRST_BATCH_ROWS = 5_000
 ROW_ERRORS_KEPT = 1_000
 # A batch that deadlocks with concurrent imports is written again as one ordered merge; that
@@ -35,8 +42,8 @@ WRITE_ATTEMPTS = 5
 # A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection").
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 PROGRESS_FIELDS = [
-    "stage", "bytes_processed", "rows_processed", "created_count", "updated_count", "skipped_count",
-    "error_count", "updated_at",
+    "stage", "bytes_processed", "rows_processed", "created_count", "updated_count", "unchanged_count",
+    "duplicate_count", "skipped_count", "error_count", "updated_at",
 ]  # fmt: skip
 
 
@@ -57,38 +64,52 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
         job.stage = ImportJob.Stage.VALIDATING
         job.save(update_fields=["warnings", *PROGRESS_FIELDS])
         writer = CatalogueWriter(columns=set(header.columns))
+        cancelled = False
         with catalogue_shared_lock():
             for batch, payloads in parser.batches():
                 with transaction.atomic():
                     _commit_without_flush()
-                    created = writer.write(payloads)
+                    counts = writer.write(payloads)
                     error_log.add(batch.errors)
-                    _count(job, batch, created=created, errors=len(batch.errors))
+                    _count(job, batch, counts=counts, errors=len(batch.errors))
                     job.save(update_fields=PROGRESS_FIELDS)
                 if on_progress:
                     on_progress(job)
                 # Cooperative cancel: the batch just committed stays, the rest of the file is not read.
                 if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
-                    return True
-    return False
+                    cancelled = True
+                    break
+    # The list's size estimate and the planner read these statistics.
+    products_bulk_analyze(changed=job.created_count + job.updated_count)
+    return cancelled
 
 
 def _commit_without_flush() -> None:
     """Let the current transaction commit without waiting for its WAL to reach the disk.
 
-    A batch commits in ~1 ms instead of waiting for the disk (~0.15 s per 500k rows). A crash
-    can then lose the last batches committed, but whole: the job's progress is in the same
-    transaction, the job ends with a commit that waits for all of them, and a re-run (the
+    A crash can then lose the last batches committed, but whole: the job's progress is in the
+    same transaction, the job ends with a commit that waits for all of them, and a re-run (the
     upsert is idempotent) writes them again, also sending their product events again.
     """
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit = off")
 
 
+@dataclass
+class BatchCounts:
+    """What a batch's valid rows did: created, updated or left unchanged a product, or were
+    superseded by a later row of the same SKU in the file (duplicates)."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    duplicates: int = 0
+
+
 class CatalogueWriter:
     """Writes an import's batches, and decides for each whether its new SKUs are appended.
 
-    The SKUs new to the import are COPYed straight in (products_append) until an append finds
+    The SKUs new to the import are COPYed straight in (products_bulk_append) until an append finds
     one in the catalogue after all (a re-import, say); from then on they are merged. A batch is
     merged whole while someone listens for product events, which the merge's RETURNING feeds.
     The decision is taken here, batch by batch, so the parser never needs to hear of it.
@@ -97,50 +118,68 @@ class CatalogueWriter:
     def __init__(self, *, columns: set[str]):
         self.columns = columns
         self.appending = True
+        self.since = products_bulk_start()
 
-    def write(self, payloads: Payloads) -> int:
-        """Write one batch in the caller's transaction; returns how many products it created.
+    def write(self, payloads: Payloads) -> BatchCounts:
+        """Write one batch in the caller's transaction; returns what its rows did.
 
         An append locks its keys, then the merge the others: two runs in key order, which can
         deadlock with another import writing the same keys. The loser rolls its batch back and
         writes it again as one merge, which locks every key in order.
         """
-        with_products = products_changed_subscribed()
-        for attempt in range(1, WRITE_ATTEMPTS + 1):
+        subscribed = products_bulk_subscribed()
+        attempt = 1
+        while True:
             try:
                 with transaction.atomic():
-                    return self._write(payloads, with_products=with_products, append=attempt == 1)
+                    return self._write(payloads, subscribed=subscribed, append=attempt == 1)
             except OperationalError as error:
                 if not isinstance(error.__cause__, psycopg.errors.DeadlockDetected) or attempt == WRITE_ATTEMPTS:
                     raise
-        raise AssertionError("unreachable")
+            attempt += 1
 
-    def _write(self, payloads: Payloads, *, with_products: bool, append: bool) -> int:
-        appended = append and self._append(payloads, with_products=with_products)
-        merge = payloads.merge if appended else payloads.new_for_merge + payloads.merge
-        created = payloads.new_count if appended else 0
-        if merge:
-            result = products_merge(payload=merge, columns=self.columns, with_products=with_products)
-            if with_products:
-                products_changed_emit(result=result)
-            created += result.created
-        return created
+    def _write(self, payloads: Payloads, *, subscribed: set[str], append: bool) -> BatchCounts:
+        appended = append and self._append(payloads, subscribed=subscribed)
+        firsts, first_lines = (b"", "") if appended else (payloads.new, payloads.new_lines)
+        counts = BatchCounts(created=payloads.new_count if appended else 0, duplicates=payloads.duplicates)
+        if firsts or payloads.merge:
+            result = products_bulk_merge(
+                firsts=firsts,
+                first_lines=first_lines,
+                repeats=payloads.merge,
+                columns=self.columns,
+                with_products=bool(subscribed),
+                since=self.since,
+            )
+            if subscribed:
+                products_bulk_announce(result=result, subscribed=subscribed)
+            counts.created += result.created
+            counts.updated, counts.unchanged = result.updated, result.unchanged
+            counts.duplicates += result.duplicates
+        return counts
 
-    def _append(self, payloads: Payloads, *, with_products: bool) -> bool:
+    def _append(self, payloads: Payloads, *, subscribed: set[str]) -> bool:
         """Append the batch's new SKUs if this import still appends; False when they must be merged."""
-        if not (payloads.new and self.appending and not with_products):
+        if not (payloads.new and self.appending and not subscribed):
             return False
-        self.appending = products_append(payload=payloads.new)
+        self.appending = products_bulk_append(payload=payloads.new)
         return self.appending
 
 
-def _count(job: ImportJob, batch: Batch, *, created: int, errors: int) -> None:
+def _count(job: ImportJob, batch: Batch, *, counts: BatchCounts, errors: int) -> None:
     job.stage = ImportJob.Stage.IMPORTING
     job.bytes_processed = batch.bytes_read
     job.rows_processed += batch.rows_read
-    job.created_count += created
-    # Every valid row that did not create a product overwrote one, also a duplicate in its batch.
-    job.updated_count += batch.rows_read - batch.rows_skipped - created
+    job.created_count += counts.created
+    job.updated_count += counts.updated
+    job.unchanged_count += counts.unchanged
+    # A product another import rewrote between this import's two rows of its SKU can move
+    # between updated and unchanged once too often; the rows still add up.
+    for more, fewer in (("updated_count", "unchanged_count"), ("unchanged_count", "updated_count")):
+        if getattr(job, fewer) < 0:
+            setattr(job, more, getattr(job, more) + getattr(job, fewer))
+            setattr(job, fewer, 0)
+    job.duplicate_count += counts.duplicates
     job.skipped_count += batch.rows_skipped
     job.error_count += errors
 

@@ -35,6 +35,18 @@ def import_job_active_list() -> QuerySet[ImportJob]:
     return import_job_list().filter(status__in=ACTIVE).order_by("created_at", "id")
 
 
+def import_job_counts(*, job: ImportJob) -> dict[str, int]:
+    """What the job's rows did, as the job API, the command and upload.completed report it:
+    these add up to the rows read."""
+    return {
+        "created": job.created_count,
+        "updated": job.updated_count,
+        "unchanged": job.unchanged_count,
+        "duplicates": job.duplicate_count,
+        "skipped": job.skipped_count,
+    }
+
+
 @dataclass(frozen=True)
 class ImportProgress:
     percent: int

@@ -25,6 +25,7 @@ from config import locks
 from imports.models import ImportJob
 from imports.parsing import CsvFileError
 from imports.pipeline import import_rows
+from imports.selectors import import_job_counts
 from products.search import product_search_catch_up_soon
 from webhooks import events
 from webhooks import services as webhook_services
@@ -103,7 +104,8 @@ def import_job_retry(*, job: ImportJob) -> ImportJob:
         job.attempts = 0
         job.error_message = ""
         job.failure = ""
-        job.finished_at = None
+        _progress_reset(job)
+        job.started_at = job.finished_at = None
         job.save()
         import_job_enqueue(job=job)
     return job
@@ -195,12 +197,17 @@ def _job_start(job_id: int, *, task_id: str | None) -> ImportJob | None:
         job.status = ImportJob.Status.RUNNING
         job.stage = ImportJob.Stage.PARSING
         job.started_at = timezone.now()
-        job.bytes_processed = job.rows_processed = job.error_count = 0
-        job.created_count = job.updated_count = job.skipped_count = 0
-        job.warnings = []
+        _progress_reset(job)
         job.error_message = ""
         job.save()
     return job
+
+
+def _progress_reset(job: ImportJob) -> None:
+    """Forget what an earlier run read and counted (its speed follows from these and started_at)."""
+    job.bytes_processed = job.rows_processed = job.error_count = 0
+    job.created_count = job.updated_count = job.unchanged_count = job.duplicate_count = job.skipped_count = 0
+    job.warnings = []
 
 
 def _job_finish(job: ImportJob, *, cancelled: bool) -> ImportJob:
@@ -241,9 +248,7 @@ def _upload_event_data(job: ImportJob) -> dict:
         "file": job.original_name,
         "status": job.status,
         "rows": job.rows_processed,
-        "created": job.created_count,
-        "updated": job.updated_count,
-        "skipped": job.skipped_count,
+        **import_job_counts(job=job),
         "errors": job.error_count,
         "duration_seconds": job.duration.total_seconds() if job.duration else None,
     }

@@ -12,7 +12,7 @@ from products.limits import NAME_MAX_LENGTH, PRICE_DECIMAL_PLACES, PRICE_MAX_DIG
 # "table") and leaves out stop words, which keeps the index small.
 DESCRIPTION_SEARCH_CONFIG = "english"
 # New search index entries queue in this much of a pending list and are merged in bulk (see
-# migration 0004); a catch-up merges what is left when it ends.
+# docs/performance.md); a catch-up merges what is left when it ends.
 GIN_PENDING_LIST_KB = 64 * 1024
 
 
@@ -23,8 +23,8 @@ def product_search_key():
 
 def sku_key(sku=F("sku")):
     """A SKU's unique key: lowered, and compared byte by byte (collation "C") rather than by
-    the database's collation: a fresh 500k-row import spent ~0.3 s less in the unique index
-    (2.2 -> 1.9 s). Equality is the same in every deterministic collation."""
+    the database's collation, which is faster in the unique index (docs/performance.md).
+    Equality is the same in every deterministic collation."""
     return Collate(Lower(sku), "C")
 
 
@@ -58,7 +58,7 @@ class Product(models.Model):
                 violation_error_message="A product with this SKU already exists.",
             ),
         ]
-        # No search index here: the filters search ProductSearch (see migration 0004).
+        # No search index here: the filters search ProductSearch (docs/performance.md).
 
     def __str__(self):
         return f"{self.sku} — {self.name}"
@@ -88,7 +88,7 @@ class ProductSearch(models.Model):
     class Meta:
         ordering = ["product"]
         verbose_name = "product search row"
-        # Why these two and no others: see migrations 0002 and 0004.
+        # Why these two and no others: docs/performance.md.
         indexes = [
             GinIndex(
                 OpClass(product_search_key(), name="gin_trgm_ops"),

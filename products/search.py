@@ -2,7 +2,7 @@
 
 Staff edits index their product in their own transaction, so it is searchable at once. Imports
 do not: indexing 500k rows as they are written would cost the import more than the rest of it
-(migration 0004), so an import that ends asks for a catch-up, which a worker runs in bulk.
+(docs/performance.md), so an import that ends asks for a catch-up, which a worker runs in bulk.
 A search row is stale when its `updated_at` differs from its product's; a product changed
 while a catch-up runs is just stale again, and the next pass picks it up.
 """

@@ -17,6 +17,14 @@ def event_has_subscribers(*event_types: str) -> bool:
     return Endpoint.objects.filter(enabled=True, event_types__overlap=list(event_types)).exists()
 
 
+def event_types_subscribed(*event_types: str) -> set[str]:
+    """Which of `event_types` any enabled endpoint subscribes to, in one query."""
+    subscribed = Endpoint.objects.filter(enabled=True, event_types__overlap=list(event_types)).values_list(
+        "event_types", flat=True
+    )
+    return set(event_types) & {event_type for types in subscribed for event_type in types}
+
+
 def endpoint_list() -> list[Endpoint]:
     """Endpoints with their last attempted delivery and success rate over the last 7 days
     (`success_rate` is None when no delivery finished in that window)."""

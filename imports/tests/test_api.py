@@ -25,13 +25,14 @@ def wait_until_ended(api_client, job_id: int, timeout: float = 60.0) -> dict:
 @pytest.mark.django_db(transaction=True)
 def test_upload_is_imported_by_the_worker_and_reports_counts(api_client, celery_worker):
     """202 with the queued job; polling shows it complete with its counts and first row errors."""
-    response = upload(api_client, b"sku,name,price\nA-1,Lamp,9.50\nA-2,Desk,oops\nA-3,Chair,\n")
+    response = upload(api_client, b"sku,name,price\nA-1,Lamp,9.50\nA-2,Desk,oops\nA-3,Chair,\na-1,Lamp,9.50\n")
     assert response.status_code == 202
     job = response.json()
-    assert job["status"] == "queued" and job["name"] == "products.csv" and job["size"] == 54
+    assert job["status"] == "queued" and job["name"] == "products.csv" and job["size"] == 68
     body = wait_until_ended(api_client, job["id"])
     assert body["status"] == "completed_with_errors"
-    assert (body["rows"], body["created"], body["updated"], body["skipped"], body["errors"]) == (3, 2, 0, 1, 1)
+    counts = [body[name] for name in ("rows", "created", "updated", "unchanged", "duplicates", "skipped", "errors")]
+    assert counts == [4, 2, 0, 0, 1, 1, 1]
     assert body["percent"] == 100 and body["rows_per_second"] > 0 and body["eta_seconds"] is None
     [row_error] = body["first_errors"]
     assert (row_error["line"], row_error["column"], row_error["value"]) == (3, "price", "oops")

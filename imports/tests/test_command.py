@@ -25,7 +25,8 @@ def test_imports_in_process_and_prints_a_summary(csv_file, capsys):
     """Without --async the command imports right away and summarises the result."""
     call_command("import_products", str(csv_file("sku,name\na,A\nb,B\n,C\n")))
     out = capsys.readouterr().out
-    assert "completed with errors" in out and "2 created, 0 updated, 1 skipped" in out
+    assert "completed with errors" in out
+    assert "3 rows, 2 created, 0 updated, 0 unchanged, 0 duplicates, 1 skipped." in out
     assert "line 4 sku: SKU is required." in out
     assert Product.objects.count() == 2
     assert ImportJob.objects.get().file.name.startswith("imports/")
@@ -37,9 +38,8 @@ def test_json_output_has_the_counts_and_first_errors(csv_file, capsys):
     call_command("import_products", str(csv_file("sku,name\na,A\nA,B\n,C\n")), "--json")
     result = json.loads(capsys.readouterr().out)
     assert result["job"] == ImportJob.objects.get().pk
-    assert (result["status"], result["created"], result["updated"], result["skipped"]) == (
-        "completed_with_errors", 1, 1, 1
-    )
+    counts = [result[name] for name in ("rows", "created", "updated", "unchanged", "duplicates", "skipped")]
+    assert (result["status"], counts) == ("completed_with_errors", [3, 1, 0, 0, 1, 1])
     assert result["errors"] == [{"line": 4, "column": "sku", "value": "", "message": "SKU is required."}]
 
 

@@ -72,4 +72,8 @@ def test_concurrent_imports_of_the_same_and_overlapping_files_all_complete(make_
         ("completed", len(rows), 0) for rows in files
     ]
     assert sum(job.created_count for job in finished) == 3500
+    for job, rows in zip(finished, files):
+        counts = (job.created_count, job.updated_count, job.unchanged_count, job.duplicate_count, job.skipped_count)
+        assert sum(counts) == job.rows_processed
+        assert job.duplicate_count == len(rows) - len({sku.lower() for sku, _name in rows})
     assert sorted(Product.objects.values_list("sku", "name")) == [(f"SKU-{n:05d}", f"Name {n}") for n in range(3500)]

@@ -5,7 +5,7 @@ import json
 import pytest
 from standardwebhooks import Webhook
 
-from imports import upsert
+from products import bulk
 from products.models import Product
 from webhooks import events
 from webhooks.models import Delivery, Event
@@ -59,7 +59,7 @@ def test_changed_products_are_announced_as_updated_with_their_stored_values(run_
     Product.objects.create(sku="same", name="Same")
     Product.objects.create(sku="old", name="Old", active=False)
     if not fast_path:
-        monkeypatch.setattr(upsert, "_split_merge_sql", lambda fields, with_products: "INSERT INTO products_product (sku) VALUES (NULL)")
+        monkeypatch.setattr(bulk, "_split_merge_sql", lambda fields, with_products: "INSERT INTO products_product (sku) VALUES (NULL)")
     run_import("sku,name,price\nnew,New,1.50\nOLD,Renamed,\nsame,Same,\n")
     assert product_skus(events.PRODUCT_CREATED) == [["new"]]
     assert product_skus(events.PRODUCT_UPDATED) == [["OLD"]]
@@ -81,7 +81,7 @@ def test_reimporting_an_unchanged_file_announces_no_products(run_import):
     run_import(csv_of(["a", "b"]))
     Event.objects.all().delete()
     job = run_import(csv_of(["a", "b"]))
-    assert job.updated_count == 2
+    assert (job.updated_count, job.unchanged_count) == (0, 2)
     assert [event["type"] for event in emitted()] == [events.UPLOAD_COMPLETED]
 
 
@@ -95,7 +95,7 @@ def test_upload_completed_carries_the_job_and_its_counts(run_import):
     assert event["type"] == events.UPLOAD_COMPLETED
     assert event["data"] == {
         "job": job.pk, "file": "spring.csv", "status": "completed_with_errors", "rows": 3,
-        "created": 1, "updated": 1, "skipped": 1, "errors": 1,
+        "created": 1, "updated": 1, "unchanged": 0, "duplicates": 0, "skipped": 1, "errors": 1,
         "duration_seconds": job.duration.total_seconds(),
     }
     assert event["data"]["duration_seconds"] > 0

@@ -84,7 +84,7 @@ def test_rows_are_split_by_whether_an_earlier_batch_had_their_sku():
         (b"c\tC\t\t\\N\n", b"A\tA2\t\t\\N\t4\n"),
         (b"d\tD\t\t\\N\n", b"B\tB2\t\t\\N\t6\n"),
     ]
-    assert payloads[1].new_for_merge == b"c\tC\t\t\\N\t5\n"
+    assert [(p.new_lines, p.duplicates) for p in payloads] == [("2\n3", 0), ("5", 0), ("7", 0)]
 
 
 def test_leaving_half_way_stops_the_child():

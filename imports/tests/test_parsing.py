@@ -5,7 +5,8 @@ import io
 import pytest
 
 from imports import parsing
-from imports.parsing import NO_PRICE, CsvFileError, ProductCsv, sniff_problem
+from imports.parsing import CsvFileError, ProductCsv, sniff_problem
+from products.columns import NULL as NO_PRICE
 
 
 def parse(content: bytes | str, size: int = 1000):

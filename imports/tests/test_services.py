@@ -26,7 +26,9 @@ def test_duplicates_in_mixed_case_keep_the_last_row(run_import, small_batches):
     """Duplicate SKUs in any case, in one batch and across batches, end as one product: the last row."""
     job = run_import("sku,name\nAbc-1,First\nabc-1,Second\nXyz,Other\n ABC-1 ,Third\nxyz,Last\n")
     assert products() == {"abc-1": ("ABC-1", "Third", "", None), "xyz": ("xyz", "Last", "", None)}
-    assert (job.status, job.created_count, job.updated_count, job.skipped_count) == ("completed", 2, 3, 0)
+    assert (job.status, job.created_count, job.updated_count, job.duplicate_count, job.skipped_count) == (
+        "completed", 2, 0, 3, 0
+    )
     assert job.rows_processed == 5 and job.bytes_processed == job.size
 
 
@@ -53,11 +55,11 @@ def test_new_products_are_active_with_prices(run_import):
 
 @pytest.mark.django_db
 def test_rerunning_the_same_file_only_updates(run_import, small_batches):
-    """Importing a file twice creates nothing the second time: every row is an update."""
+    """Importing a file twice creates nothing the second time: every product is unchanged."""
     content = "sku,name,description\n" + "".join(f"SKU-{i},Name {i},\"Text, {i}\"\n" for i in range(7))
     first, second = run_import(content), run_import(content)
-    assert (first.created_count, first.updated_count) == (7, 0)
-    assert (second.created_count, second.updated_count) == (0, 7)
+    assert (first.created_count, first.updated_count, first.unchanged_count) == (7, 0, 0)
+    assert (second.created_count, second.updated_count, second.unchanged_count) == (0, 0, 7)
     assert Product.objects.count() == 7
 
 
@@ -259,3 +261,24 @@ def test_an_import_that_ends_asks_for_a_search_catch_up(run_import, content, sta
     job = run_import(content)
     assert job.status == status
     assert product_search_is_behind()
+
+
+def reltuples() -> float:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = 'products_product'::regclass")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db
+def test_an_import_that_changes_much_of_the_catalogue_refreshes_its_statistics(run_import):
+    """After an import that changed more than a tenth of the products, PostgreSQL's row count
+    (the list's size estimate) is current; a small import into a large catalogue leaves it."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_product")  # earlier tests' counts stay: ANALYZE is not rolled back
+    assert reltuples() == 0
+    run_import("sku,name\n" + "".join(f"s-{n},S\n" for n in range(300)))
+    assert reltuples() == 300
+    run_import("sku,name\n" + "".join(f"t-{n},T\n" for n in range(20)))
+    assert reltuples() == 300
+    run_import("sku,name\n" + "".join(f"u-{n},U\n" for n in range(40)))
+    assert reltuples() == 360

@@ -2,18 +2,18 @@
 
 import pytest
 
-from imports import upsert
+from products import bulk
 from products.models import Product
 
 
 @pytest.mark.django_db(transaction=True)  # now() is the transaction's start: each import needs its own
 def test_unchanged_products_are_not_rewritten(run_import):
-    """Re-importing identical rows counts them as updates but leaves updated_at alone; changed rows move it."""
+    """Re-importing identical rows counts them as unchanged and leaves updated_at alone; changed rows move it."""
     run_import("sku,name\na,A\nb,B\n")
     before = dict(Product.objects.values_list("sku", "updated_at"))
     job = run_import("sku,name\na,A\nb,B2\n")
     after = dict(Product.objects.values_list("sku", "updated_at"))
-    assert (job.created_count, job.updated_count) == (0, 2)
+    assert (job.created_count, job.updated_count, job.unchanged_count) == (0, 1, 1)
     assert after["a"] == before["a"] and after["b"] > before["b"]
 
 
@@ -26,9 +26,9 @@ def test_a_failed_fast_path_falls_back_to_on_conflict(run_import, monkeypatch):
         "INSERT INTO products_product (sku, name, description, active, created_at, updated_at)"
         " VALUES ('a', 'x', '', true, now(), now())"
     )
-    monkeypatch.setattr(upsert, "_split_merge_sql", lambda fields, with_products: clash)
+    monkeypatch.setattr(bulk, "_split_merge_sql", lambda fields, with_products: clash)
     job = run_import("sku,name\nA,New\nb,B\nB,B2\n")
-    assert (job.status, job.created_count, job.updated_count) == ("completed", 1, 2)
+    assert (job.status, job.created_count, job.updated_count, job.duplicate_count) == ("completed", 1, 1, 1)
     assert sorted(Product.objects.values_list("sku", "name")) == [("A", "New"), ("B", "B2")]
 
 
@@ -47,5 +47,5 @@ def test_skus_only_postgresql_calls_equal_keep_the_last_row(run_import):
     """Python lowers "İX" to "i̇x" but PostgreSQL to "ix": the unique index sees one SKU where
     the parser saw two, and the file's last row still wins."""
     job = run_import("sku,name\nix,First\nİX,Second\n")
-    assert (job.status, job.created_count, job.updated_count) == ("completed", 1, 1)
+    assert (job.status, job.created_count, job.updated_count, job.duplicate_count) == ("completed", 1, 0, 1)
     assert list(Product.objects.values_list("sku", "name")) == [("İX", "Second")]

@@ -10,28 +10,9 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    """Search indexes for the product list, chosen for a million rows and the CSV import.
-
-    Measured with bench/ (1M generated rows for the list, 500k for the import, PostgreSQL 15):
-    - SKU and name ("contains", any case): ONE trigram GIN index over lower(sku || ' ' || name)
-      rather than one per column; the selector matches that expression, then checks the column
-      with strpos(). Rare words and SKUs: ~10-20 ms pages instead of a 500 ms sequential scan.
-      (A trigram index on name alone plus a btree for SKU *prefixes* saved only ~17% of the
-      import cost, not worth losing "contains" for SKUs.)
-    - Description: English full-text search (whole words, stemmed), not trigrams: ~23 MB of
-      index per 1M rows against 168 MB. Its tsvector is a STORED generated column, so a search
-      that must recheck rows (any combination with the trigram index) reads stored words
-      instead of re-parsing each description: a combined filter went from ~220 ms to ~60 ms.
-      Whole words rather than prefixes because PostgreSQL estimates a word's frequency well
-      and a prefix's badly, and a bad estimate there cost seconds.
-    - Both GIN indexes keep fastupdate with a 64 MB pending list: the import appends entries
-      and they are merged in bulk. The 500k upsert took 38.7 s with the default 4 MB list,
-      ~20 s with 64 MB, 67 s with fastupdate off (foundation schema: ~3.9 s). Dropping the
-      indexes for the load and recreating them afterwards was no faster (20.8 s). Searches
-      read the pending list until autovacuum or gin_clean_pending_list() merges it.
-    - No index on `active` (two values) and none for counting: the list counts matches only
-      up to 10,000 ("10,000+") and shows the planner's estimate for the whole catalogue.
-    """
+    """Search indexes for the product list (a trigram GIN over lower(sku || ' ' || name), an
+    English full-text GIN over the description, both with a 64 MB pending list) and the
+    delete-all job. Why these indexes: docs/performance.md."""
 
     dependencies = [
         ('products', '0001_initial'),

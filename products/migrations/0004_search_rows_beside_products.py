@@ -8,27 +8,10 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-    """Search moves off products_product into products_productsearch, kept up to date asynchronously.
-
-    Why (PostgreSQL 15, 2-core machine, bench/): issue #5 wants the fresh 500k-row import, with
-    every index the product ships, within 8x a bare COPY (~0.43 s). With 0002's two GIN indexes
-    maintained by the import's INSERTs it took 14.5 s (34x), ~4.2 s without them; even CREATE
-    INDEX of both over already-loaded rows takes 6.5 s (15x). No synchronous design fits, so:
-    - One ProductSearch row per product: lowered SKU and name (one trigram GIN over
-      sku || ' ' || name, as 0002), the description's English tsvector (GIN), `active`, and the
-      product's updated_at it was built from (different or missing = stale). The import writes
-      products only; staff edits index their product in their transaction; a Celery task
-      catches up after each import (products.search).
-    - Catch-up of 500k new products beside 500k indexed ones, 50k ids per transaction:
-      14 s with no search index (to_tsvector ~3.7 s, the foreign key's checks ~2.4 s);
-      with both GIN indexes, fastupdate off 72-82 s, the default 4 MB pending list 27-32 s,
-      a 64 MB pending list 21-23 s (25-33 s with merging the list when the run ends). So the
-      64 MB pending list stays.
-    - `active` is copied so a text filter with a status filter is answered from this table:
-      checking it on products_product (22k matching rows read at random) made the combined
-      case 133 ms instead of 70 ms at 1M rows.
-    - The backfill below loads the rows before the indexes are built (faster than growing them).
-    """
+    """Search moves off products_product into products_productsearch (one row per product:
+    lowered SKU and name, the description's tsvector, `active` and the product's updated_at it
+    was built from), kept up to date by staff edits and an asynchronous catch-up after imports.
+    The backfill loads the rows before the indexes are built. Why: docs/performance.md."""
 
     dependencies = [
         ('products', '0003_product_database_defaults'),

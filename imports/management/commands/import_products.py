@@ -5,7 +5,7 @@ from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError
 
 from imports.models import ImportJob
-from imports.selectors import import_job_progress
+from imports.selectors import import_job_counts, import_job_progress
 from imports.services import import_job_create, import_job_run
 
 JSON_ERRORS = 20
@@ -55,7 +55,8 @@ class Command(BaseCommand):
         seconds = job.duration.total_seconds() if job.duration else 0
         self.stdout.write(
             f"Import #{job.pk} {job.get_status_display().lower()} in {seconds:.1f} s: {job.rows_processed:,} rows, "
-            f"{job.created_count:,} created, {job.updated_count:,} updated, {job.skipped_count:,} skipped."
+            + ", ".join(f"{count:,} {name}" for name, count in import_job_counts(job=job).items())
+            + "."
         )
         for warning in job.warnings:
             self.stdout.write(self.style.WARNING(warning))
@@ -70,9 +71,8 @@ def _json_summary(job: ImportJob) -> str:
         {
             "job": job.pk,
             "status": job.status,
-            "created": job.created_count,
-            "updated": job.updated_count,
-            "skipped": job.skipped_count,
+            "rows": job.rows_processed,
+            **import_job_counts(job=job),
             "error": job.error_message or None,
             "errors": [
                 {"line": e.line, "column": e.column, "value": e.value, "message": e.message}

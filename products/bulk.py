@@ -1,0 +1,299 @@
+"""Bulk writes of products for the CSV import, a batch at a time in the caller's transaction.
+
+A batch arrives as COPY text in the columns of products.columns.IMPORT_COLUMNS. SKUs the
+import has not met before are COPYed straight into the table (products_bulk_append): no
+staging table, no lookup per key, only the unique index's check. The others go through a
+staging table and one merge that updates only the products that change (products_bulk_merge).
+Every statement here is built from IMPORT_COLUMNS and sku_key(). Measurements and the choices
+they led to: docs/performance.md.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+
+import psycopg
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models.expressions import Col
+from django.db.models.sql import Query
+
+from products.columns import IMPORT_COLUMN_NAMES, IMPORT_COLUMNS
+from products.events import product_event_columns_sql, product_event_data_from_row
+from products.models import Product, sku_key
+from products.services import products_announce
+from webhooks import events, selectors
+
+TABLE = Product._meta.db_table
+STAGING_TABLE = "import_staging"
+# Rows of SKUs an earlier batch of the file had come with their line in the file; the others
+# without it (their lines arrive apart, as an array indexed by `position`, the COPY's order).
+STAGING_COLUMNS = ", ".join(
+    [*(f"{column.name} {column.sql_type}" for column in IMPORT_COLUMNS), "line integer", "position serial"]
+)
+# The values an import found in the products it changed, as row text, by product id: a SKU the
+# file repeats is counted as updated only if its last row leaves the product changed after all.
+ORIGINALS_TABLE = "import_originals"
+# An import that changed more than this share of the products refreshes their statistics.
+STALE_STATISTICS_SHARE = 0.1
+# What a new product gets from the file; the other columns take their database defaults.
+NEW_COLUMNS = ", ".join(IMPORT_COLUMN_NAMES)
+
+
+def _compiled(expression) -> str:
+    sql, _params = expression.as_sql(Query(Product).get_compiler(connection=connection), connection)
+    return sql
+
+
+@cache
+def _key(alias: str | None) -> str:
+    """sku_key() of `alias`'s SKU as SQL: the unique index's expression, which batches also sort
+    by, so that concurrent imports lock keys in the same sequence."""
+    return _compiled(sku_key(Col(alias, Product._meta.get_field("sku"))))
+
+
+@cache
+def _conflict_target() -> str:
+    """The unique index as ON CONFLICT's inference wants it: (expression) COLLATE collation."""
+    key = sku_key(Col(None, Product._meta.get_field("sku")))
+    return f"({_compiled(key.get_source_expressions()[0])}) COLLATE {connection.ops.quote_name(key.collation)}"
+
+
+@dataclass(frozen=True)
+class MergeResult:
+    """What a merged batch did to the catalogue, row by staged row: each one created a product,
+    updated or left unchanged an existing one, or was superseded by a later row of its SKU."""
+
+    created: int
+    updated: int
+    unchanged: int
+    duplicates: int
+    # Only when someone listens for them: the created and the changed products, as rows of
+    # product_event_columns_sql() (turned into dicts 1,000 at a time, as they are announced).
+    created_products: list[tuple] | None = None
+    changed_products: list[tuple] | None = None
+
+
+def products_bulk_start() -> datetime:
+    """Prepare this connection for an import's merges; returns when the import started (the
+    products it creates are created later)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {ORIGINALS_TABLE} (product_id bigint PRIMARY KEY, original text);"
+            f" TRUNCATE {ORIGINALS_TABLE}"
+        )
+        cursor.execute("SELECT now()")
+        return cursor.fetchone()[0]
+
+
+def products_bulk_append(*, payload: bytes) -> bool:
+    """COPY products whose SKUs should all be new straight into the catalogue; False, with
+    nothing written, when one exists after all (then the caller merges them instead). It runs
+    in a savepoint, so a failure leaves the caller's transaction usable."""
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            with cursor.cursor.copy(f"COPY {TABLE} ({NEW_COLUMNS}) FROM STDIN") as copy:
+                copy.write(payload)
+    except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
+        # Created meanwhile by a concurrent import or a staff member, or a key that only
+        # PostgreSQL's lower() makes equal to one from an earlier batch.
+        return False
+    return True
+
+
+def products_bulk_merge(
+    *, firsts: bytes, first_lines: str, repeats: bytes, columns: set[str], with_products: bool, since: datetime
+) -> MergeResult:
+    """Upsert one batch; the last row of a SKU (any case) wins. `firsts` are rows of SKUs new to
+    the file, as products_bulk_append() takes them, with their lines apart (one per line of
+    text); `repeats` rows of SKUs an earlier batch had, each followed by its line. `since` is
+    products_bulk_start()'s answer for this import.
+
+    `columns` are the columns the file has: a file without `price` keeps prices. Products whose
+    values would not change are not written (no new row version, no `updated_at` bump, no
+    product.updated event). `active` is never written by an import.
+    """
+    fields = [column.name for column in IMPORT_COLUMNS if column.required or column.name in columns]
+    with connection.cursor() as cursor:
+        cursor.execute(  # one round trip
+            "SET LOCAL work_mem = '64MB';"  # sort a batch in memory, not on disk
+            f" CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} ({STAGING_COLUMNS});"
+            f" TRUNCATE {STAGING_TABLE} RESTART IDENTITY"
+        )
+        with cursor.cursor.copy(f"COPY {STAGING_TABLE} ({NEW_COLUMNS}) FROM STDIN") as copy:
+            copy.write(firsts)
+        with cursor.cursor.copy(f"COPY {STAGING_TABLE} ({NEW_COLUMNS}, line) FROM STDIN") as copy:
+            copy.write(repeats)
+        params = {"since": since, "first_lines": "{" + first_lines.replace("\n", ",") + "}"}
+        try:
+            with transaction.atomic():
+                cursor.execute(_split_merge_sql(fields, with_products), params)
+                rows = cursor.fetchall()
+        except (IntegrityError, OperationalError):
+            # Another import created one of our new SKUs since we looked (unique violation) or
+            # locked our rows in another order (deadlock): the single ON CONFLICT statement,
+            # which locks in key order, handles both.
+            cursor.execute(_upsert_sql(fields, with_products), params)
+            rows = cursor.fetchall()
+    counts = dict(zip(("created", "updated", "unchanged", "duplicates"), rows[0][:4]))
+    if not with_products:
+        return MergeResult(**counts)
+    products = [row[4:] for row in rows if row[4] is not None]  # the event data, then `inserted`
+    created = [row[:-1] for row in products if row[-1]]
+    changed = [row[:-1] for row in products if not row[-1]]
+    return MergeResult(**counts, created_products=created, changed_products=changed)
+
+
+def _latest_rows_sql() -> str:
+    """The batch with one row per key, the file's last; DISTINCT ON collapses duplicates (an
+    ON CONFLICT may touch a row only once) and sorts by key, so rows are locked in key order."""
+    key = _key(STAGING_TABLE)
+    return (
+        f"SELECT DISTINCT ON ({key}) {NEW_COLUMNS}, line IS NOT NULL AS repeat FROM {STAGING_TABLE}"
+        f" ORDER BY {key}, coalesce(line, (%(first_lines)s::int[])[position]) DESC"
+    )
+
+
+def _values_sql(fields: list[str], table: str) -> str:
+    return f"row({', '.join(f'{table}.{f}' for f in fields)})::text"
+
+
+def _changed_sql(fields: list[str], old: str, new: str) -> str:
+    return f"({', '.join(f'{old}.{f}' for f in fields)}) IS DISTINCT FROM ({', '.join(f'{new}.{f}' for f in fields)})"
+
+
+def _lookup_sql(fields: list[str]) -> str:
+    """Each key's last row with its product as stored (if any), whether that product was
+    created since the import started, and the values the import found in it if it changed it.
+    The values as row text only where the counting needs them (a repeat, or a change to
+    remember): turning every row into text would cost a re-import ~2 conversions per row."""
+    old = ", ".join(f"p.{f} AS old_{f}" for f in fields)
+    return f"""
+        batch AS MATERIALIZED (
+            SELECT looked.*,
+                   CASE WHEN product_id IS NOT NULL AND NOT ours AND original IS NULL AND (repeat OR changed)
+                        THEN row({", ".join(f"old_{f}" for f in fields)})::text END AS stored,
+                   CASE WHEN repeat AND product_id IS NOT NULL AND NOT ours
+                        THEN {_values_sql(fields, "looked")} END AS incoming
+            FROM (
+                SELECT latest.*, p.id AS product_id, p.id IS NOT NULL AND {_changed_sql(fields, "p", "latest")} AS changed,
+                       coalesce(p.created_at >= %(since)s, false) AS ours, o.original, {old}
+                FROM ({_latest_rows_sql()}) latest
+                LEFT JOIN LATERAL (
+                    SELECT p.id, p.created_at, {", ".join(fields)} FROM {TABLE} p WHERE {_key("p")} = {_key("latest")}
+                ) p ON true
+                LEFT JOIN {ORIGINALS_TABLE} o ON o.product_id = p.id
+            ) looked
+        )"""
+
+
+def _counts_sql(*, inserted: str = "product_id IS NULL", rewritten: str = "changed", written: str = "") -> str:
+    """Count each staged row once, and keep ORIGINALS_TABLE holding exactly the products the
+    import counts as updated. A repeated SKU's row is a duplicate; when its product existed
+    before the import, the SKU moves between updated and unchanged as its latest row differs
+    from the values the import found or not (`flips`). `inserted` and `rewritten` say of a row
+    of `batch` (joined with `written`) whether it created its product or changed it."""
+    return f"""
+        remembered AS (
+            INSERT INTO {ORIGINALS_TABLE} (product_id, original)
+            SELECT product_id, stored FROM batch WHERE changed AND NOT ours AND original IS NULL
+        ), forgotten AS (
+            DELETE FROM {ORIGINALS_TABLE} o USING batch b
+            WHERE o.product_id = b.product_id AND b.repeat AND NOT b.ours AND b.incoming = b.original
+        ), counted AS (
+            SELECT repeat, NOT repeat AND {inserted} AS created,
+                   NOT repeat AND NOT {inserted} AND {rewritten} AS updated,
+                   NOT repeat AND NOT {inserted} AND NOT {rewritten} AS unchanged,
+                   CASE WHEN repeat AND product_id IS NOT NULL AND NOT ours
+                        THEN (incoming <> coalesce(original, stored))::int - (original IS NOT NULL)::int
+                        ELSE 0 END AS flips
+            FROM batch {written}
+        ), counts AS (
+            SELECT count(*) FILTER (WHERE created) AS created,
+                   count(*) FILTER (WHERE updated) + coalesce(sum(flips), 0) AS updated,
+                   count(*) FILTER (WHERE unchanged) - coalesce(sum(flips), 0) AS unchanged,
+                   count(*) FILTER (WHERE repeat) + (SELECT count(*) FROM {STAGING_TABLE}) - count(*) AS duplicates
+            FROM counted
+        )"""
+
+
+def _split_merge_sql(fields: list[str], with_products: bool) -> str:
+    """The fast path: look every key up once, UPDATE the products that change, plain INSERT the
+    new ones. A plain INSERT skips ON CONFLICT's speculative insertion, and an UPDATE with a
+    WHERE does not lock unchanged rows, which ON CONFLICT DO UPDATE … WHERE does. The lookup
+    fetches the stored values too, so an unchanged product costs one index probe, not two."""
+    return f"""
+        WITH {_lookup_sql(fields)}, changed AS (
+            UPDATE {TABLE} p
+            SET {", ".join(f"{f} = b.{f}" for f in fields)}, updated_at = now()
+            FROM batch b
+            WHERE b.changed AND p.id = b.product_id AND {_changed_sql(fields, "p", "b")}
+            RETURNING p.*
+        ), created AS (
+            INSERT INTO {TABLE} ({NEW_COLUMNS}, active, created_at, updated_at)
+            SELECT {NEW_COLUMNS}, true, now(), now() FROM batch WHERE product_id IS NULL ORDER BY {_key("batch")}
+            RETURNING *
+        ), {_counts_sql()}
+        {_returning_sql(with_products)}
+    """
+
+
+def _upsert_sql(fields: list[str], with_products: bool) -> str:
+    """The fallback: one ON CONFLICT statement, counted from the same lookup (a key another
+    import created after the lookup is written as an update)."""
+    counts = _counts_sql(
+        inserted="coalesce(merged.inserted, false)",
+        rewritten="merged.id IS NOT NULL",
+        written=f"LEFT JOIN merged ON {_key('merged')} = {_key('batch')}",
+    )
+    return f"""
+        WITH {_lookup_sql(fields)}, merged AS (
+            INSERT INTO {TABLE} AS p ({NEW_COLUMNS}, active, created_at, updated_at)
+            SELECT {NEW_COLUMNS}, true, now(), now() FROM batch ORDER BY {_key("batch")}
+            ON CONFLICT ({_conflict_target()}) DO UPDATE
+            SET {", ".join(f"{f} = EXCLUDED.{f}" for f in fields)}, updated_at = now()
+            WHERE {_changed_sql(fields, "p", "EXCLUDED")}
+            RETURNING p.*, (xmax = 0) AS inserted
+        ), created AS (SELECT * FROM merged WHERE inserted), changed AS (SELECT * FROM merged WHERE NOT inserted),
+        {counts}
+        {_returning_sql(with_products)}
+    """
+
+
+def _returning_sql(with_products: bool) -> str:
+    if not with_products:
+        return "SELECT * FROM counts"
+    return (
+        "SELECT counts.*, products.* FROM counts LEFT JOIN ("
+        f" SELECT {product_event_columns_sql('created')}, true FROM created"
+        f" UNION ALL SELECT {product_event_columns_sql('changed')}, false FROM changed"
+        ") products ON true"
+    )
+
+
+def products_bulk_subscribed() -> set[str]:
+    """The product event types (created, updated) someone listens for: one query per batch."""
+    return selectors.event_types_subscribed(events.PRODUCT_CREATED, events.PRODUCT_UPDATED)
+
+
+def products_bulk_announce(*, result: MergeResult, subscribed: set[str]) -> None:
+    """Queue product.created / product.updated events for one merged batch, in its transaction."""
+    announced = ((events.PRODUCT_CREATED, result.created_products), (events.PRODUCT_UPDATED, result.changed_products))
+    for event_type, products in announced:
+        if products and event_type in subscribed:
+            products_announce(event_type, products, data=product_event_data_from_row)
+
+
+def products_bulk_analyze(*, changed: int) -> bool:
+    """Refresh the products table's statistics after an import that changed a large part of it
+    (more than STALE_STATISTICS_SHARE of the rows PostgreSQL last counted, or it never counted).
+    Autovacuum would do it later; until then the list's size estimate and the planner work from
+    the old row count. Returns whether it ran ANALYZE."""
+    if not changed:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [TABLE])
+        counted = cursor.fetchone()[0]
+        if counted > 0 and changed <= STALE_STATISTICS_SHARE * counted:
+            return False
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(TABLE)}")
+    return True
