@@ -1,9 +1,9 @@
 """Model permissions for the staff pages' dangerous actions.
 
-Staff status lets a user into the pages. Actions that destroy a whole catalogue or manage
-webhook endpoints (whose secrets they reveal) also need a Django model permission, granted in
-the admin; superusers have them all. Everything else (imports, product edits, test sends and
-redeliveries) stays open to every staff user.
+Staff status lets a user into the pages. Deleting the whole catalogue, and changing an existing
+webhook endpoint (its URL, its state, or its secret, which rotating reveals) also need a Django
+model permission, granted in the admin; superusers have them all. Everything else (imports,
+product edits, adding and deleting endpoints, test sends, redeliveries) stays open to staff.
 """
 
 from functools import wraps

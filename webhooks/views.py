@@ -28,7 +28,6 @@ def index(request: HttpRequest):
 
 
 @require_http_methods(["GET", "POST"])
-@staff_permission_required("webhooks.add_endpoint", action="add webhook endpoints")
 def endpoint_create(request: HttpRequest):
     form = EndpointForm(request.POST or None)
     if request.method == "POST":
@@ -77,7 +76,6 @@ def endpoint_detail(request: HttpRequest, pk: int):
 
 
 @require_POST
-@staff_permission_required("webhooks.delete_endpoint", action="delete webhook endpoints")
 def endpoint_delete(request: HttpRequest, pk: int):
     endpoint = get_object_or_404(Endpoint, pk=pk)
     services.endpoint_delete(endpoint=endpoint)
