@@ -7,6 +7,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django.views.decorators.vary import vary_on_headers
 from django_htmx.http import trigger_client_event
 
+from config.activity import activity_current
 from config.permissions import staff_permission_required
 from products import selectors, services
 from products.forms import ProductBulkForm, ProductFilterForm, ProductForm
@@ -48,10 +49,13 @@ def index(request):
     context = {"page": page, "filter_form": filter_form}
     if not full_page:
         return render(request, "products/_list.html", context)
+    # The top bar reads the pending delete-all anyway: read it once, for both.
+    activity = activity_current()
     context.update(
+        activity=activity,
         create_form=ProductForm(),
         catalogue_total=catalogue_total,
-        job=selectors.delete_all_job_pending(),
+        job=activity.delete_all,
         search_behind=selectors.product_search_is_behind(),
     )
     return render(request, "products/index.html", context)

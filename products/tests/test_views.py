@@ -176,6 +176,13 @@ def test_first_page_reads_the_catalogue_size_once(staff_client):
     assert "<strong>1 products</strong>" in body
 
 
+def test_page_reads_the_pending_delete_all_once(staff_client):
+    """The delete-all notice and the top bar's indicator share one read of the pending job."""
+    with CaptureQueriesContext(connection) as queries:
+        staff_client.get(reverse("products:index"))
+    assert sum('FROM "products_deletealljob"' in query["sql"] for query in queries.captured_queries) == 1
+
+
 def test_sort_links_toggle_the_order_and_keep_the_filters(staff_client):
     """A column header sorts ascending, then descending, from the first page, keeping the filters."""
     product_make("B-2", "Teak bench")
