@@ -142,7 +142,7 @@ redis_pid() {
   # The pid of the Redis this checkout started, while it runs; nothing otherwise.
   local pid
   pid=$(cat "$LOCAL/redis/redis.pid" 2>/dev/null) || return 0
-  if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q '^redis-server'; then
+  if [ -n "$pid" ] && tr '\0' ' ' 2>/dev/null <"/proc/$pid/cmdline" | grep -q '^redis-server'; then
     echo "$pid"
   fi
 }
