@@ -13,7 +13,7 @@ from urllib.parse import urlsplit, urlunsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def setup() -> None:
+def setup(*, migrate: bool = True) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     # Development settings (no SECRET_KEY needed); DEBUG itself is turned off below.
     os.environ.setdefault("DEBUG", "true")
@@ -33,7 +33,8 @@ def setup() -> None:
     # As in production: with DEBUG on, Django keeps every statement of a connection (up to
     # 9,000), and the webhook events an import emits would keep megabytes of JSON in memory.
     settings.DEBUG = False
-
+    if not migrate:  # a benchmark's child process, on the database its parent prepared
+        return
     with psycopg.connect(
         dbname="postgres", user=database["USER"], password=database["PASSWORD"] or None,
         host=database["HOST"], port=database["PORT"], autocommit=True,
