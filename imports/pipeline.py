@@ -109,10 +109,14 @@ class BatchCounts:
 class CatalogueWriter:
     """Writes an import's batches, and decides for each whether its new SKUs are appended.
 
-    The SKUs new to the import are COPYed straight in (products_bulk_append) until an append finds
-    one in the catalogue after all (a re-import, say); from then on they are merged. A batch is
-    merged whole while someone listens for product events, which the merge's RETURNING feeds.
-    The decision is taken here, batch by batch, so the parser never needs to hear of it.
+    The SKUs new to the import are COPYed straight in (products_bulk_append). When an append finds
+    one in the catalogue after all, its batch is merged instead, and so are the next batches'
+    until a merge finds most of its new SKUs really new: a re-import merges from its first
+    batch on, while a few clashes (a product made meanwhile, a SKU only PostgreSQL's lower()
+    makes equal to an earlier one) cost their own batch a merge only.
+    A batch is merged whole while someone listens for product events, which the merge's
+    RETURNING feeds. The decision is taken here, batch by batch, so the parser never needs to
+    hear of it.
     """
 
     def __init__(self, *, columns: set[str]):
@@ -153,6 +157,8 @@ class CatalogueWriter:
             )
             if subscribed:
                 products_bulk_announce(result=result, subscribed=subscribed)
+            elif firsts and append:  # merged because an append failed, or had failed before
+                self.appending = 2 * result.created > payloads.new_count
             counts.created += result.created
             counts.updated, counts.unchanged = result.updated, result.unchanged
             counts.duplicates += result.duplicates
