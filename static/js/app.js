@@ -13,9 +13,10 @@
     setTimeout(() => toast.remove(), TOAST_MS);
   }
 
-  // A server response sends `HX-Trigger: {"toast": {"message": "...", "level": "success"}}`.
+  // A server response sends `HX-Trigger: {"toast": {"message": "...", "level": "success"}}`,
+  // or `{"toast": {"toasts": [...]}}` for several at once (a header names each event once).
   document.addEventListener("toast", (event) => {
-    showToast(event.detail.message, event.detail.level);
+    (event.detail.toasts || [event.detail]).forEach((toast) => showToast(toast.message, toast.level));
   });
 
   document.addEventListener("DOMContentLoaded", () => {
