@@ -79,5 +79,16 @@
     }
   });
 
+  // A fragment that refreshes itself (the delivery log) keeps the panels the reader opened:
+  // <details> with an id stay open across the swap.
+  let openPanels = [];
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    openPanels = Array.from(event.detail.target.querySelectorAll("details[id][open]"), (panel) => panel.id);
+  });
+  document.addEventListener("htmx:afterSwap", () => {
+    openPanels.forEach((id) => document.getElementById(id)?.setAttribute("open", ""));
+    openPanels = [];
+  });
+
   window.showToast = showToast;
 })();
