@@ -17,7 +17,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from webhooks.events import WEBHOOK_TEST
+from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED, WEBHOOK_TEST
 from webhooks.http import Outcome, http_post
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event, secret_generate
 from webhooks.signing import signature_headers
@@ -32,6 +32,9 @@ MAX_RETRY_AFTER_SECONDS = 24 * 3600
 REQUEUE_AFTER = timedelta(minutes=10)
 SWEEP_BATCH = 500
 RETRY_AFTER_STATUSES = {429, 503}
+# Deliveries of these to one endpoint are sent one at a time, in the order they were queued, so
+# that a receiver learns of a product's changes in the order they happened.
+ORDERED_EVENT_TYPES = (PRODUCT_CREATED, PRODUCT_UPDATED, PRODUCT_DELETED)
 # A transaction that queues more deliveries than this (an import's batch) leaves sending their
 # tasks to a worker: one message on commit instead of hundreds, each a round trip to the broker.
 ENQUEUE_DIRECT_MAX = 10
@@ -305,9 +308,11 @@ def delivery_send(*, delivery_id: int) -> bool:
         return False
     if not delivery.endpoint.enabled:
         _delivery_fail(delivery, "Not sent: the endpoint is disabled.")
+        _delivery_successor_enqueue(delivery)
         return False
     if delivery.attempts >= _attempts_allowed(delivery):
         _delivery_fail(delivery, "The last attempt was interrupted before its outcome was recorded.")
+        _delivery_successor_enqueue(delivery)
         return False
     attempted_at = timezone.now()
     paused_until = delivery.endpoint.paused_until
@@ -317,6 +322,8 @@ def delivery_send(*, delivery_id: int) -> bool:
         Delivery.objects.filter(pk=delivery.pk).update(
             next_attempt_at=paused_until + timedelta(seconds=1), locked_until=None, queued_at=None
         )
+        return False
+    if _delivery_waits(delivery):
         return False
     delivery.attempts += 1
     Delivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts)
@@ -329,4 +336,43 @@ def delivery_send(*, delivery_id: int) -> bool:
         timeout=settings.WEBHOOKS_TIMEOUT_SECONDS,
     )
     _delivery_record(delivery, outcome, attempted_at)
+    _delivery_successor_enqueue(delivery)
     return True
+
+
+def _deliveries_earlier(delivery: Delivery):
+    return Delivery.objects.filter(
+        endpoint_id=delivery.endpoint_id, status=Delivery.Status.PENDING, pk__lt=delivery.pk,
+        event__type__in=ORDERED_EVENT_TYPES,
+    )
+
+
+def _delivery_waits(delivery: Delivery) -> bool:
+    """Whether a claimed delivery of an ORDERED_EVENT_TYPES event must wait for an earlier one
+    to the same endpoint, still pending (under way, or waiting for its retry); if so it is given
+    back, and that one's worker enqueues it when it has finished (_delivery_successor_enqueue).
+    Checked again once given back: the earlier one may have finished in between, and its worker
+    found this one still claimed."""
+    if delivery.event.type not in ORDERED_EVENT_TYPES or not _deliveries_earlier(delivery).exists():
+        return False
+    Delivery.objects.filter(pk=delivery.pk).update(locked_until=None)
+    return _deliveries_earlier(delivery).exists() or _delivery_claim(delivery.pk) is None
+
+
+def _delivery_successor_enqueue(delivery: Delivery) -> None:
+    """Once a delivery has finished, enqueue the next pending one that may have waited for it."""
+    if delivery.event.type not in ORDERED_EVENT_TYPES:
+        return
+    if Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).exists():
+        return  # it waits for a retry, and the later ones for it
+    successor = (
+        Delivery.objects.filter(
+            endpoint_id=delivery.endpoint_id, status=Delivery.Status.PENDING, pk__gt=delivery.pk,
+            event__type__in=ORDERED_EVENT_TYPES,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if successor is not None:
+        transaction.on_commit(lambda: _deliveries_enqueue([successor]))
