@@ -45,7 +45,8 @@ class SkuRouter:
 
     The SKUs already seen are kept as their 64-bit hashes in an open-addressing table (8 MiB for
     the first 512k SKUs, doubling after): exact, so the import can count a repeated SKU as a
-    duplicate, at a fraction of what a set of strings would hold in memory.
+    duplicate, at a fraction of what a set of strings would hold in memory. With `events` it
+    also renders what announcing the new rows takes (Payloads.new_with_ids, new_events).
     """
 
     SLOTS = 1 << 20
