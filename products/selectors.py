@@ -259,7 +259,9 @@ def _matching_ids(*, filters: ProductFilters, backlog: list[tuple[int, int]], **
     if not backlog:
         return matches
     unindexed = _unindexed_filter(filters=filters, backlog=backlog)
-    return matches.union(unindexed.annotate(match_id=F("id")).filter(**bounds).values_list("match_id", flat=True), all=True)
+    unindexed = unindexed.annotate(match_id=F("id")).filter(**bounds).values_list("match_id", flat=True)
+    # Unordered parts (not by the models' default order): a LIMIT on the union then stops both early.
+    return matches.order_by().union(unindexed.order_by(), all=True)
 
 
 def _sorted_by_id(matches: QuerySet, *, backlog: list[tuple[int, int]], descending: bool = False) -> QuerySet:
