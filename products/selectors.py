@@ -203,8 +203,8 @@ def _unindexed_filter(*, filters: ProductFilters, backlog: list[tuple[int, int]]
         stems = _description_stems(filters.description)
         if not stems:
             return products.none()  # stop words only: the search rows match nothing either
-        # to_tsvector() costs ~25 µs a description; a LIKE that every match passes skips most
-        # rows before it. English stemming rewrites only a stem's last letter ("happy" is
+        # to_tsvector() is costly (docs/performance.md); a LIKE that every match passes skips
+        # most rows before it. English stemming rewrites only a stem's last letter ("happy" is
         # "happi", "possibility" "possibl"), but for "dying", "lying" and "tying" ("die"...).
         products = products.alias(description_lowered=Lower("description"))
         for stem in stems:

@@ -209,3 +209,35 @@ def test_a_finished_import_is_found_by_every_filter_before_its_catch_up_and_afte
 
     assert ProductSearch.objects.count() == 2
     assert [listed(**case) for case in cases] == before
+
+
+def test_pages_past_the_count_cap_are_the_same_before_the_catch_up_as_after_it(monkeypatch):
+    """Every page of a filter with more matches than the cap, in the list and the API, with the backlog's products read from the products table."""
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 3)
+    for number in range(4):
+        product_make(f"OLD-{number}", "Oak chair")
+    import_write(*((f"IMP-{number}", "Oak chair", "") for number in range(5)))
+    product_make("NEW-1", "Oak chair")
+
+    def pages() -> tuple[list, list]:
+        found = ProductFilters(name="chair")
+        listed_pages = [
+            [p.sku for p in selectors.product_page(filters=found, number=number, per_page=2).products]
+            for number in range(1, 7)
+        ]
+        keyset_pages, after = [], None
+        while True:
+            page = selectors.product_keyset_page(filters=found, per_page=2, after=after)
+            keyset_pages.append([p.sku for p in page.products])
+            if not page.has_more:
+                break
+            after = page.products[-1].pk
+        return listed_pages, keyset_pages
+
+    before = pages()
+    search.product_search_catch_up()
+    assert pages() == before
+    assert [sku for page in before[1] for sku in page] == [
+        *(f"OLD-{number}" for number in range(4)), *(f"IMP-{number}" for number in range(5)), "NEW-1"
+    ]
+    assert before[0] == before[1] + [[]]
