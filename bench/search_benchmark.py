@@ -30,6 +30,8 @@ from import_benchmark import bare_copy_seconds, ensure_file, truncate_products
 BENCH_DIR = Path(__file__).resolve().parent
 MARKER_NAME = "Zyzzyva Benchmark Marker"
 GOAL = 10  # issue #12: the last product findable within 10x the bare COPY
+# Redis database of this benchmark's worker and tasks: none that another worker reads.
+BROKER_DATABASE = 13
 
 
 def marked_copy(path: Path, directory: Path) -> Path:
@@ -49,6 +51,7 @@ def marked_copy(path: Path, directory: Path) -> Path:
 def worker_start(env: dict) -> subprocess.Popen:
     from config.celery import app
 
+    app.control.purge()  # messages of jobs an earlier run emptied away
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "config", "worker", "--loglevel", "WARNING", "--concurrency", "2"],
         cwd=BENCH_DIR.parent, env=env, start_new_session=True,
@@ -110,7 +113,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="runs; each line is one, the last the medians")
     parser.add_argument("--poll", type=float, default=0.25, help="seconds between two queries of the filter")
     args = parser.parse_args()
-    _django.setup()
+    _django.setup(broker_database=BROKER_DATABASE)
     from django.conf import settings
 
     directory = Path(tempfile.mkdtemp(prefix="search-bench-"))
