@@ -29,6 +29,7 @@ from products.bulk import (
     products_bulk_subscribed,
 )
 from products.locks import catalogue_shared_lock
+from products.search import product_search_backlog_extend, product_search_backlog_start
 from webhooks.events import PRODUCT_CREATED
 
 # A batch is one transaction; the parser process's memory grows with it (docs/performance.md).
@@ -69,11 +70,14 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
         job.save(update_fields=["warnings", *PROGRESS_FIELDS])
         writer = CatalogueWriter(columns=set(header.columns))
         cancelled = False
+        unindexed_after = product_search_backlog_start()
         with catalogue_shared_lock():
             for batch, payloads in parser.batches():
                 with transaction.atomic():
                     _commit_without_flush()
                     counts = writer.write(payloads)
+                    # The filters find the batch's new products from its commit on.
+                    unindexed_after = product_search_backlog_extend(after_id=unindexed_after)
                     error_log.add(batch.errors)
                     _count(job, batch, counts=counts, errors=len(batch.errors))
                     job.save(update_fields=PROGRESS_FIELDS)

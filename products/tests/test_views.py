@@ -149,11 +149,12 @@ SEARCH_BEHIND = "Search is catching up with the latest import"
 
 
 def test_search_notice_shows_while_search_is_behind_and_goes_when_it_caught_up(staff_client):
-    """The list says search is behind and polls; once caught up the notice, its polling, goes and the list reloads."""
+    """The list says search is behind, what it may miss, and polls; once caught up the notice, its polling, goes and the list reloads."""
     Product.objects.create(sku="NEW-1", name="Pine bench")  # as an import writes it
     search.product_search_catch_up_soon()
     body = staff_client.get(reverse("products:index")).content.decode()
     assert SEARCH_BEHIND in body and 'hx-trigger="every 3s"' in body
+    assert "products it changed may still be found by their earlier SKU, name or description" in body
     response = staff_client.get(reverse("products:search_status"), headers=HTMX)
     assert SEARCH_BEHIND in response.content.decode() and "HX-Trigger" not in response
 
