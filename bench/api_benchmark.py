@@ -1,6 +1,7 @@
 """The JSON API at scale: the products list per filter, and the CSV export against a bare COPY.
 
     flock /tmp/bench.lock .venv/bin/python bench/api_benchmark.py [--products 1000000] [--runs 20] [--export-runs 3]
+        [--no-load]
 
 It works in the benchmark database (`<DATABASE_URL's name>_bench`, see _django.py) and loads
 the generated products as bench/product_list_benchmark.py does (emptying its product table).
@@ -143,7 +144,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--products", "--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--export-runs", type=int, default=3)
+    parser.add_argument("--export-runs", type=int, default=3, help="0 skips the export")
+    parser.add_argument("--no-load", action="store_true", help="time the products already loaded")
     parser.add_argument("--child", choices=["api", "copy"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     web_stack.web_environment()
@@ -152,11 +154,13 @@ def main() -> None:
     if args.child:
         print(json.dumps(child_export(args.child)))
         return
-    print(f"Loading {args.products:,} products ...", flush=True)
-    load(args.products)
+    if not args.no_load:
+        print(f"Loading {args.products:,} products ...", flush=True)
+        load(args.products)
     with web_stack.gunicorn() as base:
         time_list(base, args.runs)
-    time_export(args.export_runs)
+    if args.export_runs:
+        time_export(args.export_runs)
 
 
 if __name__ == "__main__":

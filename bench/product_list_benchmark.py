@@ -75,7 +75,7 @@ def load(rows: int) -> None:
 
 def time_pages(base: str, runs: int, products: int) -> None:
     session = web_stack.staff_session()
-    print(f"\nList page over HTTP (gunicorn, 3 workers, DEBUG off), {runs} requests per case after 3, ms")
+    print(f"\nList page over HTTP (gunicorn, 3 workers, DEBUG off), {runs} requests per case after {web_stack.WARM_UP_REQUESTS}, ms")
     print(f"{'case':<38} {'median':>8} {'p95':>8}  shows")
     for label, query in cases(products):
         timings, response = web_stack.timed_runs(session, f"{base}/products/{query}", runs)

@@ -64,7 +64,7 @@ def main() -> None:
 
     from imports.models import ImportJob
     from products.models import ProductSearchCatchUp
-    from imports.services import import_job_create
+    from imports.services import import_job_create, import_job_enqueue
     from webhooks.services import endpoint_create
 
     path = ensure_file(args.rows)
@@ -76,11 +76,13 @@ def main() -> None:
     endpoint = endpoint_create(url="http://127.0.0.1:9/", description="bench", event_types=["upload.completed"])
     session = web_stack.staff_session()
     with web_stack.gunicorn() as base, web_stack.celery_worker():
-        for _ in range(3):  # the workers' first requests import the views
-            web_stack.timed_get(session, f"{base}/products/")
         with open(path, "rb") as handle:
-            job = import_job_create(file=File(handle, name=path.name), name=path.name, user=None)
+            job = import_job_create(file=File(handle, name=path.name), name=path.name, user=None, enqueue=False)
         cases = pages(job.pk, endpoint.pk)
+        for _, page, headers in cases:  # every worker has served every page once (see web_stack)
+            for _ in range(web_stack.WARM_UP_REQUESTS):
+                web_stack.timed_get(session, base + page, headers=headers)
+        import_job_enqueue(job=job)
         while ImportJob.objects.filter(pk=job.pk, started_at__isnull=True).exists():
             time.sleep(0.05)
         during, job_seconds = time_during(session, base, cases, job)

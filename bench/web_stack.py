@@ -17,6 +17,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
+# Untimed requests per case first: gunicorn hands each to any of its workers, and a worker's
+# first request of a page imports and compiles what the page needs.
+WARM_UP_REQUESTS = 9
 
 
 def web_environment() -> None:
@@ -128,8 +131,8 @@ def timed_get(session, url: str, **kwargs) -> tuple[float, object]:
 
 
 def timed_runs(session, url: str, runs: int, **kwargs) -> tuple[list[float], object]:
-    """`runs` GETs after three that warm every worker's caches; their times and the last response."""
-    for _ in range(3):
+    """`runs` GETs after a few that warm every worker; their times and the last response."""
+    for _ in range(WARM_UP_REQUESTS):
         timed_get(session, url, **kwargs)
     timings, response = [], None
     for _ in range(runs):
