@@ -80,6 +80,9 @@ def activity_indicator(request: HttpRequest):
         toasts.append(_import_toast(job, page))
     if job := _shown(request, DeleteAllJob, "delete_all"):
         toasts.append(_delete_all_toast(job, page))
-    for toast in filter(None, toasts):
-        trigger_client_event(response, "toast", toast)
+    toasts = [toast for toast in toasts if toast]
+    if len(toasts) == 1:
+        trigger_client_event(response, "toast", toasts[0])
+    elif toasts:  # HX-Trigger holds one value per event name
+        trigger_client_event(response, "toast", {"toasts": toasts})
     return response

@@ -117,6 +117,12 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+# A database host that takes the connection but never answers (a failed-over or overloaded
+# server, a black-holed route) would hold a request, a worker or /readyz for the OS's TCP
+# timeout, minutes; libpq gives up on the whole connection set-up after this many seconds.
+DATABASES["default"].setdefault("OPTIONS", {})["connect_timeout"] = int(
+    os.environ.get("DATABASE_CONNECT_TIMEOUT", "5")
+)
 # A worker machine that vanishes sends no FIN: PostgreSQL would keep its sessions, and the import
 # locks they hold (imports.services), until the OS gives up on them, two hours by default. These
 # make it drop a silent client within about half a minute, whether idle (keepalives), running a

@@ -1,11 +1,15 @@
 """Thin Celery entry points; the schedule and idempotency live in webhooks.services."""
 
+import logging
 from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
+from django.db import DatabaseError
 
 from webhooks import services
+
+logger = logging.getLogger(__name__)
 
 
 @shared_task(ignore_result=True, time_limit=120)
@@ -16,7 +20,10 @@ def delivery_send(delivery_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def delivery_sweep() -> None:
-    services.delivery_sweep()
+    try:
+        services.delivery_sweep()
+    except DatabaseError as error:  # down or restarting: beat runs the next sweep soon
+        logger.warning("Webhook delivery sweep skipped: %s", error)
 
 
 @shared_task(ignore_result=True)

@@ -61,6 +61,25 @@ def test_poll_after_the_import_ended_toasts_unless_the_page_shows_it(staff_clien
     assert toast == ({"message": "Import of “spring.csv”: completed with errors.", "level": "warning"} if toasts else None)
 
 
+@pytest.mark.django_db
+def test_poll_that_finds_an_import_and_a_delete_all_ended_toasts_both(staff_client, staff_user):
+    """Both jobs shown by the indicator ended before the same poll: neither outcome is lost."""
+    job = running_import(status=ImportJob.Status.COMPLETED)
+    delete_all = DeleteAllJob.objects.create(
+        requested_by=staff_user, status=DeleteAllJob.Status.SUCCEEDED, deleted_count=1200, finished_at=timezone.now()
+    )
+    response = staff_client.get(
+        reverse("activity"), {"import": job.pk, "delete_all": delete_all.pk},
+        headers={**HTMX, "HX-Current-URL": "http://testserver/webhooks/"},
+    )  # fmt: skip
+    assert json.loads(response["HX-Trigger"])["toast"] == {
+        "toasts": [
+            {"message": "Import of “spring.csv”: completed.", "level": "success"},
+            {"message": "Deleted all products (1,200).", "level": "success"},
+        ]
+    }
+
+
 @pytest.mark.django_db(transaction=True)
 def test_indicator_follows_the_job_and_toasts_its_end_on_another_page(staff_page):
     """On the webhooks page the indicator shows the import; when it ends a toast says so and the indicator goes."""
@@ -75,3 +94,18 @@ def test_indicator_follows_the_job_and_toasts_its_end_on_another_page(staff_page
     expect(indicator).to_be_hidden()
     indicator.page.get_by_role("link", name="Imports").click()
     expect(staff_page.get_by_role("heading", level=1)).to_have_text("Imports")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_and_a_delete_all_ending_together_both_toast(staff_page, staff_user):
+    """The browser shows both outcomes when one poll finds both jobs ended."""
+    job = running_import()
+    delete_all = DeleteAllJob.objects.create(requested_by=staff_user)
+    staff_page.goto("/webhooks/")
+    expect(staff_page.locator("[data-activity=import]")).to_have_text("Importing 42%")
+    DeleteAllJob.objects.filter(pk=delete_all.pk).update(
+        status=DeleteAllJob.Status.SUCCEEDED, deleted_count=3, finished_at=timezone.now()
+    )
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.COMPLETED, finished_at=timezone.now())
+    expect(staff_page.locator("#toasts")).to_contain_text("Import of “spring.csv”: completed.")
+    expect(staff_page.locator("#toasts")).to_contain_text("Deleted all products (3).")

@@ -5,6 +5,7 @@ main journeys in Chromium. Whatever works only in development fails here."""
 import os
 import re
 import secrets
+import socket
 import ssl
 import subprocess
 import sys
@@ -213,6 +214,22 @@ def test_without_debug_the_development_secret_key_is_refused():
     result = manage("check", env=env)
     assert result.returncode != 0
     assert "SECRET_KEY must be set when DEBUG is off." in result.stderr
+
+
+def test_a_database_that_never_answers_fails_the_connection_instead_of_hanging():
+    """A server that takes the TCP connection and then says nothing (the kernel completes the
+    handshake of a socket nobody accepts on) ends in libpq's timeout after DATABASE_CONNECT_TIMEOUT."""
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        env = production_environment(
+            DATABASE_URL=f"postgres://importer@127.0.0.1:{port}/importer", DATABASE_CONNECT_TIMEOUT="2"
+        )
+        code = "from django.db import connection; connection.ensure_connection()"
+        result = manage("shell", "--no-imports", "-c", code, env=env)
+    assert result.returncode != 0
+    assert "timeout expired" in result.stderr
 
 
 @pytest.mark.django_db

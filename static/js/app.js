@@ -13,9 +13,10 @@
     setTimeout(() => toast.remove(), TOAST_MS);
   }
 
-  // A server response sends `HX-Trigger: {"toast": {"message": "...", "level": "success"}}`.
+  // A server response sends `HX-Trigger: {"toast": {"message": "...", "level": "success"}}`,
+  // or `{"toast": {"toasts": [...]}}` for several at once (a header names each event once).
   document.addEventListener("toast", (event) => {
-    showToast(event.detail.message, event.detail.level);
+    (event.detail.toasts || [event.detail]).forEach((toast) => showToast(toast.message, toast.level));
   });
 
   document.addEventListener("DOMContentLoaded", () => {
@@ -76,6 +77,17 @@
       window.getSelection().selectAllChildren(source);
       showToast("Could not copy: the text is selected, press Ctrl+C.", "warning");
     }
+  });
+
+  // A fragment that refreshes itself (the delivery log) keeps the panels the reader opened:
+  // <details> with an id stay open across the swap.
+  let openPanels = [];
+  document.addEventListener("htmx:beforeSwap", (event) => {
+    openPanels = Array.from(event.detail.target.querySelectorAll("details[id][open]"), (panel) => panel.id);
+  });
+  document.addEventListener("htmx:afterSwap", () => {
+    openPanels.forEach((id) => document.getElementById(id)?.setAttribute("open", ""));
+    openPanels = [];
   });
 
   window.showToast = showToast;

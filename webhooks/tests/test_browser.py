@@ -3,10 +3,11 @@
 import re
 
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
-from webhooks.models import Endpoint
-from webhooks.tests.factories import endpoint_make
+from webhooks.models import DeliveryAttempt, Endpoint
+from webhooks.tests.factories import delivery_failed_once_make, endpoint_make
 from webhooks.tests.receiver import Reply
 
 
@@ -42,3 +43,17 @@ def test_test_button_shows_a_refused_connection(staff_page, celery_worker, close
     staff_page.goto(endpoint.get_absolute_url())
     staff_page.get_by_role("button", name="Test").click()
     expect(staff_page.locator("#test-result")).to_contain_text("Connection refused")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_delivery_log_refresh_keeps_an_open_attempts_panel_open(staff_page, receiver):
+    """The log of a pending delivery refreshes every few seconds; the panel the reader opened stays open."""
+    delivery = delivery_failed_once_make(receiver=receiver)
+    staff_page.goto(delivery.endpoint.get_absolute_url())
+    row = staff_page.locator(f"#delivery-{delivery.pk}")
+    row.get_by_text("All attempts").click()
+    expect(row.locator("details")).to_have_attribute("open", "")
+    DeliveryAttempt.objects.create(delivery=delivery, attempted_at=timezone.now(), status_code=502, response_ms=7)
+    expect(row.locator("[data-attempts]")).to_have_text("2")  # the log was swapped in again
+    expect(row.locator("details")).to_have_attribute("open", "")
+    expect(row.locator(".attempts li")).to_have_count(2)
