@@ -22,9 +22,15 @@ import web_stack
 from generated_products import generated_products_sql
 
 
+def newest_sku_term(products: int) -> str:
+    """A SKU term that 100,000 of the newest products match (sku-009 at 1M: SKU-00900000 to
+    SKU-00999999, all but the last product)."""
+    return f"sku-{(products - 1) // 100_000:03d}"
+
+
 def cases(products: int) -> list[tuple[str, str]]:
     """The list's cases; the SKU terms are derived from the catalogue's size (SKU-00000001 on)."""
-    newest = f"sku-{(products - 1) // 100_000:03d}"  # the 100,000 SKUs before the last block
+    newest = newest_sku_term(products)
     return [
         ("first page", ""),
         ("page 2,000", "?page=2000"),
