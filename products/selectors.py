@@ -24,7 +24,7 @@ from products.models import (
 # the list says "10,000+" and pages on with "Next".
 FILTERED_COUNT_CAP = 10_000
 # An exact count(*) of a million rows takes ~60 ms; above this size the unfiltered list shows
-# PostgreSQL's own estimate (kept current by autovacuum's ANALYZE) as "about N".
+# an estimate from PostgreSQL's statistics as "about N" (product_catalogue_total).
 EXACT_COUNT_BELOW = 100_000
 # Listing a broad filter in id order walks the primary key until the page is full, but no
 # further than this many ids (~30 ms); past that the matches are fetched and sorted instead.
@@ -281,13 +281,27 @@ def product_search_is_behind() -> bool:
 
 
 def product_catalogue_total() -> Total:
-    """How many products there are: exact for small catalogues, PostgreSQL's estimate for big ones."""
+    """How many products there are: exact for small catalogues, an estimate for big ones.
+
+    The estimate is PostgreSQL's rows per page at its last ANALYZE times the table's pages now,
+    as its planner scales it, so it follows an import that grows the table before statistics
+    are refreshed. Where the statistics say small, a count capped at EXACT_COUNT_BELOW decides:
+    stale statistics never make the list count millions of rows.
+    """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [Product._meta.db_table])
-        estimate = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT reltuples, relpages, pg_relation_size(oid) / current_setting('block_size')::int"
+            " FROM pg_class WHERE oid = %s::regclass",
+            [Product._meta.db_table],
+        )
+        counted_rows, counted_pages, pages = cursor.fetchone()
+    estimate = round(counted_rows / counted_pages * pages) if counted_rows > 0 and counted_pages > 0 else 0
     if estimate >= EXACT_COUNT_BELOW:
         return Total(value=estimate, kind="about")
-    return Total(value=Product.objects.count(), kind="exact")
+    counted = Product.objects.order_by()[: EXACT_COUNT_BELOW + 1].count()
+    if counted <= EXACT_COUNT_BELOW:
+        return Total(value=counted, kind="exact")
+    return Total(value=EXACT_COUNT_BELOW, kind="at_least")
 
 
 def _page_ids_past_the_cap(*, filters: ProductFilters, backlog, found_ids: list[int], offset: int, wanted: int):

@@ -177,6 +177,22 @@ def test_first_page_reads_the_catalogue_size_once(staff_client):
     assert "<strong>1 products</strong>" in body
 
 
+@pytest.mark.parametrize(
+    ("query", "headers", "counts"),
+    [({}, HTMX, 1), ({"page": "2"}, HTMX, 1), ({"name": "stool"}, {}, 1), ({"name": "stool"}, HTMX, 0),
+     ({"active": "no"}, HTMX, 0)],
+)
+def test_a_list_request_counts_at_most_once(staff_client, query, headers, counts):
+    """A list request counts the catalogue at most once: for the unfiltered list or the full
+    page's delete-all dialog; a filtered fragment not at all (its capped matches are its count)."""
+    product_make("ABC-1", "Oak Stool")
+    with CaptureQueriesContext(connection) as queries:
+        assert staff_client.get(reverse("products:index"), query, headers=headers).status_code == 200
+    sqls = [query["sql"].upper() for query in queries.captured_queries]
+    assert sum("COUNT(" in sql for sql in sqls) == counts
+    assert sum("RELTUPLES" in sql for sql in sqls) == counts
+
+
 def test_page_reads_the_pending_delete_all_once(staff_client):
     """The delete-all notice and the top bar's indicator share one read of the pending job."""
     with CaptureQueriesContext(connection) as queries:
