@@ -152,7 +152,8 @@ def truncate_products() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE products_product, products_productsearch, imports_importrowerror, imports_importjob"
+            "TRUNCATE products_product, products_productsearch, products_productsearchbacklog,"
+            " products_productsearchcatchup, imports_importrowerror, imports_importjob"
         )
 
 

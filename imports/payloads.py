@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from imports.parsing import Batch
-from products.columns import IMPORT_COLUMNS, NULL
+from products.columns import IMPORT_COLUMNS, NULL, copy_text_id_template
+from products.events import product_event_templates
 
 PRODUCT_FIELDS = itemgetter(*range(len(IMPORT_COLUMNS)))  # of a parser's row: without its line
 LINE = itemgetter(len(IMPORT_COLUMNS))
@@ -22,13 +23,19 @@ class Payloads:
     """One batch's valid rows, the last of each SKU, as COPY text: `new` for products_bulk_append()
     (SKUs the file has not had before, with their lines apart in case they are merged after all),
     `merge` for products_bulk_merge() (SKUs an earlier batch had: each row supersedes one).
-    `duplicates` counts the batch's rows superseded by a later row of the same batch."""
+    `duplicates` counts the batch's rows superseded by a later row of the same batch.
+
+    Rendered only for an import whose new products are announced: `new_with_ids`, `new` with
+    a %s for each row's id (copy_text_id_template), and `new_events`, their product.created
+    event data (product_event_templates)."""
 
     new: bytes
     new_count: int
     new_lines: str  # of the rows in `new`, in the same order, one per line: a compact str, not a list
     merge: bytes
     duplicates: int
+    new_with_ids: bytes | None = None
+    new_events: list[str] | None = None
 
 
 class SkuRouter:
@@ -38,14 +45,16 @@ class SkuRouter:
 
     The SKUs already seen are kept as their 64-bit hashes in an open-addressing table (8 MiB for
     the first 512k SKUs, doubling after): exact, so the import can count a repeated SKU as a
-    duplicate, at a fraction of what a set of strings would hold in memory.
+    duplicate, at a fraction of what a set of strings would hold in memory. With `events` it
+    also renders what announcing the new rows takes (Payloads.new_with_ids, new_events).
     """
 
     SLOTS = 1 << 20
 
-    def __init__(self):
+    def __init__(self, *, events: bool = False):
         self._table = array("q", bytes(8 * self.SLOTS))
         self._count = 0
+        self._events = events
 
     def payloads(self, batch: Batch) -> Payloads:
         payloads = self._payloads(batch.rows)
@@ -60,12 +69,16 @@ class SkuRouter:
         latest = {row[0].lower(): row for row in rows}
         (new_keys, new_rows), (seen_keys, seen_rows) = self._split(latest)
         new_order = _key_order(new_keys)
+        new_sorted = list(map(new_rows.__getitem__, new_order))
+        new = copy_payload(new_rows, new_order, lines=False)
         return Payloads(
-            new=copy_payload(new_rows, new_order, lines=False),
+            new=new,
             new_count=len(new_rows),
-            new_lines="\n".join(map(LINE, map(new_rows.__getitem__, new_order))),
+            new_lines="\n".join(map(LINE, new_sorted)),
             merge=copy_payload(seen_rows, _key_order(seen_keys), lines=True),
             duplicates=len(rows) - len(latest),
+            new_with_ids=copy_text_id_template(new) if self._events else None,
+            new_events=product_event_templates(new_sorted) if self._events else None,
         )
 
     def _split(self, rows_by_key: dict[str, tuple]) -> tuple[tuple[list, list], tuple[list, list]]:

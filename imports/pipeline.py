@@ -29,6 +29,8 @@ from products.bulk import (
     products_bulk_subscribed,
 )
 from products.locks import catalogue_shared_lock
+from products.search import product_search_backlog_extend, product_search_backlog_start
+from webhooks.events import PRODUCT_CREATED
 
 # A batch is one transaction; the parser process's memory grows with it (docs/performance.md).
 BATCH_ROWS = 30_000
@@ -57,7 +59,10 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
     with (
         job.file.open("rb") as binary,
         RowErrorLog(job=job) as error_log,
-        ParserProcess(binary, batch_rows=BATCH_ROWS, first_rows=first) as parser,
+        # Render the new products' product.created JSON beside the parsing if anyone wants it.
+        ParserProcess(
+            binary, batch_rows=BATCH_ROWS, first_rows=first, events=PRODUCT_CREATED in products_bulk_subscribed()
+        ) as parser,
     ):
         header = parser.header()
         job.warnings = header.warnings
@@ -65,11 +70,14 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
         job.save(update_fields=["warnings", *PROGRESS_FIELDS])
         writer = CatalogueWriter(columns=set(header.columns))
         cancelled = False
+        unindexed_after = product_search_backlog_start()
         with catalogue_shared_lock():
             for batch, payloads in parser.batches():
                 with transaction.atomic():
                     _commit_without_flush()
                     counts = writer.write(payloads)
+                    # The filters find the batch's new products from its commit on.
+                    unindexed_after = product_search_backlog_extend(after_id=unindexed_after)
                     error_log.add(batch.errors)
                     _count(job, batch, counts=counts, errors=len(batch.errors))
                     job.save(update_fields=PROGRESS_FIELDS)
@@ -113,10 +121,10 @@ class CatalogueWriter:
     one in the catalogue after all, its batch is merged instead, and so are the next batches'
     until a merge finds most of its new SKUs really new: a re-import merges from its first
     batch on, while a few clashes (a product made meanwhile, a SKU only PostgreSQL's lower()
-    makes equal to an earlier one) cost their own batch a merge only.
-    A batch is merged whole while someone listens for product events, which the merge's
-    RETURNING feeds. The decision is taken here, batch by batch, so the parser never needs to
-    hear of it.
+    makes equal to an earlier one) cost their own batch a merge only. While someone listens for
+    product.created, an append announces its products from the JSON the parser rendered for
+    them; a batch without it (someone subscribed during the import) is merged, and the merge's
+    RETURNING feeds the events. The decision is taken here, batch by batch.
     """
 
     def __init__(self, *, columns: set[str]):
@@ -157,7 +165,7 @@ class CatalogueWriter:
             )
             if subscribed:
                 products_bulk_announce(result=result, subscribed=subscribed)
-            elif firsts and append:  # merged because an append failed, or had failed before
+            if firsts and append:  # merged because an append failed, or had failed before
                 self.appending = 2 * result.created > payloads.new_count
             counts.created += result.created
             counts.updated, counts.unchanged = result.updated, result.unchanged
@@ -166,9 +174,11 @@ class CatalogueWriter:
 
     def _append(self, payloads: Payloads, *, subscribed: set[str]) -> bool:
         """Append the batch's new SKUs if this import still appends; False when they must be merged."""
-        if not (payloads.new and self.appending and not subscribed):
+        announce = PRODUCT_CREATED in subscribed
+        if not (payloads.new and self.appending and (payloads.new_events is not None or not announce)):
             return False
-        self.appending = products_bulk_append(payload=payloads.new)
+        rendered = (payloads.new_with_ids, payloads.new_events) if announce else None
+        self.appending = products_bulk_append(payload=payloads.new, announce=rendered)
         return self.appending
 
 

@@ -19,10 +19,11 @@ from django.db.models.expressions import Col
 from django.db.models.sql import Query
 
 from products.columns import IMPORT_COLUMN_NAMES, IMPORT_COLUMNS
-from products.events import product_event_columns_sql, product_event_data_from_row
+from products.events import product_event_columns_sql, product_event_data_from_row, product_event_templates_fill
 from products.models import Product, sku_key
 from products.services import products_announce
 from webhooks import events, selectors
+from webhooks.services import emit_serialized
 
 TABLE = Product._meta.db_table
 STAGING_TABLE = "import_staging"
@@ -51,6 +52,11 @@ STALE_STATISTICS_SHARE = 0.1
 ANALYZED_COLUMNS = ("id", "active", "price", "created_at", "updated_at")
 # What a new product gets from the file; the other columns take their database defaults.
 NEW_COLUMNS = ", ".join(IMPORT_COLUMN_NAMES)
+# Ids for %s new products, taken in advance in one round trip.
+NEW_IDS_SQL = (
+    f"WITH ids AS MATERIALIZED (SELECT pg_get_serial_sequence('{TABLE}', 'id')::regclass AS sequence)"
+    " SELECT string_agg(nextval(sequence)::text, ' ') FROM ids, generate_series(1, %s)"
+)
 
 
 def _compiled(expression) -> str:
@@ -102,18 +108,36 @@ def products_bulk_start() -> datetime:
         return cursor.fetchone()[0]
 
 
-def products_bulk_append(*, payload: bytes) -> bool:
+def products_bulk_append(*, payload: bytes, announce: tuple[bytes, list[str]] | None = None) -> bool:
     """COPY products whose SKUs should all be new straight into the catalogue; False, with
     nothing written, when one exists after all (then the caller merges them instead). It runs
-    in a savepoint, so a failure leaves the caller's transaction usable."""
+    in a savepoint, so a failure leaves the caller's transaction usable.
+
+    With `announce`, the payload with a placeholder for each id (copy_text_id_template) and the
+    product_event_templates() of its rows, the products are announced in product.created events
+    in the caller's transaction. Their ids are taken in advance and their timestamps are the
+    COPY's (the columns' default, the statement's start): only one of those is read back.
+    """
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            with cursor.cursor.copy(f"COPY {TABLE} ({NEW_COLUMNS}) FROM STDIN") as copy:
-                copy.write(payload)
+            if announce is None:
+                with cursor.cursor.copy(f"COPY {TABLE} ({NEW_COLUMNS}) FROM STDIN") as copy:
+                    copy.write(payload)
+            else:
+                with_ids, templates = announce
+                cursor.execute(NEW_IDS_SQL, [payload.count(b"\n")])
+                ids = cursor.fetchone()[0].split()
+                with cursor.cursor.copy(f"COPY {TABLE} (id, {NEW_COLUMNS}) FROM STDIN") as copy:
+                    copy.write(with_ids % tuple(map(str.encode, ids)))
+                cursor.execute(f"SELECT created_at FROM {TABLE} WHERE id = %s", [ids[0]])
+                created_at = cursor.fetchone()[0]
     except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
         # Created meanwhile by a concurrent import or a staff member, or a key that only
         # PostgreSQL's lower() makes equal to one from an earlier batch.
         return False
+    if announce is not None:
+        datas = product_event_templates_fill(templates, ids=ids, moment=created_at)
+        emit_serialized(events.PRODUCT_CREATED, datas)
     return True
 
 

@@ -44,7 +44,8 @@ def parse_price(text: str) -> tuple[str | None, str]:
     cents = price.quantize(Decimal(1).scaleb(-PRICE_DECIMAL_PLACES))
     if cents != price:
         return None, PRICE_DECIMALS_MESSAGE
-    return str(cents), ""
+    # As PostgreSQL stores it, which has no negative zero: product events show this text.
+    return str(abs(cents)), ""
 
 
 @dataclass(frozen=True)
@@ -78,3 +79,9 @@ IMPORT_COLUMNS = (
 )
 IMPORT_COLUMN_NAMES = tuple(column.name for column in IMPORT_COLUMNS)
 REQUIRED_COLUMN_NAMES = tuple(column.name for column in IMPORT_COLUMNS if column.required)
+
+
+def copy_text_id_template(text: bytes) -> bytes:
+    """COPY text of IMPORT_COLUMNS as a %-format template of the same rows with their id first,
+    a %s each (COPY text holds newlines only between rows: it escapes those in values)."""
+    return b"%s\t" + text[:-1].replace(b"%", b"%%").replace(b"\n", b"\n%s\t") + b"\n" if text else b""

@@ -110,6 +110,8 @@ class Delivery(models.Model):
                 condition=models.Q(status="pending"),
             ),
             models.Index(fields=["endpoint", "-last_attempt_at"], name="delivery_endpoint_last_idx"),
+            # An endpoint's pending deliveries in queue order: product events are sent in it.
+            models.Index(fields=["endpoint", "id"], name="delivery_endpoint_pending_idx", condition=models.Q(status="pending")),
         ]
 
     def __str__(self):

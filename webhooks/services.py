@@ -13,11 +13,11 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from webhooks.events import WEBHOOK_TEST
+from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED, WEBHOOK_TEST
 from webhooks.http import Outcome, http_post
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event, secret_generate
 from webhooks.signing import signature_headers
@@ -32,35 +32,75 @@ MAX_RETRY_AFTER_SECONDS = 24 * 3600
 REQUEUE_AFTER = timedelta(minutes=10)
 SWEEP_BATCH = 500
 RETRY_AFTER_STATUSES = {429, 503}
+# Deliveries of these to one endpoint are sent one at a time, in the order they were queued, so
+# that a receiver learns of a product's changes in the order they happened.
+ORDERED_EVENT_TYPES = (PRODUCT_CREATED, PRODUCT_UPDATED, PRODUCT_DELETED)
+# A transaction that queues more deliveries than this (an import's batch) leaves sending their
+# tasks to a worker: one message on commit instead of hundreds, each a round trip to the broker.
+ENQUEUE_DIRECT_MAX = 10
+EVENT_IDS_SQL = (
+    f"WITH ids AS MATERIALIZED (SELECT pg_get_serial_sequence('{Event._meta.db_table}', 'id')::regclass AS sequence)"
+    " SELECT nextval(sequence) FROM ids, generate_series(1, %s) ORDER BY 1"
+)
+
+
+def _data_serialize(data: dict) -> str:
+    return json.dumps(data, cls=DjangoJSONEncoder, separators=(",", ":"))
 
 
 def _payload_serialize(event_type: str, data: dict) -> str:
-    return json.dumps(
-        {"type": event_type, "timestamp": timezone.now().isoformat(), "data": data},
-        cls=DjangoJSONEncoder,
-        separators=(",", ":"),
-    )
+    return _payload_wrap(event_type, _data_serialize(data))
+
+
+def _payload_wrap(event_type: str, data_json: str) -> str:
+    """The request body around the JSON of `data`, as json.dumps() writes the whole object."""
+    return f'{{"type":{json.dumps(event_type)},"timestamp":{json.dumps(timezone.now().isoformat())},"data":{data_json}}}'
 
 
 def _deliveries_enqueue(delivery_ids: list[int]) -> None:
-    from webhooks.tasks import delivery_send  # tasks import this module
+    """Send a task per delivery; past ENQUEUE_DIRECT_MAX, one task that sends them from a worker."""
+    from webhooks.tasks import delivery_send, deliveries_enqueue  # tasks import this module
+
+    if len(delivery_ids) > ENQUEUE_DIRECT_MAX:
+        deliveries_enqueue.delay(delivery_ids)
+        return
+    for delivery_id in delivery_ids:
+        delivery_send.delay(delivery_id)
+
+
+def deliveries_enqueue(*, delivery_ids: list[int]) -> None:
+    """Send a task per delivery (a worker's half of _deliveries_enqueue)."""
+    from webhooks.tasks import delivery_send
 
     for delivery_id in delivery_ids:
         delivery_send.delay(delivery_id)
 
 
-def _deliveries_queue(*, endpoint_ids: list[int], event_type: str, data: dict) -> list[Delivery]:
+def _deliveries_queue(*, endpoint_ids: list[int], event_type: str, payloads: list[str]) -> list[Delivery]:
+    """One event per payload, each delivered to every endpoint, in the order given. The events
+    are COPYed with ids taken in advance: an import writes hundreds of large ones."""
     now = timezone.now()
     # Joins the caller's transaction without a savepoint; is its own one when there is none.
-    with transaction.atomic(savepoint=False):
-        event = Event.objects.create(type=event_type, payload=_payload_serialize(event_type, data))
+    with transaction.atomic(savepoint=False), connection.cursor() as cursor:
+        cursor.execute(EVENT_IDS_SQL, [len(payloads)])
+        event_ids = [event_id for event_id, in cursor.fetchall()]
+        columns = "id, type, payload, created_at"
+        with cursor.cursor.copy(f"COPY {Event._meta.db_table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
+            copy.set_types(["bigint", "text", "text", "timestamptz"])  # binary: no escaping either way
+            for event_id, payload in zip(event_ids, payloads):
+                copy.write_row((event_id, event_type, payload, now))
         deliveries = Delivery.objects.bulk_create(
-            Delivery(endpoint_id=endpoint_id, event=event, next_attempt_at=now, queued_at=now)
+            Delivery(endpoint_id=endpoint_id, event_id=event_id, next_attempt_at=now, queued_at=now)
+            for event_id in event_ids
             for endpoint_id in endpoint_ids
         )
     ids = [delivery.pk for delivery in deliveries]
     transaction.on_commit(lambda: _deliveries_enqueue(ids))
     return deliveries
+
+
+def _subscribers(event_type: str) -> list[int]:
+    return list(Endpoint.objects.filter(enabled=True, event_types__contains=[event_type]).values_list("pk", flat=True))
 
 
 def emit(event_type: str, data: dict) -> int:
@@ -69,12 +109,19 @@ def emit(event_type: str, data: dict) -> int:
     Runs in the caller's transaction (an outbox): nothing is sent for a rolled-back change.
     Returns the number of deliveries queued.
     """
-    endpoint_ids = list(
-        Endpoint.objects.filter(enabled=True, event_types__contains=[event_type]).values_list("pk", flat=True)
-    )
-    if not endpoint_ids:
+    if not (endpoint_ids := _subscribers(event_type)):
         return 0
-    return len(_deliveries_queue(endpoint_ids=endpoint_ids, event_type=event_type, data=data))
+    payloads = [_payload_serialize(event_type, data)]
+    return len(_deliveries_queue(endpoint_ids=endpoint_ids, event_type=event_type, payloads=payloads))
+
+
+def emit_serialized(event_type: str, datas: list[str]) -> int:
+    """emit() of one event per item of `datas`, each the JSON of its `data` exactly as emit()
+    writes it (compact, ASCII): for callers that render many events faster than json.dumps()."""
+    if not (endpoint_ids := _subscribers(event_type)):
+        return 0
+    payloads = [_payload_wrap(event_type, data) for data in datas]
+    return len(_deliveries_queue(endpoint_ids=endpoint_ids, event_type=event_type, payloads=payloads))
 
 
 def endpoint_create(*, url: str, description: str, event_types: list[str]) -> Endpoint:
@@ -139,7 +186,8 @@ def endpoint_secret_rotate(*, endpoint: Endpoint) -> str:
 
 def endpoint_test(*, endpoint: Endpoint) -> Delivery:
     """Queue a signed `{"test": true}` event to `endpoint` (one attempt, no retries)."""
-    return _deliveries_queue(endpoint_ids=[endpoint.pk], event_type=WEBHOOK_TEST, data={"test": True})[0]
+    payload = _payload_serialize(WEBHOOK_TEST, {"test": True})
+    return _deliveries_queue(endpoint_ids=[endpoint.pk], event_type=WEBHOOK_TEST, payloads=[payload])[0]
 
 
 def delivery_redeliver(*, delivery: Delivery) -> bool:
@@ -260,9 +308,11 @@ def delivery_send(*, delivery_id: int) -> bool:
         return False
     if not delivery.endpoint.enabled:
         _delivery_fail(delivery, "Not sent: the endpoint is disabled.")
+        _delivery_successor_enqueue(delivery)
         return False
     if delivery.attempts >= _attempts_allowed(delivery):
         _delivery_fail(delivery, "The last attempt was interrupted before its outcome was recorded.")
+        _delivery_successor_enqueue(delivery)
         return False
     attempted_at = timezone.now()
     paused_until = delivery.endpoint.paused_until
@@ -272,6 +322,8 @@ def delivery_send(*, delivery_id: int) -> bool:
         Delivery.objects.filter(pk=delivery.pk).update(
             next_attempt_at=paused_until + timedelta(seconds=1), locked_until=None, queued_at=None
         )
+        return False
+    if _delivery_waits(delivery):
         return False
     delivery.attempts += 1
     Delivery.objects.filter(pk=delivery.pk).update(attempts=delivery.attempts)
@@ -284,4 +336,43 @@ def delivery_send(*, delivery_id: int) -> bool:
         timeout=settings.WEBHOOKS_TIMEOUT_SECONDS,
     )
     _delivery_record(delivery, outcome, attempted_at)
+    _delivery_successor_enqueue(delivery)
     return True
+
+
+def _deliveries_earlier(delivery: Delivery):
+    return Delivery.objects.filter(
+        endpoint_id=delivery.endpoint_id, status=Delivery.Status.PENDING, pk__lt=delivery.pk,
+        event__type__in=ORDERED_EVENT_TYPES,
+    )
+
+
+def _delivery_waits(delivery: Delivery) -> bool:
+    """Whether a claimed delivery of an ORDERED_EVENT_TYPES event must wait for an earlier one
+    to the same endpoint, still pending (under way, or waiting for its retry); if so it is given
+    back, and that one's worker enqueues it when it has finished (_delivery_successor_enqueue).
+    Checked again once given back: the earlier one may have finished in between, and its worker
+    found this one still claimed."""
+    if delivery.event.type not in ORDERED_EVENT_TYPES or not _deliveries_earlier(delivery).exists():
+        return False
+    Delivery.objects.filter(pk=delivery.pk).update(locked_until=None)
+    return _deliveries_earlier(delivery).exists() or _delivery_claim(delivery.pk) is None
+
+
+def _delivery_successor_enqueue(delivery: Delivery) -> None:
+    """Once a delivery has finished, enqueue the next pending one that may have waited for it."""
+    if delivery.event.type not in ORDERED_EVENT_TYPES:
+        return
+    if Delivery.objects.filter(pk=delivery.pk, status=Delivery.Status.PENDING).exists():
+        return  # it waits for a retry, and the later ones for it
+    successor = (
+        Delivery.objects.filter(
+            endpoint_id=delivery.endpoint_id, status=Delivery.Status.PENDING, pk__gt=delivery.pk,
+            event__type__in=ORDERED_EVENT_TYPES,
+        )
+        .order_by("pk")
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if successor is not None:
+        transaction.on_commit(lambda: _deliveries_enqueue([successor]))

@@ -19,6 +19,11 @@ def delivery_send(delivery_id: int) -> None:
 
 
 @shared_task(ignore_result=True)
+def deliveries_enqueue(delivery_ids: list[int]) -> None:
+    services.deliveries_enqueue(delivery_ids=delivery_ids)
+
+
+@shared_task(ignore_result=True)
 def delivery_sweep() -> None:
     try:
         services.delivery_sweep()

@@ -1,14 +1,21 @@
 """The webhook events an import emits, as the real outbox records them (Event and Delivery rows)."""
 
+import csv
+import io
 import json
+from datetime import datetime
 
 import pytest
+from django.utils import timezone
 from standardwebhooks import Webhook
 
+from imports import pipeline
 from products import bulk
+from products.events import product_event_data
 from products.models import Product
 from webhooks import events
 from webhooks.models import Delivery, Event
+from webhooks.services import _payload_serialize
 from webhooks.tests.conftest import receiver  # noqa: F401 - the loopback receiver fixture
 from webhooks.tests.factories import ALL_EVENT_TYPES, endpoint_make
 
@@ -155,3 +162,91 @@ def test_the_worker_delivers_an_imports_events_signed(run_import, celery_worker,
     by_type = {payload["type"]: payload["data"] for payload in payloads}
     assert sorted(product["sku"] for product in by_type[events.PRODUCT_CREATED]["products"]) == ["a", "b"]
     assert by_type[events.UPLOAD_COMPLETED]["job"] == job.pk
+
+
+def csv_text(rows: list[tuple]) -> str:
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows([("sku", "name", "description", "price"), *rows])
+    return out.getvalue()
+
+
+# Values whose JSON or COPY text needs care: non-ASCII, quotes, backslashes, a tab, a newline,
+# `%` (the rendered payloads are %-format templates), and prices as PostgreSQL writes them.
+ODD_ROWS = [
+    ("écran-1", "Écran 中文 “curly” \"straight\"", "back\\slash \\N and \\t", "19.9"),
+    ("pct-2", "100% wool %s %d %%", "50%(off)s", "-0"),
+    ("tab-3", "Tab\there", "line one\nline two", ""),
+    ("Big-4", "Big", "", "1000"),
+]
+
+
+@pytest.mark.django_db
+def test_appended_products_are_announced_with_the_payload_emit_would_write(run_import, monkeypatch):
+    """Products an import appends are announced with exactly the bytes product_event_data() and
+    _payload_serialize() give for them as stored (same keys, order, prices and timestamps),
+    PRODUCTS_PER_EVENT to an event, although the import never reads them back."""
+    endpoint_make(url=UNUSED_URL, event_types=[events.PRODUCT_CREATED])
+    appended = []
+    real_append = pipeline.products_bulk_append
+    monkeypatch.setattr(pipeline, "products_bulk_append", lambda **kwargs: appended.append(kwargs) or real_append(**kwargs))
+    rows = ODD_ROWS + [(f"sku-{i:04d}", f"Name {i}", "", f"{i}.50") for i in range(1_200)]
+    job = run_import(csv_text(rows))
+    assert job.created_count == len(rows)
+    assert appended and all(kwargs["announce"] for kwargs in appended), "the append path announced them"
+    payloads = list(Event.objects.filter(type=events.PRODUCT_CREATED).order_by("id").values_list("payload", flat=True))
+    assert len(payloads) == 2
+    announced = []
+    for payload in payloads:
+        sent = json.loads(payload)
+        products = Product.objects.in_bulk([product["id"] for product in sent["data"]["products"]])
+        with monkeypatch.context() as frozen:
+            frozen.setattr(timezone, "now", lambda: datetime.fromisoformat(sent["timestamp"]))
+            data = {"products": [product_event_data(products[product["id"]]) for product in sent["data"]["products"]]}
+            assert payload == _payload_serialize(events.PRODUCT_CREATED, data)
+        announced += [product["sku"] for product in sent["data"]["products"]]
+    assert sorted(announced) == sorted(sku for sku, *_ in rows)
+    odd = {product["sku"]: product for payload in payloads for product in json.loads(payload)["data"]["products"]}
+    assert [odd[sku]["price"] for sku, *_ in ODD_ROWS] == ["19.90", "0.00", None, "1000.00"]
+
+
+@pytest.mark.django_db(transaction=True)  # batches really commit, or roll back
+def test_a_batch_rolled_back_leaves_no_events(run_import, small_batches, monkeypatch):
+    """An import's events commit with its batch: when the second batch's transaction fails after
+    its products were written and announced, only the first batch's products exist and only they
+    were announced."""
+    endpoint_make(url=UNUSED_URL, event_types=[events.PRODUCT_CREATED])
+    real_count, batches = pipeline._count, []
+
+    def count_then_fail(job, batch, **kwargs):
+        batches.append(batch)
+        real_count(job, batch, **kwargs)
+        if len(batches) == 2:
+            raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(pipeline, "_count", count_then_fail)
+    job = run_import(csv_of(["a", "b", "c", "d", "e"]))
+    assert job.status == "failed"
+    assert sorted(Product.objects.values_list("sku", flat=True)) == ["a", "b"]
+    assert product_skus(events.PRODUCT_CREATED) == [["a", "b"]]
+    assert Delivery.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)  # the worker only sees committed rows
+def test_every_change_reaches_the_receiver_once_and_in_order(run_import, small_batches, celery_worker, receiver):
+    """With repeats across batches and then a re-import, the real worker delivers each created
+    product in one product.created and each change in one product.updated, every delivery once,
+    and the last payload the receiver got for each product is the product as stored."""
+    endpoint_make(url=receiver.url, event_types=[events.PRODUCT_CREATED, events.PRODUCT_UPDATED])
+    first = [("a", "A"), ("b", "B"), ("c", "C"), ("A", "A again"), ("d", "D"), ("b", "B"), ("e", "E"), ("C", "C again")]
+    run_import("sku,name\n" + "".join(f"{sku},{name}\n" for sku, name in first))
+    run_import("sku,name\nA,A again\nb,B changed\nC,C again\nd,D\ne,E changed\n")
+    requests = receiver.wait_for(Delivery.objects.count(), timeout=30)
+    payloads = [json.loads(request.body) for request in requests]
+    assert len({request.headers["webhook-id"] for request in requests}) == len(requests) == Delivery.objects.count()
+    sent = [(payload["type"], product) for payload in payloads for product in payload["data"]["products"]]
+    created = sorted(product["sku"].lower() for kind, product in sent if kind == events.PRODUCT_CREATED)
+    assert created == ["a", "b", "c", "d", "e"]
+    updated = sorted((product["sku"].lower(), product["name"]) for kind, product in sent if kind == events.PRODUCT_UPDATED)
+    assert updated == [("a", "A again"), ("b", "B changed"), ("c", "C again"), ("e", "E changed")]
+    last = {product["id"]: product for _kind, product in sent}
+    assert last == {product.pk: json.loads(json.dumps(product_event_data(product))) for product in Product.objects.all()}
