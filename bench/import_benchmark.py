@@ -33,9 +33,9 @@ import _django
 BENCH_DIR = Path(__file__).resolve().parent
 
 
-def child_import(path: Path) -> dict:
+def child_import(path: Path, *, search: bool = True) -> dict:
     """Stage and import `path` through the service; report the run's wall time and peak RSS,
-    then run the search catch-up the import asks a worker for, and its time."""
+    then (if `search`) run the search catch-up the import asks a worker for, and its time."""
     from django.core.files import File
 
     from config.celery import app
@@ -53,8 +53,9 @@ def child_import(path: Path) -> dict:
         imported_at = time.time()
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
-    product_search_catch_up()
-    search_seconds = time.perf_counter() - started
+    if search:
+        product_search_catch_up()
+    search_seconds = time.perf_counter() - started if search else None
     app.control.purge()  # the catch-up request the import queued: done just above
     return {
         "seconds": (job.finished_at - job.started_at).total_seconds(),
@@ -119,10 +120,11 @@ def bare_copy_seconds(path: Path) -> float:
     return seconds
 
 
-def run_child(path: Path) -> dict:
+def run_child(path: Path, *, search: bool = True) -> dict:
     started = time.time()
     output = subprocess.run(
-        [sys.executable, __file__, "--child", str(path)], check=True, capture_output=True, text=True
+        [sys.executable, __file__, "--child", str(path), *([] if search else ["--no-search"])],
+        check=True, capture_output=True, text=True,
     ).stdout
     result = json.loads(output.strip().splitlines()[-1])
     return {**result, "process_seconds": result.pop("imported_at") - started}
@@ -178,6 +180,8 @@ def report(label: str, results: list[dict], copy_seconds: float | None, goal: fl
     if copy_seconds:
         process += f"  {result['process_seconds'] / copy_seconds:4.1f}x COPY"
     print(process + " (the child from its start: Python, Django, staging the file, the import)", flush=True)
+    if results[0]["search_seconds"] is None:
+        return
     searches = sorted(run["search_seconds"] for run in results)
     print(f"{'':<22} then search caught up in {searches[len(searches) // 2]:.2f} s (a worker's catch-up)", flush=True)
 
@@ -188,6 +192,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, help="import this CSV file instead of the generated one")
     parser.add_argument("--runs", type=int, default=3, help="runs of each case; the median is reported")
     parser.add_argument("--big", type=int, default=0, help="also import a file of this many rows (RSS check)")
+    parser.add_argument("--no-search", action="store_true", help="do not time the search catch-up after each import")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     _django.setup(migrate=not args.child)  # the parent has migrated
@@ -197,14 +202,14 @@ def main() -> None:
 
     try:
         if args.child:
-            print(json.dumps(child_import(args.child)))
+            print(json.dumps(child_import(args.child, search=not args.no_search)))
         else:
-            benchmark(args.rows, args.big, args.runs, data=args.data)
+            benchmark(args.rows, args.big, args.runs, data=args.data, search=not args.no_search)
     finally:
         shutil.rmtree(settings.MEDIA_ROOT)  # staged copies of the files
 
 
-def benchmark(rows: int, big: int, runs: int, *, data: Path | None = None) -> None:
+def benchmark(rows: int, big: int, runs: int, *, data: Path | None = None, search: bool = True) -> None:
     path = data or ensure_file(rows)
     changed_path = variant_file(path, 1)
     rows = sum(1 for _ in path.open("rb")) - 1
@@ -215,10 +220,10 @@ def benchmark(rows: int, big: int, runs: int, *, data: Path | None = None) -> No
     for _ in range(runs):
         truncate_products()
         copies.append(bare_copy_seconds(path))
-        cases["fresh"].append(run_child(path))
-        cases["same"].append(run_child(path))
+        cases["fresh"].append(run_child(path, search=search))
+        cases["same"].append(run_child(path, search=search))
         # Unchanged products are not rewritten, so also import the same SKUs with new names: every row a real UPDATE.
-        cases["changed"].append(run_child(changed_path))
+        cases["changed"].append(run_child(changed_path, search=search))
     copy_seconds = sorted(copies)[len(copies) // 2]
     spread = f"{min(copies):.2f}-{max(copies):.2f}"
     print(f"{'bare COPY':<22} {copy_seconds:7.2f} s ({spread})  {rows / copy_seconds:9,.0f} rows/s", flush=True)
@@ -229,7 +234,7 @@ def benchmark(rows: int, big: int, runs: int, *, data: Path | None = None) -> No
     if big:
         big_path = ensure_file(big)
         truncate_products()
-        report(f"fresh import {big:,}", [run_child(big_path)], None, None)
+        report(f"fresh import {big:,}", [run_child(big_path, search=search)], None, None)
     truncate_products()
 
 

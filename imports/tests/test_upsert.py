@@ -60,8 +60,8 @@ def test_a_clash_in_one_batch_costs_that_batch_a_merge_only(run_import, monkeypa
     monkeypatch.setattr(pipeline, "FIRST_BATCH_ROWS", 10)
     appends = []
 
-    def recorded_append(*, payload):
-        appends.append(bulk.products_bulk_append(payload=payload))
+    def recorded_append(**arguments):
+        appends.append(bulk.products_bulk_append(**arguments))
         return appends[-1]
 
     monkeypatch.setattr(pipeline, "products_bulk_append", recorded_append)
