@@ -121,6 +121,7 @@ def celery_worker(django_db_setup, django_db_blocker):
     import celery.contrib.testing.tasks  # noqa: F401 - registers the ping task start_worker waits on
 
     redis.Redis.from_url(os.environ["CELERY_BROKER_URL"]).flushdb()  # left by an interrupted run
+    settings.WORKER_NICENESS = 0  # this worker is pytest's own process (config.celery)
     with django_db_blocker.unblock():
         with start_worker(celery_app, pool="solo", perform_ping_check=True, shutdown_timeout=30) as worker:
             _running_workers.append(worker)

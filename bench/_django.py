@@ -13,7 +13,10 @@ from urllib.parse import urlsplit, urlunsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def setup() -> None:
+def setup(*, broker_database: int = 14, migrate: bool = True) -> None:
+    """`broker_database`: the Redis database the benchmark's tasks go to. A benchmark that starts
+    a worker of its own takes another than 14, which the production test lane's worker reads.
+    `migrate=False` in a benchmark's child process, on the database its parent prepared."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     # Development settings (no SECRET_KEY needed); DEBUG itself is turned off below.
     os.environ.setdefault("DEBUG", "true")
@@ -28,12 +31,13 @@ def setup() -> None:
     # Tasks a benchmark queues (an import's search catch-up) go to a Redis database no worker
     # reads: they would run against the development database. A benchmark does that work
     # itself, timed. (Celery reads CELERY_BROKER_URL from the environment before its settings.)
-    os.environ["CELERY_BROKER_URL"] = urlunsplit(urlsplit(settings.REDIS_URL)._replace(path="/14"))
+    os.environ["CELERY_BROKER_URL"] = urlunsplit(urlsplit(settings.REDIS_URL)._replace(path=f"/{broker_database}"))
     django.setup()
     # As in production: with DEBUG on, Django keeps every statement of a connection (up to
     # 9,000), and the webhook events an import emits would keep megabytes of JSON in memory.
     settings.DEBUG = False
-
+    if not migrate:  # a benchmark's child process, on the database its parent prepared
+        return
     with psycopg.connect(
         dbname="postgres", user=database["USER"], password=database["PASSWORD"] or None,
         host=database["HOST"], port=database["PORT"], autocommit=True,

@@ -1,12 +1,14 @@
 """The JSON API at scale: the products list per filter, and the CSV export against a bare COPY.
 
-    flock /tmp/bench.lock .venv/bin/python bench/api_benchmark.py [--rows 1000000] [--runs 30] [--export-runs 3]
+    flock /tmp/bench.lock .venv/bin/python bench/api_benchmark.py [--products 1000000] [--runs 20] [--export-runs 3]
+        [--no-load]
 
 It works in the benchmark database (`<DATABASE_URL's name>_bench`, see _django.py) and loads
 the generated products as bench/product_list_benchmark.py does (emptying its product table).
 
-- List: `GET /api/products/?<filter>` through DRF's test client with a bearer token, the first
-  page and a page deep in the catalogue (a cursor after 90% of the ids), median and p95.
+- List: `GET /api/products/?<filter>` over HTTP through gunicorn as the Procfile starts it (3
+  workers, DEBUG off) with a bearer token, the first page and a page deep in the catalogue (a
+  cursor after 90% of the ids), median and p95 after warm-up.
 - Export: `GET /api/products/export.csv` of every product, read to the end through the Django
   test client's streaming response, against a bare `COPY (SELECT ...) TO STDOUT` of the same rows
   read through psycopg. Each runs in a fresh child process, so the peak RSS is its own.
@@ -21,16 +23,17 @@ import sys
 import time
 
 import _django
+import web_stack
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from product_list_benchmark import load, percentile
+from product_list_benchmark import load, newest_sku_term
 
 CASES = [
     ("no filter", ""),
     ("SKU, common", "sku=sku-0099"),
     ("SKU, rare", "sku=SKU-00500000"),
-    ("SKU, 100k matches in the last ids", "sku=sku-009"),
+    ("SKU, 100k matches in the last ids", "sku={newest}"),
     ("name, common", "name=stool"),
     ("name, rare", "name=zebrawood"),
     ("description, common", "description=durable"),
@@ -46,14 +49,18 @@ BARE_COPY = (
 )
 
 
-def api_client():
-    from rest_framework.test import APIClient
-
+def api_token() -> str:
     from api.services import api_token_create
 
     user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
+    return api_token_create(user=user, name="bench")[1]
+
+
+def api_client():
+    from rest_framework.test import APIClient
+
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token_create(user=user, name='bench')[1]}")
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_token()}")
     return client
 
 
@@ -66,26 +73,21 @@ def deep_cursor() -> str:
         return _cursor_encode("a", cursor.fetchone()[0])
 
 
-def time_list(client, runs: int) -> None:
-    from api.throttling import TokenRateThrottle
+def time_list(base: str, runs: int, products: int) -> None:
+    import requests
 
-    TokenRateThrottle.THROTTLE_RATES = {"token": "1000000/minute"}
+    session = requests.Session()
+    session.headers["Authorization"] = f"Bearer {api_token()}"
     cursor = deep_cursor()
-    print(f"\nAPI products list (DRF test client, bearer token), {runs} runs per case, ms")
+    print(f"\nAPI products list over HTTP (gunicorn, 3 workers, DEBUG off, bearer token), {runs} runs per case, ms")
     print(f"{'case':<38} {'first page':>19} {'page at 90% of ids':>21}  products")
     print(f"{'':<38} {'median':>9} {'p95':>9} {'median':>10} {'p95':>10}")
     for label, query in CASES:
+        query = query.format(newest=newest_sku_term(products))
         figures, shown = [], 0
-        for url in (f"/api/products/?{query}", f"/api/products/?{query}&cursor={cursor}"):
-            for _ in range(3):  # warm caches and the connection
-                client.get(url)
-            timings = []
-            for _ in range(runs):
-                started = time.perf_counter()
-                response = client.get(url)
-                timings.append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 200, response.status_code
-            figures += [statistics.median(timings), percentile(timings, 0.95)]
+        for url in (f"{base}/api/products/?{query}", f"{base}/api/products/?{query}&cursor={cursor}"):
+            timings, response = web_stack.timed_runs(session, url, runs)
+            figures += [statistics.median(timings), web_stack.percentile(timings, 0.95)]
             shown = shown or len(response.json()["results"])
         print(f"{label:<38} {figures[0]:9.1f} {figures[1]:9.1f} {figures[2]:10.1f} {figures[3]:10.1f}  {shown}")
 
@@ -141,20 +143,29 @@ def time_export(runs: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=30)
-    parser.add_argument("--export-runs", type=int, default=3)
+    parser.add_argument("--products", "--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=20)
+    parser.add_argument("--export-runs", type=int, default=3, help="0 skips the export")
+    parser.add_argument("--no-load", action="store_true", help="time the products already loaded")
     parser.add_argument("--child", choices=["api", "copy"], help=argparse.SUPPRESS)
     args = parser.parse_args()
+    web_stack.web_environment()
     _django.setup()
     settings.ALLOWED_HOSTS = ["testserver"]
     if args.child:
         print(json.dumps(child_export(args.child)))
         return
-    print(f"Loading {args.rows:,} products ...", flush=True)
-    load(args.rows)
-    time_list(api_client(), args.runs)
-    time_export(args.export_runs)
+    from products.models import Product
+
+    if args.no_load:
+        args.products = Product.objects.count()
+    else:
+        print(f"Loading {args.products:,} products ...", flush=True)
+        load(args.products)
+    with web_stack.gunicorn() as base:
+        time_list(base, args.runs, args.products)
+    if args.export_runs:
+        time_export(args.export_runs)
 
 
 if __name__ == "__main__":

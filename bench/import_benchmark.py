@@ -1,14 +1,18 @@
 """Import benchmark: the import service against a bare COPY of the same file, in one run.
 
     flock /tmp/bench.lock .venv/bin/python bench/import_benchmark.py            # 500k rows, 3 runs
-    flock /tmp/bench.lock .venv/bin/python bench/import_benchmark.py --big 2000000 [--runs 5]
+    flock /tmp/bench.lock .venv/bin/python bench/import_benchmark.py --big 5000000 [--runs 5]
+    flock /tmp/bench.lock .venv/bin/python bench/import_benchmark.py --data bench/data/products-500000.csv
 
 It works in its own database (`<DATABASE_URL's name>_bench`, created and migrated when missing)
-and empties its product table; generated files go to bench/data/. Each import runs in a fresh
-child process, so the peak RSS printed is that of the importing process alone, then that of
-its parser process (imports.parser_process). After each
-import it runs the search catch-up the import asks a worker for (products/search.py) and prints
-how long search took to catch up.
+and empties its product table; generated files go to bench/data/ (by default repeats spread
+through the file, as real exports have them: bench/generate_products_csv.py). Each import runs
+in a fresh child process, like the `import_products` command: "job" is the job's own started to
+finished time (what the UI shows), "process" the child's from its start to the import's end
+(Python and Django start-up and staging the file included), both also as a ratio to the bare
+COPY. The peak RSS printed is that of the importing process alone, then that of its parser
+process (imports.parser_process). After each import it runs the search catch-up the import asks
+a worker for (products/search.py) and prints how long search took to catch up.
 """
 
 import argparse
@@ -29,9 +33,9 @@ import _django
 BENCH_DIR = Path(__file__).resolve().parent
 
 
-def child_import(path: Path) -> dict:
+def child_import(path: Path, *, search: bool = True) -> dict:
     """Stage and import `path` through the service; report the run's wall time and peak RSS,
-    then run the search catch-up the import asks a worker for, and its time."""
+    then (if `search`) run the search catch-up the import asks a worker for, and its time."""
     from django.core.files import File
 
     from config.celery import app
@@ -45,16 +49,17 @@ def child_import(path: Path) -> dict:
     with app.producer_or_acquire() as producer:
         producer.connection.ensure_connection(max_retries=1)
     with ParserPeakRss() as parser_rss:
-        started = time.perf_counter()
         job = import_job_run(job_id=job.pk)
-        seconds = time.perf_counter() - started
+        imported_at = time.time()
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
-    product_search_catch_up()
-    search_seconds = time.perf_counter() - started
+    if search:
+        product_search_catch_up()
+    search_seconds = time.perf_counter() - started if search else None
     app.control.purge()  # the catch-up request the import queued: done just above
     return {
-        "seconds": seconds,
+        "seconds": (job.finished_at - job.started_at).total_seconds(),
+        "imported_at": imported_at,
         "search_seconds": search_seconds,
         "rows": job.rows_processed,
         "created": job.created_count,
@@ -115,15 +120,29 @@ def bare_copy_seconds(path: Path) -> float:
     return seconds
 
 
-def run_child(path: Path) -> dict:
+def run_child(path: Path, *, search: bool = True) -> dict:
+    started = time.time()
     output = subprocess.run(
-        [sys.executable, __file__, "--child", str(path)], check=True, capture_output=True, text=True
+        [sys.executable, __file__, "--child", str(path), *([] if search else ["--no-search"])],
+        check=True, capture_output=True, text=True,
     ).stdout
-    return json.loads(output.strip().splitlines()[-1])
+    result = json.loads(output.strip().splitlines()[-1])
+    return {**result, "process_seconds": result.pop("imported_at") - started}
 
 
 def ensure_file(rows: int, variant: int = 0) -> Path:
-    path = BENCH_DIR / "data" / (f"products-{rows}.csv" if not variant else f"products-{rows}-v{variant}.csv")
+    """The generated file of `rows` rows (other names and descriptions for a `variant`)."""
+    path = BENCH_DIR / "data" / f"products-spread-{rows}.csv"
+    return variant_file(path, variant) if variant else generated(path, rows, 0)
+
+
+def variant_file(path: Path, variant: int) -> Path:
+    """`path`'s variant: the same SKUs with other names (generated with the same row count)."""
+    rows = sum(1 for _ in path.open("rb")) - 1
+    return generated(path.with_name(f"{path.stem}-v{variant}.csv"), rows, variant)
+
+
+def generated(path: Path, rows: int, variant: int) -> Path:
     if not path.exists():
         generator = BENCH_DIR / "generate_products_csv.py"
         subprocess.run([sys.executable, generator, path, "--rows", str(rows), "--variant", str(variant)], check=True)
@@ -135,16 +154,17 @@ def truncate_products() -> None:
 
     with connection.cursor() as cursor:
         cursor.execute(
-            "TRUNCATE products_product, products_productsearch, imports_importrowerror, imports_importjob"
+            "TRUNCATE products_product, products_productsearch, products_productsearchbacklog,"
+            " products_productsearchcatchup, imports_importrowerror, imports_importjob"
         )
 
 
 def report(label: str, results: list[dict], copy_seconds: float | None, goal: float | None) -> None:
-    """One line for the median run of a case (by wall time), and its search catch-up."""
+    """Lines for the median run of a case (by job time): job and process time, and its search catch-up."""
     result = sorted(results, key=lambda run: run["seconds"])[len(results) // 2]
     spread = f"{min(run['seconds'] for run in results):.2f}-{max(run['seconds'] for run in results):.2f}"
     line = (
-        f"{label:<22} {result['seconds']:7.2f} s ({spread})  {result['rows'] / result['seconds']:9,.0f} rows/s  "
+        f"{label:<22} job {result['seconds']:6.2f} s ({spread})  {result['rows'] / result['seconds']:9,.0f} rows/s  "
         f"peak RSS {max(run['peak_rss_mb'] for run in results):5.1f} MB"
         f" + parser {max(run['parser_rss_mb'] for run in results):4.1f} MB  "
         f"created {result['created']:,} updated {result['updated']:,}"
@@ -156,6 +176,12 @@ def report(label: str, results: list[dict], copy_seconds: float | None, goal: fl
         if goal:
             line += f" (goal ≤ {goal:g}x: {'ok' if ratio <= goal else 'MISSED'})"
     print(line, flush=True)
+    process = f"{'':<22} process {result['process_seconds']:6.2f} s"
+    if copy_seconds:
+        process += f"  {result['process_seconds'] / copy_seconds:4.1f}x COPY"
+    print(process + " (the child from its start: Python, Django, staging the file, the import)", flush=True)
+    if results[0]["search_seconds"] is None:
+        return
     searches = sorted(run["search_seconds"] for run in results)
     print(f"{'':<22} then search caught up in {searches[len(searches) // 2]:.2f} s (a worker's catch-up)", flush=True)
 
@@ -163,27 +189,30 @@ def report(label: str, results: list[dict], copy_seconds: float | None, goal: fl
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument("--data", type=Path, help="import this CSV file instead of the generated one")
     parser.add_argument("--runs", type=int, default=3, help="runs of each case; the median is reported")
     parser.add_argument("--big", type=int, default=0, help="also import a file of this many rows (RSS check)")
+    parser.add_argument("--no-search", action="store_true", help="do not time the search catch-up after each import")
     parser.add_argument("--child", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    _django.setup()
+    _django.setup(migrate=not args.child)  # the parent has migrated
     from django.conf import settings
 
     settings.MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="import-bench-"))
 
     try:
         if args.child:
-            print(json.dumps(child_import(args.child)))
+            print(json.dumps(child_import(args.child, search=not args.no_search)))
         else:
-            benchmark(args.rows, args.big, args.runs)
+            benchmark(args.rows, args.big, args.runs, data=args.data, search=not args.no_search)
     finally:
         shutil.rmtree(settings.MEDIA_ROOT)  # staged copies of the files
 
 
-def benchmark(rows: int, big: int, runs: int) -> None:
-    path = ensure_file(rows)
-    changed_path = ensure_file(rows, variant=1)
+def benchmark(rows: int, big: int, runs: int, *, data: Path | None = None, search: bool = True) -> None:
+    path = data or ensure_file(rows)
+    changed_path = variant_file(path, 1)
+    rows = sum(1 for _ in path.open("rb")) - 1
     print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB, {os.cpu_count()} CPUs, median of {runs} runs", flush=True)
     # This machine's speed wanders by a third from minute to minute: the ratios compare medians
     # of runs interleaved with each other.
@@ -191,10 +220,10 @@ def benchmark(rows: int, big: int, runs: int) -> None:
     for _ in range(runs):
         truncate_products()
         copies.append(bare_copy_seconds(path))
-        cases["fresh"].append(run_child(path))
-        cases["same"].append(run_child(path))
+        cases["fresh"].append(run_child(path, search=search))
+        cases["same"].append(run_child(path, search=search))
         # Unchanged products are not rewritten, so also import the same SKUs with new names: every row a real UPDATE.
-        cases["changed"].append(run_child(changed_path))
+        cases["changed"].append(run_child(changed_path, search=search))
     copy_seconds = sorted(copies)[len(copies) // 2]
     spread = f"{min(copies):.2f}-{max(copies):.2f}"
     print(f"{'bare COPY':<22} {copy_seconds:7.2f} s ({spread})  {rows / copy_seconds:9,.0f} rows/s", flush=True)
@@ -205,7 +234,7 @@ def benchmark(rows: int, big: int, runs: int) -> None:
     if big:
         big_path = ensure_file(big)
         truncate_products()
-        report(f"fresh import {big:,}", [run_child(big_path)], None, None)
+        report(f"fresh import {big:,}", [run_child(big_path, search=search)], None, None)
     truncate_products()
 
 

@@ -1,40 +1,55 @@
-"""List page latency and delete-all time at 1,000,000 products.
+"""List page latency over HTTP, and delete-all time, at 1,000,000 products (or --products).
 
-    flock /tmp/bench.lock .venv/bin/python bench/product_list_benchmark.py [--rows 1000000] [--runs 30] [--import-runs 3]
+    flock /tmp/bench.lock .venv/bin/python bench/product_list_benchmark.py [--products 1000000] [--runs 20] [--import-runs 3]
+        [--no-load] [--keep]
 
 It works in the benchmark database (`<DATABASE_URL's name>_bench`, see _django.py).
 
 Loads the generated products in two halves with one INSERT ... SELECT each, as two imports would,
 and after each half times the search catch-up that makes them findable (products.search); then
-times the list page through Django's test client, and delete-all. Then, in the same run and
-database, with the same indexes, the 500k-row import benchmark (bench/import_benchmark.py).
+times the full list page through gunicorn as the Procfile starts it (3 workers, DEBUG off), a
+signed-in staff session, median and p95 per case after warm-up; then delete-all. Then, in the
+same run and database, with the same indexes, the 500k-row import benchmark
+(bench/import_benchmark.py).
 """
 
 import argparse
 import re
-import statistics
 import time
 
 import _django
+import web_stack
 from generated_products import generated_products_sql
-from import_benchmark import benchmark as import_benchmark
 
-CASES = [
-    ("first page", ""),
-    ("page 2,000", "?page=2000"),
-    ("SKU, common", "?sku=sku-0099"),
-    ("SKU, rare", "?sku=SKU-00500000"),
-    ("SKU, 100k matches in the last ids", "?sku=sku-009"),
-    ("name, common", "?name=stool"),
-    ("name, rare", "?name=zebrawood"),
-    ("description, common", "?description=durable"),
-    ("description, rare", "?description=quixotic"),
-    ("inactive", "?active=no"),
-    ("combined: oak + durable + inactive", "?name=oak&description=durable&active=no"),
-    ("combined: stool + quixotic", "?name=stool&description=quixotic"),
-    ("100 per page, name common, page 50", "?name=oak&per_page=100&page=50"),
-    ("inactive, page 50", "?active=no&page=50"),
-]
+
+def newest_sku_term(products: int) -> str:
+    """A SKU term that 100,000 of the newest products match (sku-009 at 1M: SKU-00900000 to
+    SKU-00999999, all but the last product)."""
+    return f"sku-{(products - 1) // 100_000:03d}"
+
+
+def cases(products: int) -> list[tuple[str, str]]:
+    """The list's cases; the SKU terms are derived from the catalogue's size (SKU-00000001 on)."""
+    newest = newest_sku_term(products)
+    return [
+        ("first page", ""),
+        ("page 2,000", "?page=2000"),
+        ("page 2,000 in SKU order", "?sort=sku&page=2000"),
+        ("sorted by SKU", "?sort=sku"),
+        ("sorted by SKU, descending", "?sort=-sku"),
+        ("SKU, common", "?sku=sku-0099"),
+        ("SKU, rare", f"?sku=SKU-{products // 2:08d}"),
+        ("SKU, 100k matches in the last ids", f"?sku={newest}"),
+        ("name, common", "?name=stool"),
+        ("name, rare", "?name=zebrawood"),
+        ("description, common", "?description=durable"),
+        ("description, rare", "?description=quixotic"),
+        ("inactive", "?active=no"),
+        ("combined: oak + durable + inactive", "?name=oak&description=durable&active=no"),
+        ("combined: stool + quixotic", "?name=stool&description=quixotic"),
+        ("100 per page, name common, page 50", "?name=oak&per_page=100&page=50"),
+        ("inactive, page 50", "?active=no&page=50"),
+    ]
 
 
 def load(rows: int) -> None:
@@ -64,49 +79,42 @@ def load(rows: int) -> None:
         cursor.execute("VACUUM ANALYZE products_productsearch")
 
 
-def percentile(values: list[float], fraction: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
+def time_pages(base: str, runs: int, products: int) -> None:
+    session = web_stack.staff_session()
+    print(f"\nList page over HTTP (gunicorn, 3 workers, DEBUG off), {runs} requests per case after {web_stack.WARM_UP_REQUESTS}, ms")
+    print(f"{'case':<38} {'median':>8} {'p95':>8}  shows")
+    for label, query in cases(products):
+        timings, response = web_stack.timed_runs(session, f"{base}/products/{query}", runs)
+        shown = re.search(r"Showing ([^<]+)|No products[^<.]*", response.text)
+        print(f"{label:<38} {web_stack.summary(timings)}  {shown.group(1) or shown.group(0)}", flush=True)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--rows", type=int, default=1_000_000)
-    parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--products", "--rows", type=int, default=1_000_000)
+    parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--import-runs", type=int, default=3, help="runs of the import benchmark; 0 skips it")
+    parser.add_argument("--no-load", action="store_true", help="time the products already loaded")
+    parser.add_argument("--keep", action="store_true", help="keep the products: no delete-all, no import benchmark")
     args = parser.parse_args()
+    web_stack.web_environment()
     _django.setup()
-    from django.conf import settings
-    from django.contrib.auth import get_user_model
-    from django.test import Client
+    from import_benchmark import benchmark as import_benchmark
 
-    from products.models import DeleteAllJob
+    from products.models import DeleteAllJob, Product
     from products.services import products_delete_all
 
-    settings.ALLOWED_HOSTS = ["testserver"]
+    if args.no_load:
+        args.products = Product.objects.count()
+    else:
+        print(f"Loading {args.products:,} products ...", flush=True)
+        load(args.products)
+    with web_stack.gunicorn() as base:
+        time_pages(base, args.runs, args.products)
+    if args.keep:
+        return
 
-    print(f"Loading {args.rows:,} products ...", flush=True)
-    load(args.rows)
-    user, _ = get_user_model().objects.get_or_create(username="bench", defaults={"is_staff": True})
-    client = Client()
-    client.force_login(user)
-
-    print(f"\nList page (full page, Django test client), {args.runs} runs per case, ms")
-    print(f"{'case':<38} {'median':>8} {'p95':>8}  shows")
-    for label, query in CASES:
-        for _ in range(3):  # warm caches and the connection
-            client.get("/products/" + query)
-        timings = []
-        for _ in range(args.runs):
-            started = time.perf_counter()
-            response = client.get("/products/" + query)
-            timings.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, response.status_code
-        summary = re.search(r"Showing ([^<]+)|No products[^<.]*", response.content.decode())
-        shows = summary.group(1) or summary.group(0)
-        print(f"{label:<38} {statistics.median(timings):8.1f} {percentile(timings, 0.95):8.1f}  {shows}")
-
-    job = DeleteAllJob.objects.create(requested_by=user)
+    job = DeleteAllJob.objects.create()
     started = time.perf_counter()
     job = products_delete_all(job_id=job.pk)
     elapsed = time.perf_counter() - started

@@ -222,6 +222,8 @@ CELERY_TIMEZONE = TIME_ZONE
 # the queue: every task is written to be safe to run twice.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# How much lower than the web processes' the worker's CPU priority is (nice, 0-19; config.celery).
+WORKER_NICENESS = int(os.environ.get("WORKER_NICENESS", "10"))
 # A worker takes one task at a time, so a long import never holds shorter tasks hostage.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_TRACK_STARTED = True

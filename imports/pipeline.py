@@ -29,6 +29,7 @@ from products.bulk import (
     products_bulk_subscribed,
 )
 from products.locks import catalogue_shared_lock
+from products.search import product_search_backlog_extend, product_search_backlog_start
 from webhooks.events import PRODUCT_CREATED
 
 # A batch is one transaction; the parser process's memory grows with it (docs/performance.md).
@@ -69,11 +70,14 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
         job.save(update_fields=["warnings", *PROGRESS_FIELDS])
         writer = CatalogueWriter(columns=set(header.columns))
         cancelled = False
+        unindexed_after = product_search_backlog_start()
         with catalogue_shared_lock():
             for batch, payloads in parser.batches():
                 with transaction.atomic():
                     _commit_without_flush()
                     counts = writer.write(payloads)
+                    # The filters find the batch's new products from its commit on.
+                    unindexed_after = product_search_backlog_extend(after_id=unindexed_after)
                     error_log.add(batch.errors)
                     _count(job, batch, counts=counts, errors=len(batch.errors))
                     job.save(update_fields=PROGRESS_FIELDS)
@@ -113,11 +117,14 @@ class BatchCounts:
 class CatalogueWriter:
     """Writes an import's batches, and decides for each whether its new SKUs are appended.
 
-    The SKUs new to the import are COPYed straight in (products_bulk_append) until an append finds
-    one in the catalogue after all (a re-import, say); from then on they are merged. While someone
-    listens for product.created, an append announces its products from the JSON the parser
-    rendered for them; a batch without it (someone subscribed during the import) is merged whole,
-    and the merge's RETURNING feeds the events. The decision is taken here, batch by batch.
+    The SKUs new to the import are COPYed straight in (products_bulk_append). When an append finds
+    one in the catalogue after all, its batch is merged instead, and so are the next batches'
+    until a merge finds most of its new SKUs really new: a re-import merges from its first
+    batch on, while a few clashes (a product made meanwhile, a SKU only PostgreSQL's lower()
+    makes equal to an earlier one) cost their own batch a merge only. While someone listens for
+    product.created, an append announces its products from the JSON the parser rendered for
+    them; a batch without it (someone subscribed during the import) is merged, and the merge's
+    RETURNING feeds the events. The decision is taken here, batch by batch.
     """
 
     def __init__(self, *, columns: set[str]):
@@ -158,6 +165,8 @@ class CatalogueWriter:
             )
             if subscribed:
                 products_bulk_announce(result=result, subscribed=subscribed)
+            if firsts and append:  # merged because an append failed, or had failed before
+                self.appending = 2 * result.created > payloads.new_count
             counts.created += result.created
             counts.updated, counts.unchanged = result.updated, result.unchanged
             counts.duplicates += result.duplicates

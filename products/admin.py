@@ -1,9 +1,22 @@
 from django.contrib import admin
+from django.core.paginator import Paginator
+from django.utils.functional import cached_property
 
 from products.forms import ProductForm
 from products.models import DeleteAllJob, Product
-from products.selectors import product_search_sku_or_name
+from products.selectors import FILTERED_COUNT_CAP, product_catalogue_total, product_search_sku_or_name
 from products.services import product_delete, product_save, products_delete
+
+
+class ProductPaginator(Paginator):
+    """Counts as the staff list does, never millions of rows: the catalogue's estimate when the
+    changelist is unfiltered, else the matches up to FILTERED_COUNT_CAP + 1 (pages go that far)."""
+
+    @cached_property
+    def count(self) -> int:
+        if not self.object_list.query.where:
+            return product_catalogue_total().value
+        return self.object_list.order_by()[: FILTERED_COUNT_CAP + 1].count()
 
 
 @admin.register(Product)
@@ -18,6 +31,7 @@ class ProductAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at", "updated_at"]
     # The default count(*) on every changelist page is slow at millions of rows.
     show_full_result_count = False
+    paginator = ProductPaginator
 
     def get_search_results(self, request, queryset, search_term):
         """Through the search rows' trigram index: the default, icontains on both columns, reads

@@ -8,12 +8,13 @@ Every statement here is built from IMPORT_COLUMNS and sku_key(). Measurements an
 they led to: docs/performance.md.
 """
 
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 
 import psycopg
-from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db import DatabaseError, IntegrityError, OperationalError, connection, transaction
 from django.db.models.expressions import Col
 from django.db.models.sql import Query
 
@@ -28,14 +29,27 @@ TABLE = Product._meta.db_table
 STAGING_TABLE = "import_staging"
 # Rows of SKUs an earlier batch of the file had come with their line in the file; the others
 # without it (their lines arrive apart, as an array indexed by `position`, the COPY's order).
+# `position` numbers rows from a session-local cache: a plain serial's nextval() per row made
+# the COPY of a batch twice as slow.
 STAGING_COLUMNS = ", ".join(
-    [*(f"{column.name} {column.sql_type}" for column in IMPORT_COLUMNS), "line integer", "position serial"]
+    [
+        *(f"{column.name} {column.sql_type}" for column in IMPORT_COLUMNS),
+        "line integer",
+        "position integer GENERATED ALWAYS AS IDENTITY (CACHE 100000)",
+    ]
 )
-# The values an import found in the products it changed, as row text, by product id: a SKU the
-# file repeats is counted as updated only if its last row leaves the product changed after all.
+# The values an import found in the products it changed, hashed, by product id: a SKU the file
+# repeats is counted as updated only if its last row leaves the product changed after all.
 ORIGINALS_TABLE = "import_originals"
+# Room for the temporary tables in memory: an import that changes 500k products remembers them
+# all, which overflows the default 8MB and the merges then read and write its pages on disk.
+TEMP_BUFFERS = "64MB"
 # An import that changed more than this share of the products refreshes their statistics.
 STALE_STATISTICS_SHARE = 0.1
+# What ANALYZE refreshes after a big import: the row count always, and the statistics of the
+# columns the list filters and pages by. Free text (name, description, the SKU's index) is
+# most of a whole-table ANALYZE's time, and no plan of the list chooses by it.
+ANALYZED_COLUMNS = ("id", "active", "price", "created_at", "updated_at")
 # What a new product gets from the file; the other columns take their database defaults.
 NEW_COLUMNS = ", ".join(IMPORT_COLUMN_NAMES)
 # Ids for %s new products, taken in advance in one round trip.
@@ -83,8 +97,11 @@ def products_bulk_start() -> datetime:
     """Prepare this connection for an import's merges; returns when the import started (the
     products it creates are created later)."""
     with connection.cursor() as cursor:
+        with contextlib.suppress(DatabaseError), transaction.atomic():
+            # Refused once this session has used temporary tables with another size; harmless.
+            cursor.execute(f"SET temp_buffers = '{TEMP_BUFFERS}'")
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {ORIGINALS_TABLE} (product_id bigint PRIMARY KEY, original text);"
+            f"CREATE TEMP TABLE IF NOT EXISTS {ORIGINALS_TABLE} (product_id bigint PRIMARY KEY, original bigint);"
             f" TRUNCATE {ORIGINALS_TABLE}"
         )
         cursor.execute("SELECT now()")
@@ -147,7 +164,11 @@ def products_bulk_merge(
             copy.write(firsts)
         with cursor.cursor.copy(f"COPY {STAGING_TABLE} ({NEW_COLUMNS}, line) FROM STDIN") as copy:
             copy.write(repeats)
-        params = {"since": since, "first_lines": "{" + first_lines.replace("\n", ",") + "}"}
+        params = {
+            "since": since,
+            "first_lines": "{" + first_lines.replace("\n", ",") + "}",
+            "staged": firsts.count(b"\n") + repeats.count(b"\n"),
+        }
         try:
             with transaction.atomic():
                 cursor.execute(_split_merge_sql(fields, with_products), params)
@@ -177,8 +198,9 @@ def _latest_rows_sql() -> str:
     )
 
 
-def _values_sql(fields: list[str], table: str) -> str:
-    return f"row({', '.join(f'{table}.{f}' for f in fields)})::text"
+def _values_sql(fields: list[str], table: str, prefix: str = "") -> str:
+    """A product's values as a 64-bit hash of their row text: what ORIGINALS_TABLE keeps."""
+    return f"hashtextextended(row({', '.join(f'{table}.{prefix}{f}' for f in fields)})::text, 0)"
 
 
 def _changed_sql(fields: list[str], old: str, new: str) -> str:
@@ -186,27 +208,32 @@ def _changed_sql(fields: list[str], old: str, new: str) -> str:
 
 
 def _lookup_sql(fields: list[str]) -> str:
-    """Each key's last row with its product as stored (if any), whether that product was
-    created since the import started, and the values the import found in it if it changed it.
-    The values as row text only where the counting needs them (a repeat, or a change to
-    remember): turning every row into text would cost a re-import ~2 conversions per row."""
-    old = ", ".join(f"p.{f} AS old_{f}" for f in fields)
+    """Each key's last row with its product as stored (if any) and whether that product was
+    created since the import started; then, apart, the rows the counting looks closer at:
+    repeats and changes of products the import found, with their stored values hashed, the
+    incoming ones of a repeat, and the values the import found if it changed the product
+    before. Only those rows pay for the hashes and the probe of ORIGINALS_TABLE (some hundreds
+    of a re-import's ~30k-row batch, unless every row changes)."""
     return f"""
         batch AS MATERIALIZED (
-            SELECT looked.*,
-                   CASE WHEN product_id IS NOT NULL AND NOT ours AND original IS NULL AND (repeat OR changed)
-                        THEN row({", ".join(f"old_{f}" for f in fields)})::text END AS stored,
-                   CASE WHEN repeat AND product_id IS NOT NULL AND NOT ours
-                        THEN {_values_sql(fields, "looked")} END AS incoming
+            SELECT {NEW_COLUMNS}, repeat, product_id, changed, ours,
+                   CASE WHEN product_id IS NOT NULL AND NOT ours AND (repeat OR changed)
+                        THEN {_values_sql(fields, "looked", "old_")} END AS stored
             FROM (
                 SELECT latest.*, p.id AS product_id, p.id IS NOT NULL AND {_changed_sql(fields, "p", "latest")} AS changed,
-                       coalesce(p.created_at >= %(since)s, false) AS ours, o.original, {old}
+                       coalesce(p.created_at >= %(since)s, false) AS ours, {", ".join(f"p.{f} AS old_{f}" for f in fields)}
                 FROM ({_latest_rows_sql()}) latest
                 LEFT JOIN LATERAL (
                     SELECT p.id, p.created_at, {", ".join(fields)} FROM {TABLE} p WHERE {_key("p")} = {_key("latest")}
                 ) p ON true
-                LEFT JOIN {ORIGINALS_TABLE} o ON o.product_id = p.id
             ) looked
+        ), touched AS MATERIALIZED (
+            SELECT product_id, repeat, changed, stored,
+                   CASE WHEN repeat THEN {_values_sql(fields, "b")} END AS incoming,
+                   CASE WHEN repeat THEN (SELECT original FROM {ORIGINALS_TABLE} o WHERE o.product_id = b.product_id) END
+                       AS original  -- a first row's product cannot be there: probe for repeats only
+            FROM batch b
+            WHERE stored IS NOT NULL
         )"""
 
 
@@ -215,28 +242,29 @@ def _counts_sql(*, inserted: str = "product_id IS NULL", rewritten: str = "chang
     import counts as updated. A repeated SKU's row is a duplicate; when its product existed
     before the import, the SKU moves between updated and unchanged as its latest row differs
     from the values the import found or not (`flips`). `inserted` and `rewritten` say of a row
-    of `batch` (joined with `written`) whether it created its product or changed it."""
+    of `batch` (joined with `written`) whether it created its product or changed it. The
+    caller passes the number of rows it staged, `staged`."""
     return f"""
         remembered AS (
             INSERT INTO {ORIGINALS_TABLE} (product_id, original)
-            SELECT product_id, stored FROM batch WHERE changed AND NOT ours AND original IS NULL
+            SELECT product_id, stored FROM touched WHERE changed AND original IS NULL
+            ON CONFLICT DO NOTHING  -- a key only PostgreSQL's lower() makes equal to an earlier one
         ), forgotten AS (
-            DELETE FROM {ORIGINALS_TABLE} o USING batch b
-            WHERE o.product_id = b.product_id AND b.repeat AND NOT b.ours AND b.incoming = b.original
+            DELETE FROM {ORIGINALS_TABLE} o USING touched t
+            WHERE o.product_id = t.product_id AND t.repeat AND t.incoming = t.original
+        ), flips AS (
+            SELECT coalesce(sum((incoming <> coalesce(original, stored))::int - (original IS NOT NULL)::int), 0) AS flips
+            FROM touched WHERE repeat
         ), counted AS (
-            SELECT repeat, NOT repeat AND {inserted} AS created,
-                   NOT repeat AND NOT {inserted} AND {rewritten} AS updated,
-                   NOT repeat AND NOT {inserted} AND NOT {rewritten} AS unchanged,
-                   CASE WHEN repeat AND product_id IS NOT NULL AND NOT ours
-                        THEN (incoming <> coalesce(original, stored))::int - (original IS NOT NULL)::int
-                        ELSE 0 END AS flips
+            SELECT count(*) FILTER (WHERE NOT repeat AND {inserted}) AS created,
+                   count(*) FILTER (WHERE NOT repeat AND NOT {inserted} AND {rewritten}) AS updated,
+                   count(*) FILTER (WHERE NOT repeat AND NOT {inserted} AND NOT {rewritten}) AS unchanged,
+                   count(*) FILTER (WHERE repeat) AS repeats, count(*) AS latest
             FROM batch {written}
         ), counts AS (
-            SELECT count(*) FILTER (WHERE created) AS created,
-                   count(*) FILTER (WHERE updated) + coalesce(sum(flips), 0) AS updated,
-                   count(*) FILTER (WHERE unchanged) - coalesce(sum(flips), 0) AS unchanged,
-                   count(*) FILTER (WHERE repeat) + (SELECT count(*) FROM {STAGING_TABLE}) - count(*) AS duplicates
-            FROM counted
+            SELECT created, updated + flips AS updated, unchanged - flips AS unchanged,
+                   repeats + %(staged)s - latest AS duplicates
+            FROM counted, flips
         )"""
 
 
@@ -319,5 +347,5 @@ def products_bulk_analyze(*, changed: int) -> bool:
         counted = cursor.fetchone()[0]
         if counted > 0 and changed <= STALE_STATISTICS_SHARE * counted:
             return False
-        cursor.execute(f"ANALYZE {connection.ops.quote_name(TABLE)}")
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(TABLE)} ({', '.join(ANALYZED_COLUMNS)})")
     return True

@@ -124,6 +124,25 @@ class ProductSearchCatchUp(models.Model):
         return f"Search catch-up requested {self.requested_at:%Y-%m-%d %H:%M:%S}"
 
 
+class ProductSearchBacklog(models.Model):
+    """Ids first_id to last_id may include products that have no search row yet.
+
+    An import records the ids each batch took, in the batch's transaction; the catch-up forgets
+    them in the transaction that indexes them. Until then the filters read those products from
+    the products table itself, so an imported product is found as soon as its batch commits.
+    """
+
+    first_id = models.BigIntegerField()
+    last_id = models.BigIntegerField()
+
+    class Meta:
+        ordering = ["first_id"]
+        verbose_name = "search backlog range"
+
+    def __str__(self):
+        return f"Products {self.first_id}-{self.last_id} not indexed yet"
+
+
 class DeleteAllJob(models.Model):
     """One "delete all products" request, run by a Celery task."""
 

@@ -2,16 +2,24 @@
 
 Staff edits index their product in their own transaction, so it is searchable at once. Imports
 do not: indexing 500k rows as they are written would cost the import more than the rest of it
-(docs/performance.md), so an import that ends asks for a catch-up, which a worker runs in bulk.
-A search row is stale when its `updated_at` differs from its product's; a product changed
-while a catch-up runs is just stale again, and the next pass picks it up.
+(docs/performance.md). Each import batch records the ids it took in the search backlog
+(ProductSearchBacklog), whose products the filters read from the products table instead, and
+an import that ends asks for a catch-up, which a worker runs in bulk. A search row is stale
+when its `updated_at` differs from its product's; a product changed while a catch-up runs is
+just stale again, and the next pass picks it up.
 """
 
 import pglock
 from django.db import IntegrityError, connection, transaction
 
 from config import locks
-from products.models import DESCRIPTION_SEARCH_CONFIG, Product, ProductSearch, ProductSearchCatchUp
+from products.models import (
+    DESCRIPTION_SEARCH_CONFIG,
+    Product,
+    ProductSearch,
+    ProductSearchBacklog,
+    ProductSearchCatchUp,
+)
 
 # Ids per catch-up transaction: short enough not to hold back a "delete all" (its TRUNCATE
 # waits for open transactions), long enough that the per-statement cost does not count.
@@ -20,6 +28,8 @@ CATCH_UP_CHUNK = 50_000
 # key) or a staff edit indexes one of its products first (the unique product_id); read again,
 # the product is gone or indexed. Only a storm of edits would fail this many times.
 CATCH_UP_CHUNK_ATTEMPTS = 5
+# The end of the last chunk of a pass: it indexes every product from its start on.
+_NO_END = 2**63 - 1
 
 _COLUMNS = "product_id, sku, name, description, active, updated_at"
 # A search row's values, from its product `p`.
@@ -62,6 +72,33 @@ def product_search_index(*, product_ids: list[int]) -> int:
         return cursor.rowcount
 
 
+def product_search_backlog_start() -> int:
+    """Call before creating products in bulk on this connection; returns the id to pass to the
+    first product_search_backlog_extend() (ids this session takes from now on are above it)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT nextval(pg_get_serial_sequence(%s, 'id'))", [Product._meta.db_table])
+        return cursor.fetchone()[0]
+
+
+def product_search_backlog_extend(*, after_id: int) -> int:
+    """Record, in the caller's transaction, that products this session created after id
+    `after_id` may have no search row yet; returns the id to pass next time.
+
+    A session takes ids in increasing order (32 at a time, products migration 0006), so they all
+    lie between `after_id` and the sequence's current value for this session; ids other
+    sessions took in between are read from the products table too, which is only slower.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT currval(pg_get_serial_sequence(%s, 'id'))", [Product._meta.db_table])
+        last_id = cursor.fetchone()[0]
+        if last_id > after_id:
+            cursor.execute(
+                f"INSERT INTO {ProductSearchBacklog._meta.db_table} (first_id, last_id) VALUES (%s, %s)",
+                [after_id + 1, last_id],
+            )
+    return last_id
+
+
 def product_search_catch_up_soon() -> None:
     """Mark search as behind and run a catch-up once the current transaction commits."""
     from products.tasks import product_search_catch_up_task  # the task module imports this one
@@ -91,7 +128,9 @@ def product_search_catch_up() -> int:
                 pass_started_at = cursor.fetchone()[0]
             found = _catch_up_pass()
             indexed += found
-            if not found and _catch_up_request_clear(requested_before=pass_started_at):
+            # A pass forgets every backlog range there was when it began: one left was added
+            # meanwhile, and its products may have been written behind the pass.
+            if not found and _catch_up_request_clear(requested_before=pass_started_at) and not _backlog_exists():
                 break
         if indexed:
             _pending_entries_merge()
@@ -115,22 +154,42 @@ def _catch_up_pass() -> int:
 
 
 def _catch_up_chunk(start: int) -> tuple[int, int | None]:
-    """Index the stale products among the next CATCH_UP_CHUNK ids from `start`; returns how
-    many and where the next chunk starts (None after the last product)."""
+    """Index the stale products among the ids from `start` up to CATCH_UP_CHUNK past the first
+    one (all of them in the last chunk), and forget those ids' backlog; returns how many it
+    indexed and where the next chunk starts (None after the last product)."""
     with transaction.atomic(), connection.cursor() as cursor:
-        # Products first, as every other writer locks them (a "delete all" truncates both
+        # Products first, as every other writer locks them (a "delete all" truncates the
         # tables in that order): the INSERT alone would lock the search table first.
         cursor.execute(f"LOCK TABLE {Product._meta.db_table} IN ACCESS SHARE MODE")
         cursor.execute(f"SELECT min(id), max(id) FROM {Product._meta.db_table} WHERE id >= %s", [start])
         first, last = cursor.fetchone()
-        if first is None:
-            return 0, None
-        end = first + CATCH_UP_CHUNK
-        cursor.execute(_STALE_UPDATE_SQL, {"first": first, "end": end})
+        end = first + CATCH_UP_CHUNK if first is not None and first + CATCH_UP_CHUNK <= last else _NO_END
+        # Before the products are read: the products of every range forgotten here committed
+        # with it, so the statements below, which see all that had committed when they began,
+        # index them. A range that begins before `start` may have committed after the earlier
+        # chunks read its first ids; it stays for the next pass.
+        _backlog_forget(cursor, start=start, end=end)
+        cursor.execute(_STALE_UPDATE_SQL, {"first": start, "end": end})
         found = cursor.rowcount
-        cursor.execute(_MISSING_INSERT_SQL, {"first": first, "end": end})
+        cursor.execute(_MISSING_INSERT_SQL, {"first": start, "end": end})
         found += cursor.rowcount
-    return found, (end if end <= last else None)
+    return found, (end if end != _NO_END else None)
+
+
+def _backlog_forget(cursor, *, start: int, end: int) -> None:
+    """Forget the backlog's ids from `start` to before `end`, of the ranges that begin there."""
+    table = ProductSearchBacklog._meta.db_table
+    cursor.execute(
+        f"DELETE FROM {table} WHERE first_id >= %(start)s AND last_id < %(end)s;"
+        f" UPDATE {table} SET first_id = %(end)s WHERE first_id >= %(start)s AND first_id < %(end)s",
+        {"start": start, "end": end},
+    )
+
+
+def _backlog_exists() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT EXISTS (SELECT FROM {ProductSearchBacklog._meta.db_table})")
+        return cursor.fetchone()[0]
 
 
 def _pending_entries_merge() -> None:

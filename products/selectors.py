@@ -4,16 +4,17 @@ import math
 import re
 from dataclasses import dataclass
 
-from django.contrib.postgres.search import SearchQuery
+from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
-from django.db.models import F, Max, Min, QuerySet, Value
-from django.db.models.functions import StrIndex
+from django.db.models import F, Max, Min, Q, QuerySet, Value
+from django.db.models.functions import Lower, StrIndex
 
 from products.models import (
     DESCRIPTION_SEARCH_CONFIG,
     DeleteAllJob,
     Product,
     ProductSearch,
+    ProductSearchBacklog,
     ProductSearchCatchUp,
     product_search_key,
     sku_key,
@@ -23,7 +24,7 @@ from products.models import (
 # the list says "10,000+" and pages on with "Next".
 FILTERED_COUNT_CAP = 10_000
 # An exact count(*) of a million rows takes ~60 ms; above this size the unfiltered list shows
-# PostgreSQL's own estimate (kept current by autovacuum's ANALYZE) as "about N".
+# an estimate from PostgreSQL's statistics as "about N" (product_catalogue_total).
 EXACT_COUNT_BELOW = 100_000
 # Listing a broad filter in id order walks the primary key until the page is full, but no
 # further than this many ids (~30 ms); past that the matches are fetched and sorted instead.
@@ -171,45 +172,139 @@ def product_search_sku_or_name(*, term: str) -> QuerySet[ProductSearch]:
     return ProductSearch.objects.alias(search_key=product_search_key()).filter(search_key__contains=term.lower())
 
 
+def product_search_backlog() -> list[tuple[int, int]]:
+    """The id ranges (first, last) whose products may have no search row yet, joined where they
+    touch: the filters read these products from the products table (products.search)."""
+    ranges = []
+    for first, last in ProductSearchBacklog.objects.order_by("first_id").values_list("first_id", "last_id"):
+        if ranges and first <= ranges[-1][1] + 1:
+            ranges[-1] = (ranges[-1][0], max(last, ranges[-1][1]))
+        else:
+            ranges.append((first, last))
+    return ranges
+
+
+def _in_backlog(backlog: list[tuple[int, int]], *, field: str) -> Q:
+    condition = Q()
+    for first, last in backlog:
+        condition |= Q(**{f"{field}__gte": first, f"{field}__lte": last})
+    return condition
+
+
+def _unindexed_filter(*, filters: ProductFilters, backlog: list[tuple[int, int]]) -> QuerySet[Product]:
+    """The backlog's products that match the filters, read from the products table under the
+    same conditions as their search rows would be (lowered SKU and name, English words)."""
+    products = Product.objects.filter(_in_backlog(backlog, field="id"))
+    for field in ("sku", "name"):
+        term = getattr(filters, field).lower()
+        if term:
+            products = products.alias(**{f"{field}_lowered": Lower(field)}).filter(**{f"{field}_lowered__contains": term})
+    if filters.description_words:
+        stems = _description_stems(filters.description)
+        if not stems:
+            return products.none()  # stop words only: the search rows match nothing either
+        # to_tsvector() is costly (docs/performance.md); a LIKE that every match passes skips
+        # most rows before it. English stemming rewrites only a stem's last letter ("happy" is
+        # "happi", "possibility" "possibl"), but for "dying", "lying" and "tying" ("die"...).
+        products = products.alias(description_lowered=Lower("description"))
+        for stem in stems:
+            if len(stem) > 1:
+                products = products.filter(description_lowered__contains=stem[:-2] if stem.endswith("ie") else stem[:-1])
+        products = products.alias(
+            description_words=SearchVector("description", config=DESCRIPTION_SEARCH_CONFIG)
+        ).filter(description_words=_description_query(filters))
+    if filters.active is not None:
+        products = products.filter(active=filters.active)
+    return products
+
+
+def _description_stems(text: str) -> list[str]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT lexeme FROM unnest(to_tsvector(%s::regconfig, %s))", [DESCRIPTION_SEARCH_CONFIG, text])
+        return [lexeme for (lexeme,) in cursor.fetchall()]
+
+
+def _description_query(filters: ProductFilters) -> SearchQuery:
+    return SearchQuery(filters.description, search_type="plain", config=DESCRIPTION_SEARCH_CONFIG)
+
+
 def product_filter(*, filters: ProductFilters) -> QuerySet[Product]:
     """Products matching every filter. With a SKU, name or description filter the search rows
-    answer, so an imported change is found once search has caught up (products.search)."""
+    answer, and the products table itself for the products in the search backlog; a product an
+    import changed is found by its new values once search has caught up (products.search)."""
     if filters.searches:
-        return Product.objects.filter(id__in=product_search_filter(filters=filters).values("product_id"))
+        rows = product_search_filter(filters=filters)
+        backlog = product_search_backlog()
+        if not backlog:
+            return Product.objects.filter(id__in=rows.values("product_id"))
+        indexed = rows.exclude(_in_backlog(backlog, field="product_id")).values("product_id")
+        unindexed = _unindexed_filter(filters=filters, backlog=backlog).values("id")
+        return Product.objects.filter(Q(id__in=indexed) | Q(id__in=unindexed))
     if filters.active is not None:
         return Product.objects.filter(active=filters.active)
     return Product.objects.all()
 
 
-def _matching_ids(*, filters: ProductFilters, id_at_most: int | None = None) -> QuerySet:
-    """The ids of the matching products (as `match_id`, in either table's own primary key)."""
-    if filters.searches:
-        rows = product_search_filter(filters=filters)
-        if id_at_most is not None:
-            rows = rows.filter(product_id__lte=id_at_most)
-        return rows.annotate(match_id=F("product_id")).values_list("match_id", flat=True)
-    products = product_filter(filters=filters)
-    if id_at_most is not None:
-        products = products.filter(id__lte=id_at_most)
-    return products.annotate(match_id=F("id")).values_list("match_id", flat=True)
+def _matching_ids(*, filters: ProductFilters, backlog: list[tuple[int, int]], **bounds) -> QuerySet:
+    """The ids of the matching products as `match_id` (in either table's own primary key),
+    within `bounds` (lookups on it, such as match_id__lte). With a `backlog`, its products are
+    read from the products table and added to the search rows' (UNION ALL): the answer then
+    takes only order_by("match_id") and slicing."""
+    if not filters.searches:
+        return product_filter(filters=filters).annotate(match_id=F("id")).filter(**bounds).values_list("match_id", flat=True)
+    rows = product_search_filter(filters=filters)
+    if backlog:
+        rows = rows.exclude(_in_backlog(backlog, field="product_id"))
+    matches = rows.annotate(match_id=F("product_id")).filter(**bounds).values_list("match_id", flat=True)
+    if not backlog:
+        return matches
+    unindexed = _unindexed_filter(filters=filters, backlog=backlog)
+    unindexed = unindexed.annotate(match_id=F("id")).filter(**bounds).values_list("match_id", flat=True)
+    # Unordered parts (not by the models' default order): a LIMIT on the union then stops both early.
+    return matches.order_by().union(unindexed.order_by(), all=True)
+
+
+def _sorted_by_id(matches: QuerySet, *, backlog: list[tuple[int, int]], descending: bool = False) -> QuerySet:
+    """`matches` in id order, fetched and sorted rather than found by walking the primary key:
+    `+ 0` hides that order from PostgreSQL. (A union with the backlog's products can only be
+    ordered by its column; PostgreSQL then merges or sorts as it estimates best.)"""
+    if backlog:
+        return matches.order_by("-match_id" if descending else "match_id")
+    key = F("match_id") + 0
+    return matches.order_by(key.desc() if descending else key.asc())
 
 
 def product_search_is_behind() -> bool:
-    """Whether a catch-up of the search rows was asked for and has not finished (one row read)."""
-    return ProductSearchCatchUp.objects.exists()
+    """Whether search has imported products to catch up with: a catch-up was asked for and has
+    not finished, or the backlog holds products (a row read from each)."""
+    return ProductSearchCatchUp.objects.exists() or ProductSearchBacklog.objects.exists()
 
 
 def product_catalogue_total() -> Total:
-    """How many products there are: exact for small catalogues, PostgreSQL's estimate for big ones."""
+    """How many products there are: exact for small catalogues, an estimate for big ones.
+
+    The estimate is PostgreSQL's rows per page at its last ANALYZE times the table's pages now,
+    as its planner scales it, so it follows an import that grows the table before statistics
+    are refreshed. Where the statistics say small, a count capped at EXACT_COUNT_BELOW decides:
+    stale statistics never make the list count millions of rows.
+    """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass", [Product._meta.db_table])
-        estimate = cursor.fetchone()[0]
+        cursor.execute(
+            "SELECT reltuples, relpages, pg_relation_size(oid) / current_setting('block_size')::int"
+            " FROM pg_class WHERE oid = %s::regclass",
+            [Product._meta.db_table],
+        )
+        counted_rows, counted_pages, pages = cursor.fetchone()
+    estimate = round(counted_rows / counted_pages * pages) if counted_rows > 0 and counted_pages > 0 else 0
     if estimate >= EXACT_COUNT_BELOW:
         return Total(value=estimate, kind="about")
-    return Total(value=Product.objects.count(), kind="exact")
+    counted = Product.objects.order_by()[: EXACT_COUNT_BELOW + 1].count()
+    if counted <= EXACT_COUNT_BELOW:
+        return Total(value=counted, kind="exact")
+    return Total(value=EXACT_COUNT_BELOW, kind="at_least")
 
 
-def _page_ids_past_the_cap(*, filters: ProductFilters, found_ids: list[int], offset: int, wanted: int):
+def _page_ids_past_the_cap(*, filters: ProductFilters, backlog, found_ids: list[int], offset: int, wanted: int):
     """A page of a filter with more matches than the cap, of which `found_ids` are some.
 
     The page's rows all lie at or below the found ids' (offset + wanted)-th smallest. Walking
@@ -223,12 +318,12 @@ def _page_ids_past_the_cap(*, filters: ProductFilters, found_ids: list[int], off
     span = Product.objects.aggregate(first=Min("id"), last=Max("id"))
     spread_walk = 2 * (offset + wanted) * (span["last"] - span["first"] + 1) // len(found_ids)
     walk_end = min(bound, span["first"] + min(spread_walk, PRIMARY_KEY_WALK_LIMIT))
-    ids = list(_matching_ids(filters=filters, id_at_most=walk_end).order_by("match_id")[offset : offset + wanted])
+    walk = _matching_ids(filters=filters, backlog=backlog, match_id__lte=walk_end)
+    ids = list(walk.order_by("match_id")[offset : offset + wanted])
     if len(ids) == wanted:
         return ids
-    # `+ 0`: PostgreSQL must not answer this one by walking the primary key either.
-    in_range = _matching_ids(filters=filters, id_at_most=bound).order_by((F("match_id") + 0).asc())
-    return list(in_range[offset : offset + wanted])
+    in_range = _matching_ids(filters=filters, backlog=backlog, match_id__lte=bound)
+    return list(_sorted_by_id(in_range, backlog=backlog)[offset : offset + wanted])
 
 
 def product_page(
@@ -239,10 +334,11 @@ def product_page(
     `total`: the catalogue's, when the caller has it already (the list is unfiltered).
     """
     found_ids = []
+    backlog = product_search_backlog() if filters.searches else []
     if filters.any:
         # One pass through the search indexes, unordered so the LIMIT can stop it. Up to the
         # cap these are all the matches: the exact count, and every page sorted here.
-        found_ids = sorted(_matching_ids(filters=filters).order_by()[: FILTERED_COUNT_CAP + 1])
+        found_ids = sorted(_matching_ids(filters=filters, backlog=backlog).order_by()[: FILTERED_COUNT_CAP + 1])
         exact = len(found_ids) <= FILTERED_COUNT_CAP
         total = Total(value=len(found_ids), kind="exact") if exact else Total(value=FILTERED_COUNT_CAP, kind="at_least")
     else:
@@ -255,7 +351,11 @@ def product_page(
     sort_refused = sort.field not in SORTS_ON_ANY_LIST and not _sorts_on_any_field(total)
     if sort_refused:
         sort = ProductSort()
-    rows = list(_page_rows(filters=filters, found_ids=found_ids, total=total, sort=sort, offset=offset, wanted=wanted))
+    rows = list(
+        _page_rows(
+            filters=filters, backlog=backlog, found_ids=found_ids, total=total, sort=sort, offset=offset, wanted=wanted
+        )
+    )
     return ProductPage(
         products=rows[:per_page], number=number, per_page=per_page, total=total, has_next=len(rows) > per_page,
         sort=sort, sort_refused=sort_refused,
@@ -266,7 +366,9 @@ def _sorts_on_any_field(total: Total) -> bool:
     return total.is_exact and total.value <= FILTERED_COUNT_CAP
 
 
-def _page_rows(*, filters: ProductFilters, found_ids: list[int], total: Total, sort: ProductSort, offset: int, wanted: int):
+def _page_rows(
+    *, filters: ProductFilters, backlog, found_ids: list[int], total: Total, sort: ProductSort, offset: int, wanted: int
+):
     exact_filter = total.is_exact and filters.any
     if sort != ProductSort():
         # At most FILTERED_COUNT_CAP rows to sort, or the SKU's unique index to walk.
@@ -275,11 +377,13 @@ def _page_rows(*, filters: ProductFilters, found_ids: list[int], total: Total, s
     if exact_filter:
         page_ids = found_ids[offset : offset + wanted]
     elif offset + wanted <= len(found_ids):
-        page_ids = _page_ids_past_the_cap(filters=filters, found_ids=found_ids, offset=offset, wanted=wanted)
+        page_ids = _page_ids_past_the_cap(
+            filters=filters, backlog=backlog, found_ids=found_ids, offset=offset, wanted=wanted
+        )
     else:
         # Skipping rows costs less when only ids are skipped (an index-only scan for the whole
         # catalogue) and the page's rows are read afterwards.
-        page_ids = _matching_ids(filters=filters).order_by("match_id")[offset : offset + wanted]
+        page_ids = _matching_ids(filters=filters, backlog=backlog).order_by("match_id")[offset : offset + wanted]
     return Product.objects.filter(id__in=page_ids).order_by("id")
 
 
@@ -314,28 +418,29 @@ def product_keyset_page(
     """
     backward = before is not None
     wanted = per_page + 1
-    matches = _matching_ids(filters=filters)
+    backlog = product_search_backlog() if filters.searches else []
+    bounds = {}
     if after is not None:
-        matches = matches.filter(match_id__gt=after)
+        bounds["match_id__gt"] = after
     if backward:
-        matches = matches.filter(match_id__lt=before)
+        bounds["match_id__lt"] = before
+    matches = _matching_ids(filters=filters, backlog=backlog, **bounds)
     order = "-match_id" if backward else "match_id"
     ids = sorted(matches.order_by()[: FILTERED_COUNT_CAP + 1], reverse=backward) if filters.any else []
     if not filters.any or FILTERED_COUNT_CAP < len(ids) < wanted:
         ids = list(matches.order_by(order)[:wanted])
     elif len(ids) > FILTERED_COUNT_CAP:
         bound = ids[wanted - 1]
-        in_range = matches.filter(**{"match_id__gte" if backward else "match_id__lte": bound})
+        limit = "match_id__gte" if backward else "match_id__lte"
         start = before if backward else after
         if start is None:
             start = Product.objects.aggregate(first=Min("id"))["first"]
-        walk_end = start - PRIMARY_KEY_WALK_LIMIT if backward else start + PRIMARY_KEY_WALK_LIMIT
-        walk = in_range.filter(**{"match_id__gte" if backward else "match_id__lte": walk_end})
+        walk_end = max(bound, start - PRIMARY_KEY_WALK_LIMIT) if backward else min(bound, start + PRIMARY_KEY_WALK_LIMIT)
+        walk = _matching_ids(filters=filters, backlog=backlog, **bounds, **{limit: walk_end})
         ids = list(walk.order_by(order)[:wanted])
         if len(ids) < wanted:
-            # `+ 0`: PostgreSQL must not answer this one by walking the primary key either.
-            key = F("match_id") + 0
-            ids = list(in_range.order_by(key.desc() if backward else key.asc())[:wanted])
+            in_range = _matching_ids(filters=filters, backlog=backlog, **bounds, **{limit: bound})
+            ids = list(_sorted_by_id(in_range, backlog=backlog, descending=backward)[:wanted])
     return ProductKeysetPage(
         products=list(Product.objects.filter(id__in=ids[:per_page]).order_by("id")), has_more=len(ids) > per_page
     )

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from products.events import product_event_data
 from products.locks import catalogue_exclusive_lock_try
-from products.models import DeleteAllJob, Product, ProductSearch
+from products.models import DeleteAllJob, Product, ProductSearch, ProductSearchBacklog
 from products.search import product_search_index
 from products.selectors import product_sku_taken
 from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED, PRODUCTS_PER_EVENT
@@ -133,22 +133,25 @@ def products_delete_all_start(*, requested_by) -> DeleteAllJob:
 
 
 def _catalogue_truncate() -> int:
-    """Empty the products table and their search rows in the current transaction; returns how many products it held."""
+    """Empty the products table, their search rows and search backlog in the current transaction;
+    returns how many products it held."""
     if not catalogue_exclusive_lock_try():
         raise CatalogueBusy(IMPORT_RUNNING_MESSAGE)
     table = connection.ops.quote_name(Product._meta.db_table)
-    search_table = connection.ops.quote_name(ProductSearch._meta.db_table)
+    search_tables = ", ".join(
+        connection.ops.quote_name(model._meta.db_table) for model in (ProductSearch, ProductSearchBacklog)
+    )
     with connection.cursor() as cursor:
         cursor.execute(f"SET LOCAL lock_timeout = '{TRUNCATE_LOCK_TIMEOUT}'")
         # Locked before counting, so no product is created between the count and the TRUNCATE;
-        # products first, the order in which every writer of both tables locks them.
-        cursor.execute(f"LOCK TABLE {table}, {search_table} IN ACCESS EXCLUSIVE MODE")
+        # products first, the order in which every writer of these tables locks them.
+        cursor.execute(f"LOCK TABLE {table}, {search_tables} IN ACCESS EXCLUSIVE MODE")
         cursor.execute(f"SELECT count(*) FROM {table}")
         count = cursor.fetchone()[0]
         # TRUNCATE refuses while checks of this transaction's foreign keys (deferred, as Django
         # makes them) are pending, e.g. after a product was created in it: run them now.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        cursor.execute(f"TRUNCATE {table}, {search_table}")
+        cursor.execute(f"TRUNCATE {table}, {search_tables}")
     return count
 
 

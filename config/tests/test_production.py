@@ -179,6 +179,16 @@ def catalogue_csv(tmp_path):
     return path
 
 
+def test_worker_processes_yield_the_cpu_to_web(production_app):
+    """The worker and its pool processes run WORKER_NICENESS (10) below gunicorn's priority, so
+    pages stay quick while an import keeps the cores busy."""
+    web, worker = (production_app.processes[name].pid for name in ("web", "worker"))
+    pool = Path(f"/proc/{worker}/task/{worker}/children").read_text().split()
+    assert pool
+    for pid in [worker, *map(int, pool)]:
+        assert os.getpriority(os.PRIO_PROCESS, pid) - os.getpriority(os.PRIO_PROCESS, web) == 10
+
+
 def test_deploy_check_passes_with_production_variables():
     """`check --deploy --fail-level WARNING` passes with only production's variables set."""
     env = production_environment(ALLOWED_HOSTS="products.example.com",

@@ -2,6 +2,7 @@
 
 import pytest
 
+from imports import pipeline
 from products import bulk
 from products.models import Product
 
@@ -49,3 +50,23 @@ def test_skus_only_postgresql_calls_equal_keep_the_last_row(run_import):
     job = run_import("sku,name\nix,First\nİX,Second\n")
     assert (job.status, job.created_count, job.updated_count, job.duplicate_count) == ("completed", 1, 0, 1)
     assert list(Product.objects.values_list("sku", "name")) == [("İX", "Second")]
+
+
+@pytest.mark.django_db
+def test_a_clash_in_one_batch_costs_that_batch_a_merge_only(run_import, monkeypatch):
+    """A batch whose append meets an existing SKU is merged; the next batches, whose SKUs are all
+    new, are appended again, and the counts are the same as if every batch had been merged."""
+    monkeypatch.setattr(pipeline, "BATCH_ROWS", 20)
+    monkeypatch.setattr(pipeline, "FIRST_BATCH_ROWS", 10)
+    appends = []
+
+    def recorded_append(**arguments):
+        appends.append(bulk.products_bulk_append(**arguments))
+        return appends[-1]
+
+    monkeypatch.setattr(pipeline, "products_bulk_append", recorded_append)
+    Product.objects.create(sku="n-3", name="Old")
+    job = run_import("sku,name\n" + "".join(f"N-{n},Name {n}\n" for n in range(50)))
+    assert appends == [False, True, True]
+    assert (job.status, job.created_count, job.updated_count) == ("completed", 49, 1)
+    assert Product.objects.count() == 50

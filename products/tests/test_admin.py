@@ -16,6 +16,28 @@ def test_product_admin_pages_render(admin_client):
     assert admin_client.get(reverse("admin:products_product_change", args=[product.pk])).status_code == 200
 
 
+@pytest.mark.parametrize("query", [{}, {"active__exact": "1"}, {"q": "abc"}])
+def test_product_changelist_never_counts_every_product(admin_client, monkeypatch, query):
+    """Past the exact-count size the changelist shows the catalogue's estimate, and a filtered
+    one counts at most FILTERED_COUNT_CAP + 1 matches: no count(*) of the whole table."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from products import selectors
+
+    for number in range(3):
+        product_make(f"ABC-{number}")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_product")
+    monkeypatch.setattr(selectors, "EXACT_COUNT_BELOW", 1)
+    with CaptureQueriesContext(connection) as queries:
+        response = admin_client.get(reverse("admin:products_product_changelist"), query)
+    assert response.status_code == 200 and response.context["cl"].result_count == 3
+    counts = [q["sql"] for q in queries.captured_queries if "COUNT(" in q["sql"].upper() and "products_product" in q["sql"]]
+    assert all(f"LIMIT {selectors.FILTERED_COUNT_CAP + 1}" in sql for sql in counts), counts
+    assert bool(counts) == bool(query)
+
+
 def test_delete_all_jobs_are_visible_in_the_admin(admin_client, admin_user):
     """Staff see who ran a delete-all, when, and how many products went."""
     DeleteAllJob.objects.create(requested_by=admin_user, status=DeleteAllJob.Status.SUCCEEDED, deleted_count=1234)

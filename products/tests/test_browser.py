@@ -1,6 +1,7 @@
 import re
 
 import pytest
+from django.db.models.functions import Now
 from playwright.sync_api import expect
 
 from config import locks
@@ -103,7 +104,8 @@ def test_delete_all_from_the_modal(staff_page, three_products, celery_worker):
 
 def test_search_notice_goes_and_the_list_finds_the_products_once_search_caught_up(staff_page, other_session):
     """While a catch-up is pending the list says so; when it ends the notice goes and the filter finds the import."""
-    Product.objects.create(sku="PINE-2", name="Pine Bench")  # as an import writes it
+    product = product_make("PINE-2", "Oak Bench")
+    Product.objects.filter(pk=product.pk).update(name="Pine Bench", updated_at=Now())  # as an import changes it
     other_session.execute("SELECT pg_advisory_lock(%s)", [locks.SEARCH_CATCH_UP])  # a catch-up running elsewhere
     search.product_search_catch_up_soon()
     staff_page.goto("/products/?name=pine")

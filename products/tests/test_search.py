@@ -3,12 +3,16 @@
 import threading
 
 import pytest
-from django.db import connection
+from django.core.files.base import ContentFile
+from django.db import connection, transaction
 from django.db.models.functions import Now
 
 from config import locks
+from config.tests.processes import wait_for
+from imports.services import import_job_create
+from imports.tests.processes import job_ended
 from products import search, selectors, services
-from products.models import Product, ProductSearch
+from products.models import Product, ProductSearch, ProductSearchBacklog
 from products.selectors import ProductFilters, product_filter
 from products.tests.factories import product_make
 
@@ -108,3 +112,132 @@ def test_a_row_a_staff_edit_indexes_while_a_chunk_runs_sends_the_chunk_round_aga
 
     assert sorted(ProductSearch.objects.values_list("product__sku", flat=True)) == ["EDIT-1", "NEW-1"]
     assert skus(name="pine") == ["NEW-1"] and skus(name="chair") == ["EDIT-1"]
+
+
+def import_write(*rows: tuple[str, str, str]) -> None:
+    """Create products as an import batch does: no search rows, their ids in the search backlog."""
+    after_id = search.product_search_backlog_start()
+    with transaction.atomic():
+        for sku, name, description in rows:
+            Product.objects.create(sku=sku, name=name, description=description)
+        search.product_search_backlog_extend(after_id=after_id)
+
+
+def listed(**filters) -> tuple[list[str], list[str], list[str]]:
+    """The SKUs the filters find in the list's page, the API's page and product_filter()."""
+    found = ProductFilters(**filters)
+    page = selectors.product_page(filters=found, number=1, per_page=50)
+    keyset = selectors.product_keyset_page(filters=found, per_page=50)
+    return [p.sku for p in page.products], [p.sku for p in keyset.products], skus(**filters)
+
+
+# Every filter, also on words English stems in unusual ways ("dying" is "die").
+FILTER_CASES = [
+    {"name": "zebra"}, {"sku": "imp-2"}, {"sku": "-"}, {"description": "die"}, {"description": "possibilities"},
+    {"description": "happy"}, {"description": "the"}, {"description": "walnut"}, {"name": "stool", "active": True},
+    {"name": "stool", "description": "oiled", "active": True}, {"name": "zebra", "sku": "2"},
+]  # fmt: skip
+
+
+def test_imported_products_are_found_by_every_filter_before_the_catch_up_as_after_it():
+    """Until the catch-up the backlog's products are read from the products table, with the same answers as their search rows give after it."""
+    product_make("OLD-1", "Zebra stool", description="Walnut, dying art")
+    import_write(
+        ("IMP-1", "Zebra bench", "The possibility of oak"),
+        ("IMP-2", "Teak stool", "Happiness is oiled walnut; dying slowly"),
+        ("IMP-3", "Oak table", "the the"),
+    )
+    assert not ProductSearch.objects.filter(product__sku__startswith="IMP").exists()
+    assert selectors.product_search_is_behind()
+    before = {str(case): listed(**case) for case in FILTER_CASES}
+
+    assert search.product_search_catch_up() == 3
+
+    assert not selectors.product_search_backlog() and not selectors.product_search_is_behind()
+    assert {str(case): listed(**case) for case in FILTER_CASES} == before
+    assert before[str({"name": "zebra"})] == (["OLD-1", "IMP-1"],) * 3
+    assert before[str({"description": "die"})] == (["OLD-1", "IMP-2"],) * 3
+    assert before[str({"description": "possibilities"})] == (["IMP-1"],) * 3
+    assert before[str({"description": "the"})] == ([],) * 3
+
+
+def test_a_staff_edit_of_an_imported_product_is_searchable_at_once():
+    """Editing a product still in the backlog finds it by its new values, and no longer by its old ones."""
+    import_write(("IMP-1", "Zebra bench", "Oak"))
+    services.product_update(product=Product.objects.get(), data={"name": "Teak chair", "description": "Walnut"})
+    assert skus(name="chair") == ["IMP-1"] and skus(description="walnut") == ["IMP-1"]
+    assert skus(name="zebra") == [] and skus(description="oak") == []
+
+
+def test_catch_up_forgets_the_backlog_of_every_chunk_it_indexed(monkeypatch):
+    """Backlog ranges across several chunks are forgotten as their products are indexed."""
+    monkeypatch.setattr(search, "CATCH_UP_CHUNK", 2)
+    import_write(*((f"P-{number}", "Chair", "") for number in range(3)))
+    import_write(*((f"Q-{number}", "Chair", "") for number in range(3)))
+    assert search.product_search_catch_up() == 6
+    assert not ProductSearchBacklog.objects.exists()
+    assert ProductSearch.objects.count() == 6
+
+
+def test_a_backlog_range_below_a_chunk_stays_for_the_next_pass():
+    """A range that begins below the chunk's start may have committed after the earlier chunks read its ids: the chunk leaves it."""
+    import_write(("P-1", "Chair", ""), ("P-2", "Chair", ""))
+    first, last = selectors.product_search_backlog()[0]
+    with connection.cursor() as cursor:
+        search._backlog_forget(cursor, start=first + 1, end=last + 1)
+    assert selectors.product_search_backlog() == [(first, last)]
+    with connection.cursor() as cursor:
+        search._backlog_forget(cursor, start=first, end=last)
+    assert selectors.product_search_backlog() == [(last, last)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_finished_import_is_found_by_every_filter_before_its_catch_up_and_after(celery_worker, other_session):
+    """A job a real worker finished: its products are found by SKU, name and description while its catch-up waits, and the same after it."""
+    other_session.execute("SELECT pg_advisory_lock(%s)", [locks.SEARCH_CATCH_UP])  # a catch-up running elsewhere
+    content = b"sku,name,description\nz-1,Zebrawood Stool,Dying oak\nz-2,Oak Table,Possibilities\n"
+    job = import_job_create(file=ContentFile(content), name="new.csv", user=None)
+    assert job_ended(job.pk, 20).status == "completed"
+    cases = [{"name": "zebrawood"}, {"sku": "z-2"}, {"description": "die"}, {"description": "possibility"}]
+    before = [listed(**case) for case in cases]
+    assert before == [(["z-1"],) * 3, (["z-2"],) * 3, (["z-1"],) * 3, (["z-2"],) * 3]
+    assert not ProductSearch.objects.exists() and selectors.product_search_is_behind()
+
+    other_session.execute("SELECT pg_advisory_unlock(%s)", [locks.SEARCH_CATCH_UP])
+    search.product_search_catch_up()  # or the worker's task, if it got the lock first
+    wait_for(lambda: not selectors.product_search_is_behind(), 20, "search to catch up")
+
+    assert ProductSearch.objects.count() == 2
+    assert [listed(**case) for case in cases] == before
+
+
+def test_pages_past_the_count_cap_are_the_same_before_the_catch_up_as_after_it(monkeypatch):
+    """Every page of a filter with more matches than the cap, in the list and the API, with the backlog's products read from the products table."""
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 3)
+    for number in range(4):
+        product_make(f"OLD-{number}", "Oak chair")
+    import_write(*((f"IMP-{number}", "Oak chair", "") for number in range(5)))
+    product_make("NEW-1", "Oak chair")
+
+    def pages() -> tuple[list, list]:
+        found = ProductFilters(name="chair")
+        listed_pages = [
+            [p.sku for p in selectors.product_page(filters=found, number=number, per_page=2).products]
+            for number in range(1, 7)
+        ]
+        keyset_pages, after = [], None
+        while True:
+            page = selectors.product_keyset_page(filters=found, per_page=2, after=after)
+            keyset_pages.append([p.sku for p in page.products])
+            if not page.has_more:
+                break
+            after = page.products[-1].pk
+        return listed_pages, keyset_pages
+
+    before = pages()
+    search.product_search_catch_up()
+    assert pages() == before
+    assert [sku for page in before[1] for sku in page] == [
+        *(f"OLD-{number}" for number in range(4)), *(f"IMP-{number}" for number in range(5)), "NEW-1"
+    ]
+    assert before[0] == before[1] + [[]]

@@ -118,6 +118,54 @@ def test_large_catalogue_total_is_the_planner_estimate(monkeypatch):
     assert (total.kind, str(total)) == ("about", "about 1")
 
 
+def _analyze_products():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_product")
+
+
+def _products_add(count: int, prefix: str):
+    from products.models import Product
+
+    Product.objects.bulk_create(Product(sku=f"{prefix}-{number}", name="Oak Stool") for number in range(count))
+
+
+def test_catalogue_estimate_follows_a_table_grown_since_its_statistics(monkeypatch):
+    """Products added after ANALYZE count in the estimate (rows per page times pages now), and
+    the list does not count the table because its statistics are old."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _products_add(2_000, "OLD")
+    _analyze_products()
+    _products_add(2_000, "NEW")
+    monkeypatch.setattr(selectors, "EXACT_COUNT_BELOW", 1_000)
+    with CaptureQueriesContext(connection) as queries:
+        total = selectors.product_catalogue_total()
+    assert total.kind == "about" and 3_600 <= total.value <= 4_400, total
+    assert not any("COUNT(" in query["sql"].upper() for query in queries.captured_queries)
+
+
+def test_catalogue_with_stale_small_statistics_counts_at_most_the_exact_limit(monkeypatch):
+    """Statistics taken when the table was nearly empty make the list count, but never past
+    EXACT_COUNT_BELOW: beyond it the total says "N+"."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    product_make("P-1")
+    _analyze_products()
+    _products_add(3_000, "NEW")
+    monkeypatch.setattr(selectors, "EXACT_COUNT_BELOW", 1_000)
+    with CaptureQueriesContext(connection) as queries:
+        total = selectors.product_catalogue_total()
+    assert (total.kind, str(total)) == ("at_least", "1,000+")
+    (count,) = [query["sql"] for query in queries.captured_queries if "COUNT(" in query["sql"].upper()]
+    assert "LIMIT 1001" in count
+    monkeypatch.setattr(selectors, "EXACT_COUNT_BELOW", 5_000)
+    assert selectors.product_catalogue_total() == selectors.Total(value=3_001, kind="exact")
+
+
 def page_skus(**kwargs) -> list[str]:
     defaults = {"filters": ProductFilters(), "number": 1, "per_page": 50}
     return [product.sku for product in product_page(**{**defaults, **kwargs}).products]

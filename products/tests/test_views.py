@@ -149,11 +149,12 @@ SEARCH_BEHIND = "Search is catching up with the latest import"
 
 
 def test_search_notice_shows_while_search_is_behind_and_goes_when_it_caught_up(staff_client):
-    """The list says search is behind and polls; once caught up the notice, its polling, goes and the list reloads."""
+    """The list says search is behind, what it may miss, and polls; once caught up the notice, its polling, goes and the list reloads."""
     Product.objects.create(sku="NEW-1", name="Pine bench")  # as an import writes it
     search.product_search_catch_up_soon()
     body = staff_client.get(reverse("products:index")).content.decode()
     assert SEARCH_BEHIND in body and 'hx-trigger="every 3s"' in body
+    assert "products it changed may still be found by their earlier SKU, name or description" in body
     response = staff_client.get(reverse("products:search_status"), headers=HTMX)
     assert SEARCH_BEHIND in response.content.decode() and "HX-Trigger" not in response
 
@@ -174,6 +175,22 @@ def test_first_page_reads_the_catalogue_size_once(staff_client):
     assert sum("reltuples" in sql for sql in sqls) == 1
     assert sum("COUNT(*)" in sql.upper() for sql in sqls) == 1
     assert "<strong>1 products</strong>" in body
+
+
+@pytest.mark.parametrize(
+    ("query", "headers", "counts"),
+    [({}, HTMX, 1), ({"page": "2"}, HTMX, 1), ({"name": "stool"}, {}, 1), ({"name": "stool"}, HTMX, 0),
+     ({"active": "no"}, HTMX, 0)],
+)
+def test_a_list_request_counts_at_most_once(staff_client, query, headers, counts):
+    """A list request counts the catalogue at most once: for the unfiltered list or the full
+    page's delete-all dialog; a filtered fragment not at all (its capped matches are its count)."""
+    product_make("ABC-1", "Oak Stool")
+    with CaptureQueriesContext(connection) as queries:
+        assert staff_client.get(reverse("products:index"), query, headers=headers).status_code == 200
+    sqls = [query["sql"].upper() for query in queries.captured_queries]
+    assert sum("COUNT(" in sql for sql in sqls) == counts
+    assert sum("RELTUPLES" in sql for sql in sqls) == counts
 
 
 def test_page_reads_the_pending_delete_all_once(staff_client):
@@ -244,3 +261,12 @@ def test_prices_carry_thousands_separators(staff_client):
     """A price of 1234.50 lists as 1,234.50."""
     product_make("ABC-1", price="1234.50")
     assert ">1,234.50</td>" in staff_client.get(reverse("products:index")).content.decode()
+
+
+def test_row_links_are_the_reversed_urls_of_each_product(staff_client):
+    """The rows' links are built from one reversed pattern per view: each still names its own product."""
+    products = [product_make(f"P-{number}") for number in range(3)]
+    body = staff_client.get(reverse("products:index")).content.decode()
+    for product in products:
+        for name in ("products:toggle_active", "products:edit", "products:delete"):
+            assert f'"{reverse(name, args=[product.pk])}"' in body
