@@ -18,6 +18,7 @@ import io
 import os
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -125,6 +126,7 @@ def main() -> None:
         "CELERY_BROKER_URL": os.environ["CELERY_BROKER_URL"],  # _django's, which no other worker reads
         "MEDIA_ROOT": str(settings.MEDIA_ROOT),
     }
+    truncate_products()  # no job of an interrupted run for the worker to recover
     worker = worker_start(env)
     try:
         path = marked_copy(ensure_file(args.rows), directory)
@@ -134,11 +136,12 @@ def main() -> None:
             truncate_products()
             copy_seconds = bare_copy_seconds(path)
             result = {"copy": copy_seconds, **run(path, args.poll)}
+            result.update({f"{key}_ratio": result[key] / copy_seconds for key in ("job", "findable", "catch_up", "caught_up")})
             results.append(result)
             report("run", result)
         truncate_products()
         if len(results) > 1:
-            report("median", {key: sorted(r[key] for r in results)[len(results) // 2] for key in results[0]})
+            report("median", {key: statistics.median(run[key] for run in results) for key in results[0]})
         print(f"load average after: {os.getloadavg()[0]:.2f}", flush=True)
     finally:
         worker_stop(worker)
@@ -146,13 +149,13 @@ def main() -> None:
 
 
 def report(label: str, result: dict) -> None:
-    copy = result["copy"]
-    ratio = result["findable"] / copy
+    """One line; the median line gives the medians of each run's seconds and of its ratios."""
+    ratio = result["findable_ratio"]
     print(
-        f"{label:<7} bare COPY {copy:5.2f} s | import job {result['job']:5.2f} s ({result['job'] / copy:4.1f}x)"
+        f"{label:<7} bare COPY {result['copy']:5.2f} s | import job {result['job']:5.2f} s ({result['job_ratio']:4.1f}x)"
         f" | findable after {result['findable']:5.2f} s ({ratio:4.1f}x, goal ≤ {GOAL}x: {'ok' if ratio <= GOAL else 'MISSED'})"
-        f" | catch-up {result['catch_up']:5.2f} s ({result['catch_up'] / copy:4.1f}x),"
-        f" caught up after {result['caught_up']:5.2f} s ({result['caught_up'] / copy:4.1f}x)"
+        f" | catch-up {result['catch_up']:5.2f} s ({result['catch_up_ratio']:4.1f}x),"
+        f" caught up after {result['caught_up']:5.2f} s ({result['caught_up_ratio']:4.1f}x)"
         f" | {result['polls']:.0f} polls, median {result['poll_median'] * 1000:.0f} ms, max {result['poll_max'] * 1000:.0f} ms",
         flush=True,
     )

@@ -261,3 +261,12 @@ def test_prices_carry_thousands_separators(staff_client):
     """A price of 1234.50 lists as 1,234.50."""
     product_make("ABC-1", price="1234.50")
     assert ">1,234.50</td>" in staff_client.get(reverse("products:index")).content.decode()
+
+
+def test_row_links_are_the_reversed_urls_of_each_product(staff_client):
+    """The rows' links are built from one reversed pattern per view: each still names its own product."""
+    products = [product_make(f"P-{number}") for number in range(3)]
+    body = staff_client.get(reverse("products:index")).content.decode()
+    for product in products:
+        for name in ("products:toggle_active", "products:edit", "products:delete"):
+            assert f'"{reverse(name, args=[product.pk])}"' in body
