@@ -248,6 +248,7 @@ def _counts_sql(*, inserted: str = "product_id IS NULL", rewritten: str = "chang
         remembered AS (
             INSERT INTO {ORIGINALS_TABLE} (product_id, original)
             SELECT product_id, stored FROM touched WHERE changed AND original IS NULL
+            ORDER BY product_id  -- the batch comes in SKU order: in id order each index page is visited once
             ON CONFLICT DO NOTHING  -- a key only PostgreSQL's lower() makes equal to an earlier one
         ), forgotten AS (
             DELETE FROM {ORIGINALS_TABLE} o USING touched t
