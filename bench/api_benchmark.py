@@ -27,7 +27,7 @@ import web_stack
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection
-from product_list_benchmark import load, newest_sku_term
+from product_list_benchmark import newest_sku_term, products_ready
 
 CASES = [
     ("no filter", ""),
@@ -155,13 +155,7 @@ def main() -> None:
     if args.child:
         print(json.dumps(child_export(args.child)))
         return
-    from products.models import Product
-
-    if args.no_load:
-        args.products = Product.objects.count()
-    else:
-        print(f"Loading {args.products:,} products ...", flush=True)
-        load(args.products)
+    args.products = products_ready(args.products, loaded=args.no_load)
     with web_stack.gunicorn() as base:
         time_list(base, args.runs, args.products)
     if args.export_runs:

@@ -52,6 +52,18 @@ def cases(products: int) -> list[tuple[str, str]]:
     ]
 
 
+def products_ready(count: int, *, loaded: bool) -> int:
+    """How many products the pages are timed on: those already there (`--no-load`), or `count`
+    loaded afresh."""
+    from products.models import Product
+
+    if loaded:
+        return Product.objects.count()
+    print(f"Loading {count:,} products ...", flush=True)
+    load(count)
+    return count
+
+
 def load(rows: int) -> None:
     from django.db import connection
 
@@ -101,14 +113,10 @@ def main() -> None:
     _django.setup()
     from import_benchmark import benchmark as import_benchmark
 
-    from products.models import DeleteAllJob, Product
+    from products.models import DeleteAllJob
     from products.services import products_delete_all
 
-    if args.no_load:
-        args.products = Product.objects.count()
-    else:
-        print(f"Loading {args.products:,} products ...", flush=True)
-        load(args.products)
+    args.products = products_ready(args.products, loaded=args.no_load)
     with web_stack.gunicorn() as base:
         time_pages(base, args.runs, args.products)
     if args.keep:
