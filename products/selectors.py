@@ -233,13 +233,7 @@ def product_filter(*, filters: ProductFilters) -> QuerySet[Product]:
     answer, and the products table itself for the products in the search backlog; a product an
     import changed is found by its new values once search has caught up (products.search)."""
     if filters.searches:
-        rows = product_search_filter(filters=filters)
-        backlog = product_search_backlog()
-        if not backlog:
-            return Product.objects.filter(id__in=rows.values("product_id"))
-        indexed = rows.exclude(_in_backlog(backlog, field="product_id")).values("product_id")
-        unindexed = _unindexed_filter(filters=filters, backlog=backlog).values("id")
-        return Product.objects.filter(Q(id__in=indexed) | Q(id__in=unindexed))
+        return Product.objects.filter(id__in=_matching_ids(filters=filters, backlog=product_search_backlog()))
     if filters.active is not None:
         return Product.objects.filter(active=filters.active)
     return Product.objects.all()

@@ -59,13 +59,12 @@ def _payload_wrap(event_type: str, data_json: str) -> str:
 
 def _deliveries_enqueue(delivery_ids: list[int]) -> None:
     """Send a task per delivery; past ENQUEUE_DIRECT_MAX, one task that sends them from a worker."""
-    from webhooks.tasks import delivery_send, deliveries_enqueue  # tasks import this module
+    from webhooks.tasks import deliveries_enqueue as deliveries_enqueue_task  # tasks import this module
 
     if len(delivery_ids) > ENQUEUE_DIRECT_MAX:
-        deliveries_enqueue.delay(delivery_ids)
-        return
-    for delivery_id in delivery_ids:
-        delivery_send.delay(delivery_id)
+        deliveries_enqueue_task.delay(delivery_ids)
+    else:
+        deliveries_enqueue(delivery_ids=delivery_ids)
 
 
 def deliveries_enqueue(*, delivery_ids: list[int]) -> None:
