@@ -25,7 +25,7 @@ from products.events import (
     product_event_data_from_row,
     product_event_templates_fill,
     product_event_timestamp_sql,
-    product_events_dated,
+    product_events_date,
 )
 from products.models import Product, sku_key
 from products.services import products_announce
@@ -150,7 +150,8 @@ def products_bulk_append(*, payload: bytes, announce: tuple[bytes, list[bytes]] 
         # PostgreSQL's lower() makes equal to one from an earlier batch.
         return False
     if announce is not None:
-        emit_serialized(events.PRODUCT_CREATED, product_events_dated(datas, moment=moment))
+        product_events_date(datas, moment=moment)
+        emit_serialized(events.PRODUCT_CREATED, datas)
     return True
 
 

@@ -74,7 +74,7 @@ def product_event_templates(rows: Sequence[tuple]) -> list[bytes]:
     """The `data` of product.created events announcing these new products, PRODUCTS_PER_EVENT to
     an event, as %-format templates with a %s for each product's id and a _MOMENT for its
     created_at and updated_at, which the database gives them later (product_event_templates_fill,
-    product_events_dated). `rows` hold each imported column's COPY text (products.columns),
+    product_events_date). `rows` hold each imported column's COPY text (products.columns),
     unescaped. Column by column and joined in C: it runs in the import's parser process."""
     encode = json.encoder.encode_basestring_ascii  # what json.dumps() writes for a str
     columns = []
@@ -96,8 +96,10 @@ def product_event_templates_fill(templates: Sequence[bytes], *, ids: Sequence[by
             for i, template in enumerate(templates)]
 
 
-def product_events_dated(datas: Sequence[bytes], *, moment: bytes) -> list[bytes]:
-    """product_event_templates_fill()'s events for products created at `moment`, as
-    product_event_timestamp_sql() writes it."""
+def product_events_date(datas: list[bytes], *, moment: bytes) -> None:
+    """Date product_event_templates_fill()'s events, in place, for products created at `moment`
+    (as product_event_timestamp_sql() writes it): one event at a time, so that only one more
+    event's bytes are alive at once."""
     marker = _MOMENT.encode()
-    return [data.replace(marker, moment) for data in datas]
+    for index, data in enumerate(datas):
+        datas[index] = data.replace(marker, moment)

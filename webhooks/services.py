@@ -76,9 +76,12 @@ def deliveries_enqueue(*, delivery_ids: list[int]) -> None:
         delivery_send.delay(delivery_id)
 
 
-def _deliveries_queue(*, endpoint_ids: list[int], event_type: str, payloads: list[bytes]) -> list[Delivery]:
-    """One event per payload (UTF-8), each delivered to every endpoint, in the order given. The
-    events are COPYed with ids taken in advance: an import writes hundreds of large ones."""
+def _deliveries_queue(
+    *, endpoint_ids: list[int], event_type: str, payloads: list[bytes], head: bytes = b"", tail: bytes = b""
+) -> list[Delivery]:
+    """One event per payload (UTF-8, between `head` and `tail`), each delivered to every endpoint,
+    in the order given. The events are COPYed with ids taken in advance: an import writes
+    hundreds of large ones; each is put together as it is written."""
     now = timezone.now()
     # Joins the caller's transaction without a savepoint; is its own one when there is none.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
@@ -90,7 +93,7 @@ def _deliveries_queue(*, endpoint_ids: list[int], event_type: str, payloads: lis
             # is its bytes: sent as bytea, the payloads go as they are, never decoded and encoded.
             copy.set_types(["bigint", "text", "bytea", "timestamptz"])
             for event_id, payload in zip(event_ids, payloads):
-                copy.write_row((event_id, event_type, payload, now))
+                copy.write_row((event_id, event_type, b"".join((head, payload, tail)), now))
         deliveries = Delivery.objects.bulk_create(
             Delivery(endpoint_id=endpoint_id, event_id=event_id, next_attempt_at=now, queued_at=now)
             for event_id in event_ids
@@ -130,8 +133,7 @@ def emit_serialized(event_type: str, datas: list[bytes]) -> int:
     if not (endpoint_ids := _subscribers(event_type)):
         return 0
     head = _payload_head(event_type).encode()
-    payloads = [b"".join((head, data, b"}")) for data in datas]
-    return len(_deliveries_queue(endpoint_ids=endpoint_ids, event_type=event_type, payloads=payloads))
+    return len(_deliveries_queue(endpoint_ids=endpoint_ids, event_type=event_type, payloads=datas, head=head, tail=b"}"))
 
 
 def endpoint_create(*, url: str, description: str, event_types: list[str]) -> Endpoint:
