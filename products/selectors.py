@@ -167,11 +167,6 @@ def product_search_filter(*, filters: ProductFilters) -> QuerySet[ProductSearch]
     return rows
 
 
-def product_search_sku_or_name(*, term: str) -> QuerySet[ProductSearch]:
-    """Search rows whose SKU or name holds `term`, in any case (the admin's search box)."""
-    return ProductSearch.objects.alias(search_key=product_search_key()).filter(search_key__contains=term.lower())
-
-
 def product_search_backlog() -> list[tuple[int, int]]:
     """The id ranges (first, last) whose products may have no search row yet, joined where they
     touch: the filters read these products from the products table (products.search)."""
@@ -239,6 +234,18 @@ def product_filter(*, filters: ProductFilters) -> QuerySet[Product]:
     return Product.objects.all()
 
 
+def product_filter_sku_or_name(*, term: str) -> QuerySet[Product]:
+    """Products whose SKU or name holds `term`, in any case (the admin's search box): through the
+    search rows' trigram index, and the products table for the search backlog's products."""
+    term = term.lower()
+    backlog = product_search_backlog()
+    rows = ProductSearch.objects.alias(search_key=product_search_key()).filter(search_key__contains=term)
+    unindexed = Product.objects.filter(_in_backlog(backlog, field="id")).alias(
+        search_key=Lower(product_search_key())
+    ).filter(search_key__contains=term)
+    return Product.objects.filter(id__in=_match_ids(rows, unindexed, backlog=backlog))
+
+
 def _matching_ids(*, filters: ProductFilters, backlog: list[tuple[int, int]], **bounds) -> QuerySet:
     """The ids of the matching products as `match_id` (in either table's own primary key),
     within `bounds` (lookups on it, such as match_id__lte). With a `backlog`, its products are
@@ -246,13 +253,18 @@ def _matching_ids(*, filters: ProductFilters, backlog: list[tuple[int, int]], **
     takes only order_by("match_id") and slicing."""
     if not filters.searches:
         return product_filter(filters=filters).annotate(match_id=F("id")).filter(**bounds).values_list("match_id", flat=True)
-    rows = product_search_filter(filters=filters)
+    unindexed = _unindexed_filter(filters=filters, backlog=backlog) if backlog else None
+    return _match_ids(product_search_filter(filters=filters), unindexed, backlog=backlog, **bounds)
+
+
+def _match_ids(rows: QuerySet[ProductSearch], unindexed: QuerySet[Product] | None, *, backlog, **bounds) -> QuerySet:
+    """The ids of the search `rows` outside the `backlog`, and of the `unindexed` products (the
+    backlog's that match the same conditions), as `match_id` within `bounds`."""
     if backlog:
         rows = rows.exclude(_in_backlog(backlog, field="product_id"))
     matches = rows.annotate(match_id=F("product_id")).filter(**bounds).values_list("match_id", flat=True)
     if not backlog:
         return matches
-    unindexed = _unindexed_filter(filters=filters, backlog=backlog)
     unindexed = unindexed.annotate(match_id=F("id")).filter(**bounds).values_list("match_id", flat=True)
     # Unordered parts (not by the models' default order): a LIMIT on the union then stops both early.
     return matches.order_by().union(unindexed.order_by(), all=True)
