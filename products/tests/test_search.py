@@ -152,6 +152,26 @@ def test_imported_products_are_found_by_every_filter_before_the_catch_up_as_afte
     assert before[str({"description": "the"})] == ([],) * 3
 
 
+# Words whose English stem is not in them ("hoping" is "hope") or that the stemmer special-cases.
+STEMMED_WORDS = [
+    "hoping", "hoped", "happy", "happiness", "possibility", "dying", "lying", "tying", "oaks", "ponies", "skies",
+    "agreed", "generously", "relational", "organization", "feet", "oak-wood", "café", "news", "early", "gently",
+    "ugly", "idly", "skis",
+]  # fmt: skip
+
+
+def test_a_word_is_found_in_the_backlog_by_its_every_form_as_after_the_catch_up():
+    """Each description word, however English stems it, is found in the backlog's products, with the same answers as after the catch-up."""
+    products_import_make(*((f"W-{number}", "Chair", f"Some {word}.") for number, word in enumerate(STEMMED_WORDS)))
+    before = {word: listed(description=word) for word in STEMMED_WORDS}
+
+    search.product_search_catch_up()
+
+    assert {word: listed(description=word) for word in STEMMED_WORDS} == before
+    for number, word in enumerate(STEMMED_WORDS):
+        assert f"W-{number}" in before[word][0], word
+
+
 def test_a_staff_edit_of_an_imported_product_is_searchable_at_once():
     """Editing a product still in the backlog finds it by its new values, and no longer by its old ones."""
     products_import_make(("IMP-1", "Zebra bench", "Oak"))
