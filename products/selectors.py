@@ -256,14 +256,20 @@ def product_filter(*, filters: ProductFilters) -> QuerySet[Product]:
 
 def product_filter_sku_or_name(*, term: str) -> QuerySet[Product]:
     """Products whose SKU or name holds `term`, in any case (the admin's search box): through the
-    search rows' trigram index, and the products table for the search backlog's products."""
+    search rows' trigram index, and the products table for the search backlog's products.
+
+    The matches are looked up here, once: up to FILTERED_COUNT_CAP of them, the answer lists
+    their ids, so counting and paging them reads no backlog again.
+    """
     term = term.lower()
     backlog = product_search_backlog()
     rows = ProductSearch.objects.alias(search_key=product_search_key()).filter(search_key__contains=term)
     unindexed = Product.objects.filter(_in_backlog(backlog, field="id")).alias(
         search_key=Lower(product_search_key())
     ).filter(search_key__contains=term)
-    return Product.objects.filter(id__in=_match_ids(rows, unindexed, backlog=backlog))
+    matches = _match_ids(rows, unindexed, backlog=backlog)
+    found = list(matches.order_by()[: FILTERED_COUNT_CAP + 1])
+    return Product.objects.filter(id__in=found if len(found) <= FILTERED_COUNT_CAP else matches)
 
 
 def _matching_ids(*, filters: ProductFilters, backlog: list[tuple[int, int]], **bounds) -> QuerySet:

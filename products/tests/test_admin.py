@@ -1,6 +1,7 @@
 import pytest
 from django.urls import reverse
 
+from products import selectors
 from products.models import DeleteAllJob, Product, ProductSearch
 from products.selectors import ProductFilters, product_filter
 from products.tests.factories import product_make, products_import_make
@@ -108,8 +109,10 @@ def test_the_admin_search_finds_sku_or_name_in_any_case(admin_client):
         assert found == expected, term
 
 
-def test_the_admin_search_finds_products_an_import_just_wrote(admin_client):
-    """Products still in the search backlog (no search row yet) are found by SKU or name, as in the staff list."""
+@pytest.mark.parametrize("count_cap", [10_000, 1])
+def test_the_admin_search_finds_products_an_import_just_wrote(admin_client, monkeypatch, count_cap):
+    """Products still in the search backlog (no search row yet) are found by SKU or name, as in the staff list, with few matches or more than the count cap."""
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", count_cap)
     product_make("OLD-1", "Zebra stool")
     products_import_make(("IMP-1", "Zebra bench", ""), ("IMP-2", "Teak zebra", ""), ("IMP-3", "Oak table", ""))
     assert not ProductSearch.objects.filter(product__sku__startswith="IMP").exists()
