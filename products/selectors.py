@@ -264,10 +264,12 @@ def product_filter_sku_or_name(*, term: str) -> QuerySet[Product]:
     term = term.lower()
     backlog = product_search_backlog()
     rows = ProductSearch.objects.alias(search_key=product_search_key()).filter(search_key__contains=term)
-    unindexed = Product.objects.filter(_in_backlog(backlog, field="id")).alias(
-        search_key=Lower(product_search_key())
-    ).filter(search_key__contains=term)
-    matches = _match_ids(rows, unindexed, backlog=backlog)
+    unindexed = (
+        Product.objects.filter(_in_backlog(backlog, field="id"))
+        .alias(search_key=Lower(product_search_key()))
+        .filter(search_key__contains=term)
+    ) if backlog else None
+    matches = _indexed_or_backlog_ids(rows, unindexed, backlog=backlog)
     found = list(matches.order_by()[: FILTERED_COUNT_CAP + 1])
     return Product.objects.filter(id__in=found if len(found) <= FILTERED_COUNT_CAP else matches)
 
@@ -280,10 +282,12 @@ def _matching_ids(*, filters: ProductFilters, backlog: list[tuple[int, int]], **
     if not filters.searches:
         return product_filter(filters=filters).annotate(match_id=F("id")).filter(**bounds).values_list("match_id", flat=True)
     unindexed = _unindexed_filter(filters=filters, backlog=backlog) if backlog else None
-    return _match_ids(product_search_filter(filters=filters), unindexed, backlog=backlog, **bounds)
+    return _indexed_or_backlog_ids(product_search_filter(filters=filters), unindexed, backlog=backlog, **bounds)
 
 
-def _match_ids(rows: QuerySet[ProductSearch], unindexed: QuerySet[Product] | None, *, backlog, **bounds) -> QuerySet:
+def _indexed_or_backlog_ids(
+    rows: QuerySet[ProductSearch], unindexed: QuerySet[Product] | None, *, backlog, **bounds
+) -> QuerySet:
     """The ids of the search `rows` outside the `backlog`, and of the `unindexed` products (the
     backlog's that match the same conditions), as `match_id` within `bounds`."""
     if backlog:
