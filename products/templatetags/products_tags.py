@@ -1,3 +1,4 @@
+import html
 from functools import cache
 
 from django import template
@@ -6,7 +7,7 @@ from django.urls import get_script_prefix, reverse
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.text import Truncator
-from django.utils.timezone import localtime
+from django.utils.timezone import get_current_timezone
 
 from products.models import Product
 
@@ -16,7 +17,7 @@ register = template.Library()
 _PK_PLACEHOLDER = 9_876_543_210
 # What `truncatechars` would cut the description to.
 DESCRIPTION_SHOWN_CHARS = 90
-# One row of the list. Every value is escaped before it goes in (product_row).
+# One row of the list (_rows_html fills it in, every value escaped).
 ROW_HTML = """<tr id="product-{pk}">
   <td class="select"><input type="checkbox" name="ids" value="{pk}" form="bulk-form" aria-label="Select {sku}"></td>
   <td class="sku mono">{sku}</td>
@@ -41,16 +42,13 @@ ROW_HTML = """<tr id="product-{pk}">
 """
 _ACTIVE = {"badge": "success", "toggle": "Deactivate", "toggle_lower": "deactivate", "state": "Active"}
 _INACTIVE = {"badge": "", "toggle": "Activate", "toggle_lower": "activate", "state": "Inactive"}
+ROW_LINKS = {"toggle_url": "products:toggle_active", "edit_url": "products:edit", "delete_url": "products:delete"}
 
 
 @cache
 def _product_url_pattern(name: str, script_prefix: str) -> str:
     """`name`'s URL, escaped, with a placeholder for the product's id: reversed once per view name."""
     return escape(reverse(name, args=[_PK_PLACEHOLDER]))
-
-
-def _product_url(name: str, pk: int, script_prefix: str) -> str:
-    return _product_url_pattern(name, script_prefix).replace(str(_PK_PLACEHOLDER), str(pk))
 
 
 def _description_shown(text: str) -> str:
@@ -60,28 +58,45 @@ def _description_shown(text: str) -> str:
     return text if len(text) <= DESCRIPTION_SHOWN_CHARS else text[: DESCRIPTION_SHOWN_CHARS - 1] + "…"
 
 
-@register.simple_tag
-def product_row(product: Product) -> SafeString:
-    """One row of the list (products/_row.html), with its price, date and links as the filters
-    `intcomma`, `date:"Y-m-d H:i"` and `{% url %}` show them.
+def _rows_html(products) -> SafeString:
+    """Rows of the list, with their price, date and links as `intcomma`, `date:"Y-m-d H:i"` and
+    `{% url %}` show them.
 
     Built in Python rather than by the template engine: the list renders up to 100 rows per
-    request, and the engine's lookups for each value and the filters' general cases were most
+    request, and the engine's lookup of every value, and the filters' general cases, were most
     of the page's time (docs/performance.md).
     """
-    pk, prefix = product.pk, get_script_prefix()
-    return mark_safe(ROW_HTML.format(
-        pk=pk,
-        sku=escape(product.sku),
-        name=escape(product.name),
-        description=escape(_description_shown(product.description)),
-        price="—" if product.price is None else f"{product.price:,f}",
-        updated=f"{localtime(product.updated_at):%Y-%m-%d %H:%M}",
-        toggle_url=_product_url("products:toggle_active", pk, prefix),
-        edit_url=_product_url("products:edit", pk, prefix),
-        delete_url=_product_url("products:delete", pk, prefix),
-        **(_ACTIVE if product.active else _INACTIVE),
-    ))
+    prefix = get_script_prefix()
+    links = {key: _product_url_pattern(name, prefix) for key, name in ROW_LINKS.items()}
+    placeholder, timezone = str(_PK_PLACEHOLDER), get_current_timezone()
+    rows = []
+    for product in products:
+        pk = str(product.pk)
+        values = {key: pattern.replace(placeholder, pk) for key, pattern in links.items()}
+        values.update(_ACTIVE if product.active else _INACTIVE)
+        # html.escape is what Django's escape() applies, without its lazy-string wrapper.
+        values.update(
+            pk=pk,
+            sku=html.escape(product.sku),
+            name=html.escape(product.name),
+            description=html.escape(_description_shown(product.description)),
+            price="—" if product.price is None else f"{product.price:,f}",
+            updated=product.updated_at.astimezone(timezone).isoformat(" ", "minutes")[:16],
+        )
+        rows.append(ROW_HTML.format_map(values))
+    return mark_safe("".join(rows))
+
+
+@register.simple_tag
+def product_rows(products) -> SafeString:
+    """The rows of a page of the list (products/_list.html)."""
+    return _rows_html(products)
+
+
+@register.simple_tag
+def product_row(product: Product) -> SafeString:
+    """One row, as the list shows it: the answer to a row's edit, toggle or cancel (products/_row.html)."""
+    return _rows_html([product])
 
 
 @register.filter
