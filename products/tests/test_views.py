@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -59,6 +61,17 @@ def test_create_product(staff_client):
     assert Product.objects.get().sku == "NEW-1"
     assert "Product NEW-1 created." in response["HX-Trigger"]
     assert "products-changed" in response["HX-Trigger"]
+
+
+def test_new_product_form_is_empty_on_the_page_and_after_a_create(staff_client):
+    """The page's "New product" form and a create's answer are empty, whatever was posted before."""
+    staff_client.post(reverse("products:create"), {"sku": "REFUSED-1", "name": "", "price": "-1"}, headers=HTMX)
+    created = staff_client.post(reverse("products:create"), {"sku": "NEW-1", "name": "Lamp", "price": "3.50"}, headers=HTMX)
+    page = staff_client.get(reverse("products:index")).content.decode()
+    forms = [created.content.decode(), re.search(r'<form class="form" hx-post=.*?</form>', page, re.S).group(0)]
+    for form in forms:
+        assert f'hx-post="{reverse("products:create")}"' in form and 'name="sku"' in form
+        assert "REFUSED-1" not in form and "NEW-1" not in form and "errorlist" not in form
 
 
 def test_create_with_sku_taken_in_another_case_shows_the_error_next_to_the_field(staff_client):
