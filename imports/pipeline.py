@@ -26,7 +26,7 @@ from products.bulk import (
     products_bulk_append,
     products_bulk_merge,
     products_bulk_start,
-    products_bulk_subscribed,
+    products_bulk_subscribers,
 )
 from products.locks import catalogue_shared_lock
 from products.search import product_search_backlog_extend, product_search_backlog_start
@@ -61,7 +61,7 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
         RowErrorLog(job=job) as error_log,
         # Render the new products' product.created JSON beside the parsing if anyone wants it.
         ParserProcess(
-            binary, batch_rows=BATCH_ROWS, first_rows=first, events=PRODUCT_CREATED in products_bulk_subscribed()
+            binary, batch_rows=BATCH_ROWS, first_rows=first, events=PRODUCT_CREATED in products_bulk_subscribers()
         ) as parser,
     ):
         header = parser.header()
@@ -139,19 +139,19 @@ class CatalogueWriter:
         deadlock with another import writing the same keys. The loser rolls its batch back and
         writes it again as one merge, which locks every key in order.
         """
-        subscribed = products_bulk_subscribed()
+        subscribers = products_bulk_subscribers()
         attempt = 1
         while True:
             try:
                 with transaction.atomic():
-                    return self._write(payloads, subscribed=subscribed, append=attempt == 1)
+                    return self._write(payloads, subscribers=subscribers, append=attempt == 1)
             except OperationalError as error:
                 if not isinstance(error.__cause__, psycopg.errors.DeadlockDetected) or attempt == WRITE_ATTEMPTS:
                     raise
             attempt += 1
 
-    def _write(self, payloads: Payloads, *, subscribed: set[str], append: bool) -> BatchCounts:
-        appended = append and self._append(payloads, subscribed=subscribed)
+    def _write(self, payloads: Payloads, *, subscribers: dict[str, list[int]], append: bool) -> BatchCounts:
+        appended = append and self._append(payloads, subscribers=subscribers)
         firsts, first_lines = (b"", "") if appended else (payloads.new, payloads.new_lines)
         counts = BatchCounts(created=payloads.new_count if appended else 0, duplicates=payloads.duplicates)
         if firsts or payloads.merge:
@@ -160,11 +160,11 @@ class CatalogueWriter:
                 first_lines=first_lines,
                 repeats=payloads.merge,
                 columns=self.columns,
-                with_products=bool(subscribed),
+                with_products=bool(subscribers),
                 since=self.since,
             )
-            if subscribed:
-                products_bulk_announce(result=result, subscribed=subscribed)
+            if subscribers:
+                products_bulk_announce(result=result, subscribers=subscribers)
             if firsts and append:  # merged because an append failed, or had failed before
                 self.appending = 2 * result.created > payloads.new_count
             counts.created += result.created
@@ -172,12 +172,12 @@ class CatalogueWriter:
             counts.duplicates += result.duplicates
         return counts
 
-    def _append(self, payloads: Payloads, *, subscribed: set[str]) -> bool:
+    def _append(self, payloads: Payloads, *, subscribers: dict[str, list[int]]) -> bool:
         """Append the batch's new SKUs if this import still appends; False when they must be merged."""
-        announce = PRODUCT_CREATED in subscribed
+        announce = PRODUCT_CREATED in subscribers
         if not (payloads.new and self.appending and (payloads.new_events is not None or not announce)):
             return False
-        rendered = (payloads.new_with_ids, payloads.new_events) if announce else None
+        rendered = (payloads.new_with_ids, payloads.new_events, subscribers[PRODUCT_CREATED]) if announce else None
         self.appending = products_bulk_append(payload=payloads.new, announce=rendered)
         return self.appending
 

@@ -9,7 +9,6 @@ they led to: docs/performance.md.
 """
 
 import contextlib
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -118,16 +117,15 @@ def products_bulk_start() -> datetime:
         return cursor.fetchone()[0]
 
 
-def products_bulk_append(*, payload: bytes, announce: tuple[bytes, list[bytes]] | None = None) -> bool:
+def products_bulk_append(*, payload: bytes, announce: tuple[bytes, list[bytes], list[int]] | None = None) -> bool:
     """COPY products whose SKUs should all be new straight into the catalogue; False, with
     nothing written, when one exists after all (then the caller merges them instead). It runs
     in a savepoint, so a failure leaves the caller's transaction usable.
 
-    With `announce`, the payload with a placeholder for each id (copy_text_id_template) and the
-    product_event_templates() of its rows, the products are announced in product.created events
-    in the caller's transaction. Their ids are taken in advance, so a thread fills them into
-    the events while PostgreSQL appends the rows; their timestamps are the COPY's (the columns'
-    default, the statement's start), read back from one row.
+    With `announce`, the payload with a placeholder for each id (copy_text_id_template), the
+    product_event_templates() of its rows and the subscribed endpoints (products_bulk_subscribers()),
+    the products are announced in product.created events in the caller's transaction. Their ids are taken in advance and their timestamps are the
+    COPY's (the columns' default, the statement's start), read back from one row.
     """
     try:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -135,23 +133,21 @@ def products_bulk_append(*, payload: bytes, announce: tuple[bytes, list[bytes]] 
                 with cursor.cursor.copy(f"COPY {TABLE} ({NEW_COLUMNS}) FROM STDIN") as copy:
                     copy.write(payload)
             else:
-                with_ids, templates = announce
+                with_ids, templates, endpoint_ids = announce
                 cursor.execute(NEW_IDS_SQL, [payload.count(b"\n")])
                 ids = cursor.fetchone()[0].encode().split()
-                with ThreadPoolExecutor(max_workers=1) as renderer:
-                    filled = renderer.submit(product_event_templates_fill, templates, ids=ids)
-                    with cursor.cursor.copy(f"COPY {TABLE} (id, {NEW_COLUMNS}) FROM STDIN") as copy:
-                        copy.write(with_ids % tuple(ids))
-                    cursor.execute(CREATED_AT_SQL, [ids[0].decode()])
-                    moment = cursor.fetchone()[0].encode()
-                    datas = filled.result()
+                with cursor.cursor.copy(f"COPY {TABLE} (id, {NEW_COLUMNS}) FROM STDIN") as copy:
+                    copy.write(with_ids % tuple(ids))
+                cursor.execute(CREATED_AT_SQL, [ids[0].decode()])
+                moment = cursor.fetchone()[0].encode()
     except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
         # Created meanwhile by a concurrent import or a staff member, or a key that only
         # PostgreSQL's lower() makes equal to one from an earlier batch.
         return False
     if announce is not None:
+        datas = product_event_templates_fill(templates, ids=ids)
         product_events_date(datas, moment=moment)
-        emit_serialized(events.PRODUCT_CREATED, datas)
+        emit_serialized(events.PRODUCT_CREATED, datas, endpoint_ids=endpoint_ids)
     return True
 
 
@@ -337,17 +333,20 @@ def _returning_sql(with_products: bool) -> str:
     )
 
 
-def products_bulk_subscribed() -> set[str]:
-    """The product event types (created, updated) someone listens for: one query per batch."""
-    return selectors.event_types_subscribed(events.PRODUCT_CREATED, events.PRODUCT_UPDATED)
+def products_bulk_subscribers() -> dict[str, list[int]]:
+    """The endpoints listening for product.created and product.updated, per type: looked up
+    once per batch, and passed to the writes that announce the batch's products."""
+    return selectors.event_subscribers(events.PRODUCT_CREATED, events.PRODUCT_UPDATED)
 
 
-def products_bulk_announce(*, result: MergeResult, subscribed: set[str]) -> None:
+def products_bulk_announce(*, result: MergeResult, subscribers: dict[str, list[int]]) -> None:
     """Queue product.created / product.updated events for one merged batch, in its transaction."""
     announced = ((events.PRODUCT_CREATED, result.created_products), (events.PRODUCT_UPDATED, result.changed_products))
     for event_type, products in announced:
-        if products and event_type in subscribed:
-            products_announce(event_type, products, data=product_event_data_from_row)
+        if products and event_type in subscribers:
+            products_announce(
+                event_type, products, data=product_event_data_from_row, endpoint_ids=subscribers[event_type]
+            )
 
 
 def products_bulk_analyze(*, changed: int) -> bool:

@@ -105,14 +105,20 @@ def products_active_set(*, products: list[Product], active: bool) -> list[Produc
 
 
 def products_announce(
-    event_type: str, products: Sequence, *, data: Callable[[Any], dict] = product_event_data
+    event_type: str,
+    products: Sequence,
+    *,
+    data: Callable[[Any], dict] = product_event_data,
+    endpoint_ids: list[int] | None = None,
 ) -> None:
     """Emit `event_type` for `products`, PRODUCTS_PER_EVENT to an event; `data` turns each into
-    its event data as its event is built, so only one event's worth of dicts is alive at once."""
+    its event data as its event is built, so only one event's worth of dicts is alive at once.
+    `endpoint_ids`: the subscribers, if the caller has looked them up (emit_many())."""
     emit_many(
         event_type,
         ({"products": [data(product) for product in products[start : start + PRODUCTS_PER_EVENT]]}
          for start in range(0, len(products), PRODUCTS_PER_EVENT)),
+        endpoint_ids=endpoint_ids,
     )
 
 

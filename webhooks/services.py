@@ -117,9 +117,13 @@ def emit(event_type: str, data: dict) -> int:
     return emit_many(event_type, [data])
 
 
-def emit_many(event_type: str, datas: Iterable[dict]) -> int:
-    """emit() of one event per item of `datas`, in order, with one look-up of the subscribers."""
-    if not (endpoint_ids := _subscribers(event_type)):
+def emit_many(event_type: str, datas: Iterable[dict], *, endpoint_ids: list[int] | None = None) -> int:
+    """emit() of one event per item of `datas`, in order, with one look-up of the subscribers.
+    `endpoint_ids`: the subscribers, when the caller has looked them up in this transaction
+    (selectors.event_subscribers(), once for several emits)."""
+    if endpoint_ids is None:
+        endpoint_ids = _subscribers(event_type)
+    if not endpoint_ids:
         return 0
     payloads = [_payload_serialize(event_type, data).encode() for data in datas]
     if not payloads:
@@ -127,10 +131,12 @@ def emit_many(event_type: str, datas: Iterable[dict]) -> int:
     return len(_deliveries_queue(endpoint_ids=endpoint_ids, event_type=event_type, payloads=payloads))
 
 
-def emit_serialized(event_type: str, datas: list[bytes]) -> int:
+def emit_serialized(event_type: str, datas: list[bytes], *, endpoint_ids: list[int] | None = None) -> int:
     """emit_many() with each item of `datas` the JSON of its `data` exactly as emit() writes it
     (compact, ASCII): for callers that render many events faster than json.dumps()."""
-    if not (endpoint_ids := _subscribers(event_type)):
+    if endpoint_ids is None:
+        endpoint_ids = _subscribers(event_type)
+    if not endpoint_ids:
         return 0
     head = _payload_head(event_type).encode()
     return len(_deliveries_queue(endpoint_ids=endpoint_ids, event_type=event_type, payloads=datas, head=head, tail=b"}"))

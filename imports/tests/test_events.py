@@ -6,6 +6,8 @@ import json
 from datetime import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from standardwebhooks import Webhook
 
@@ -207,6 +209,22 @@ def test_appended_products_are_announced_with_the_payload_emit_would_write(run_i
     assert sorted(announced) == sorted(sku for sku, *_ in rows)
     odd = {product["sku"]: product for payload in payloads for product in json.loads(payload)["data"]["products"]}
     assert [odd[sku]["price"] for sku, *_ in ODD_ROWS] == ["19.90", "0.00", None, "1000.00"]
+
+
+@pytest.mark.django_db
+def test_each_batch_looks_up_the_subscribers_once(run_import, small_batches):
+    """Appended or merged, announcing created and updated products, a batch reads the
+    subscribed endpoints in one query; the import reads them once more at its start (whether
+    the parser renders events) and once for upload.completed."""
+    endpoint_make(url=UNUSED_URL)
+    Product.objects.create(sku="old", name="Old")
+    rows = ["a", "b", "OLD", "A", "c", "d"]  # batches: append; merge (created + updated); append
+    with CaptureQueriesContext(connection) as queries:
+        job = run_import(csv_of(rows, name="New"))
+    assert (job.created_count, job.updated_count, job.duplicate_count) == (4, 1, 1)
+    assert [sorted(skus) for skus in product_skus(events.PRODUCT_UPDATED)] == [["A", "OLD"]]
+    lookups = [query for query in queries if 'FROM "webhooks_endpoint"' in query["sql"]]
+    assert len(lookups) == 3 + 2
 
 
 @pytest.mark.django_db(transaction=True)  # batches really commit, or roll back
