@@ -44,6 +44,9 @@ SORT_KEYS = {
     "updated": F("updated_at"),
 }
 SORTS_ON_ANY_LIST = {"id", "sku"}
+# What rechecking one candidate row of the trigram index costs, in posting-list entries read:
+# it weighs a part of a term that fewer rows hold against the trigrams it makes the index read.
+RECHECK_COST_IN_ENTRIES = 100
 
 
 @dataclass(frozen=True)
@@ -154,7 +157,7 @@ def product_search_filter(*, filters: ProductFilters) -> QuerySet[ProductSearch]
         term = getattr(filters, field).lower()
         if term:
             rows = rows.alias(**{f"{field}_position": StrIndex(field, Value(term))}).filter(
-                search_key__contains=term, **{f"{field}_position__gt": 0}
+                search_key__contains=_index_term(term, column=field), **{f"{field}_position__gt": 0}
             )
     if filters.description_words:
         # Whole words, all of them, stemmed ("oak tables" finds "Oak table"). Exact words, not
@@ -165,6 +168,50 @@ def product_search_filter(*, filters: ProductFilters) -> QuerySet[ProductSearch]
     if filters.active is not None:
         rows = rows.filter(active=filters.active)
     return rows
+
+
+def _index_term(term: str, *, column: str) -> str:
+    """The part of `term` that the trigram index looks up: the whole term, or one of its runs of
+    letters and digits when that reads fewer posting lists for about as few candidate rows.
+
+    Every row holds a prefix's trigrams ("sku", "ku-", "-00" of "SKU-00990000"); reading their
+    posting lists costs more than rechecking the rows the prefix would have ruled out. How many
+    rows hold a text is judged from the column's statistics (its common values and histogram).
+    The strpos() condition still checks the whole term on every candidate.
+    """
+    runs = [run for run in re.findall(r"[^\W_]+", term) if len(run) >= 3 and run != term]
+    if not runs:
+        return term
+    sample = _column_sample(column)
+    if not sample:
+        return term
+    floor = min(weight for _, weight in sample) / 2
+
+    def share(text: str) -> float:
+        return max(floor, sum(weight for value, weight in sample if text in value))
+
+    def cost(part: str) -> float:
+        trigrams = sum(share(part[i : i + 3]) for i in range(len(part) - 2))
+        return trigrams + RECHECK_COST_IN_ENTRIES * share(part)
+
+    return min([term, *runs], key=cost)
+
+
+def _column_sample(column: str) -> list[tuple[str, float]]:
+    """The search rows' `column` values that PostgreSQL's statistics hold, each with the share of
+    rows it stands for; empty before the first ANALYZE."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_vals::text::text[], most_common_freqs, histogram_bounds::text::text[]"
+            " FROM pg_stats WHERE schemaname = current_schema() AND tablename = %s AND attname = %s",
+            [ProductSearch._meta.db_table, column],
+        )
+        statistics = cursor.fetchone()
+    if statistics is None:
+        return []
+    common, frequencies, bounds = statistics[0] or [], statistics[1] or [], statistics[2] or []
+    rest = (1 - sum(frequencies)) / len(bounds) if bounds else 0
+    return [*zip(common, frequencies), *((value, rest) for value in bounds)]
 
 
 def product_search_sku_or_name(*, term: str) -> QuerySet[ProductSearch]:

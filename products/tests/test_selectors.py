@@ -1,6 +1,8 @@
 import pytest
+from django.db import connection
 
 from products import selectors
+from products.models import Product
 from products.selectors import ProductFilters, ProductSort, product_filter, product_page
 from products.tests.factories import product_make
 
@@ -201,3 +203,19 @@ def test_sku_taken_names_the_existing_spelling(catalogue):
     oak = product_filter(filters=ProductFilters(sku="oak")).get()
     assert selectors.product_sku_taken(sku=" OAK-2 ") == "oak-2"
     assert selectors.product_sku_taken(sku="OAK-2", exclude_pk=oak.pk) is None
+
+
+def test_a_sku_term_looks_up_its_rare_part_and_still_matches_the_whole_term():
+    """Where statistics say every SKU holds "sku-", the index looks up the term's digits only,
+    and the list still finds exactly the products whose SKU holds the whole term."""
+    for number in range(300):
+        product_make(f"SKU-{number:05d}", name=f"Item {number}")
+    product_make("XYZ-00012", name="Other")  # holds "0001" but not "sku-0001"
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_productsearch")
+    assert selectors._index_term("sku-0001", column="sku") == "0001"
+    assert selectors._index_term("stool", column="name") == "stool"  # one run: the whole term
+    expected = list(Product.objects.filter(sku__icontains="sku-0001").order_by("id").values_list("sku", flat=True))
+    assert len(expected) == 10
+    assert skus(ProductFilters(sku="sku-0001")) == expected
+    assert [product.sku for product in product_page(filters=ProductFilters(sku="SKU-0001"), number=1, per_page=25).products] == expected
