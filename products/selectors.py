@@ -1,5 +1,6 @@
 """Reads: the filtered, paginated product list, fast at millions of rows."""
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -26,6 +27,10 @@ FILTERED_COUNT_CAP = 10_000
 # An exact count(*) of a million rows takes ~60 ms; above this size the unfiltered list shows
 # an estimate from PostgreSQL's statistics as "about N" (product_catalogue_total).
 EXACT_COUNT_BELOW = 100_000
+# The active filter alone is labelled with PostgreSQL's estimate ("about N") where that is past
+# this many: statistics know a flag's share well, and even the capped count reads ten times the
+# cap's rows of the products table. Its pages then walk the primary key.
+ESTIMATED_ACTIVE_FILTER_ABOVE = 5 * FILTERED_COUNT_CAP
 # Listing a broad filter in id order walks the primary key until the page is full, but no
 # further than this many ids (~30 ms); past that the matches are fetched and sorted instead.
 PRIMARY_KEY_WALK_LIMIT = 100_000
@@ -370,20 +375,23 @@ def _page_ids_past_the_cap(*, filters: ProductFilters, backlog, found_ids: list[
 def product_page(
     *, filters: ProductFilters, number: int, per_page: int, sort: ProductSort = ProductSort(), total: Total | None = None
 ) -> ProductPage:
-    """One page of the filtered list in `sort` order; a page past the end shows the last page.
+    """One page of the filtered list in `sort` order; a page past the end shows the last page
+    (where the total is exact).
 
     `total`: the catalogue's, when the caller has it already (the list is unfiltered).
     """
     found_ids = []
     backlog = product_search_backlog() if filters.searches else []
-    if filters.any:
+    if not filters.any:
+        total = total or product_catalogue_total()
+    else:
+        total = _active_filter_estimate(filters=filters)
+    if total is None:
         # One pass through the search indexes, unordered so the LIMIT can stop it. Up to the
         # cap these are all the matches: the exact count, and every page sorted here.
         found_ids = sorted(_matching_ids(filters=filters, backlog=backlog).order_by()[: FILTERED_COUNT_CAP + 1])
         exact = len(found_ids) <= FILTERED_COUNT_CAP
         total = Total(value=len(found_ids), kind="exact") if exact else Total(value=FILTERED_COUNT_CAP, kind="at_least")
-    else:
-        total = total or product_catalogue_total()
     number = min(number, PAGE_NUMBER_MAX)
     if total.is_exact:
         number = min(number, max(1, math.ceil(total.value / per_page)))
@@ -401,6 +409,20 @@ def product_page(
         products=rows[:per_page], number=number, per_page=per_page, total=total, has_next=len(rows) > per_page,
         sort=sort, sort_refused=sort_refused,
     )
+
+
+def _active_filter_estimate(*, filters: ProductFilters) -> Total | None:
+    """The planner's estimate of the active filter's matches, when it is the only filter and
+    the estimate is past ESTIMATED_ACTIVE_FILTER_ABOVE."""
+    if filters.searches or filters.active is None:
+        return None
+    # Unordered: under an ordered parallel plan (Gather Merge) the top node counts a share of the rows.
+    sql, params = product_filter(filters=filters).order_by().query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    estimate = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"]
+    return Total(value=estimate, kind="about") if estimate > ESTIMATED_ACTIVE_FILTER_ABOVE else None
 
 
 def _sorts_on_any_field(total: Total) -> bool:

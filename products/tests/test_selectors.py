@@ -219,3 +219,25 @@ def test_a_sku_term_looks_up_its_rare_part_and_still_matches_the_whole_term():
     assert len(expected) == 10
     assert skus(ProductFilters(sku="sku-0001")) == expected
     assert [product.sku for product in product_page(filters=ProductFilters(sku="SKU-0001"), number=1, per_page=25).products] == expected
+
+
+def test_inactive_filter_past_the_estimate_limit_is_labelled_with_the_estimate_and_pages_by_id(monkeypatch):
+    """The active filter alone, estimated past the limit, says "about N" and pages through
+    exactly the products the plain filter finds, in id order."""
+    monkeypatch.setattr(selectors, "ESTIMATED_ACTIVE_FILTER_ABOVE", 5)
+    for number in range(30):
+        product_make(f"P-{number:02d}", active=number % 3 != 0)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_product")
+    expected = list(Product.objects.filter(active=False).order_by("id").values_list("sku", flat=True))
+    first = product_page(filters=ProductFilters(active=False), number=1, per_page=4)
+    assert first.total.kind == "about"
+    assert first.num_pages is not None
+    shown = []
+    for number in range(1, 5):
+        page = product_page(filters=ProductFilters(active=False), number=number, per_page=4)
+        shown += [product.sku for product in page.products]
+        assert page.has_next == (number < 3)
+    assert shown == expected
+    monkeypatch.setattr(selectors, "ESTIMATED_ACTIVE_FILTER_ABOVE", 10_000)  # an estimate below it: counted
+    assert str(product_page(filters=ProductFilters(active=False), number=1, per_page=4).total) == "10"
