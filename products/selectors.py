@@ -5,10 +5,10 @@ import math
 import re
 from dataclasses import dataclass
 
-from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
 from django.db import connection
 from django.db.models import F, Max, Min, Q, QuerySet, Value
-from django.db.models.functions import Lower, StrIndex
+from django.db.models.functions import Cast, Coalesce, Lower, StrIndex
 
 from products.models import (
     DESCRIPTION_SEARCH_CONFIG,
@@ -167,9 +167,12 @@ def product_search_filter(*, filters: ProductFilters) -> QuerySet[ProductSearch]
     if filters.description_words:
         # Whole words, all of them, stemmed ("oak tables" finds "Oak table"). Exact words, not
         # prefixes: PostgreSQL knows how common a word is, not a prefix, and plans by that.
-        rows = rows.filter(
-            description=SearchQuery(filters.description, search_type="plain", config=DESCRIPTION_SEARCH_CONFIG)
-        )
+        if _words_drive(filters):
+            rows = rows.filter(description=_description_query(filters))
+        else:  # the same test, on an expression the full-text index does not serve
+            rows = rows.alias(
+                description_rechecked=Coalesce("description", Cast(Value(""), output_field=SearchVectorField()))
+            ).filter(description_rechecked=_description_query(filters))
     if filters.active is not None:
         rows = rows.filter(active=filters.active)
     return rows
@@ -180,20 +183,13 @@ def _index_term(term: str, *, column: str) -> str:
     letters and digits when that reads fewer posting lists for about as few candidate rows.
 
     Every row holds a prefix's trigrams ("sku", "ku-", "-00" of "SKU-00990000"); reading their
-    posting lists costs more than rechecking the rows the prefix would have ruled out. How many
-    rows hold a text is judged from the column's statistics (its common values and histogram).
-    The strpos() condition still checks the whole term on every candidate.
+    posting lists costs more than rechecking the rows the prefix would have ruled out. The
+    strpos() condition still checks the whole term on every candidate.
     """
     runs = [run for run in re.findall(r"[^\W_]+", term) if len(run) >= 3 and run != term]
-    if not runs:
+    share = _text_share(column) if runs else None
+    if share is None:
         return term
-    sample = _column_sample(column)
-    if not sample:
-        return term
-    floor = min(weight for _, weight in sample) / 2
-
-    def share(text: str) -> float:
-        return max(floor, sum(weight for value, weight in sample if text in value))
 
     def cost(part: str) -> float:
         trigrams = sum(share(part[i : i + 3]) for i in range(len(part) - 2))
@@ -202,9 +198,10 @@ def _index_term(term: str, *, column: str) -> str:
     return min([term, *runs], key=cost)
 
 
-def _column_sample(column: str) -> list[tuple[str, float]]:
-    """The search rows' `column` values that PostgreSQL's statistics hold, each with the share of
-    rows it stands for; empty before the first ANALYZE."""
+def _text_share(column: str):
+    """A function telling the share of search rows whose `column` holds a text, judged from
+    PostgreSQL's statistics of the column (its common values and histogram); None before the
+    first ANALYZE."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT most_common_vals::text::text[], most_common_freqs, histogram_bounds::text::text[]"
@@ -212,11 +209,43 @@ def _column_sample(column: str) -> list[tuple[str, float]]:
             [ProductSearch._meta.db_table, column],
         )
         statistics = cursor.fetchone()
-    if statistics is None:
-        return []
+    if statistics is None or not (statistics[0] or statistics[2]):
+        return None
     common, frequencies, bounds = statistics[0] or [], statistics[1] or [], statistics[2] or []
     rest = (1 - sum(frequencies)) / len(bounds) if bounds else 0
-    return [*zip(common, frequencies), *((value, rest) for value in bounds)]
+    sample = [*zip(common, frequencies), *((value, rest) for value in bounds)]
+    floor = min(weight for _, weight in sample) / 2
+
+    def share(text: str) -> float:
+        return max(floor, sum(weight for value, weight in sample if text in value))
+
+    return share
+
+
+def _words_drive(filters: ProductFilters) -> bool:
+    """Whether the description's words should find the rows through the full-text index: unless
+    a SKU or name term is held by fewer rows than the words' rarest stem, by the statistics.
+    Then the words are checked on that term's candidates only, as the full-text index's bitmap
+    of a common word costs more than rechecking them (and ANDing it would not stop early)."""
+    terms = [(column, getattr(filters, column).lower()) for column in ("sku", "name") if getattr(filters, column)]
+    if not terms:
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats"
+            " WHERE schemaname = current_schema() AND tablename = %s AND attname = 'description'",
+            [ProductSearch._meta.db_table],
+        )
+        statistics = cursor.fetchone()
+    if statistics is None or not statistics[0]:
+        return True
+    stem_shares = dict(zip(*statistics))
+    stems = _description_stems(filters.description)
+    if not stems or any(stem not in stem_shares for stem in stems):
+        return True  # a stem rarer than every common one
+    words_share = min(stem_shares[stem] for stem in stems)
+    term_shares = [share(term) for column, term in terms if (share := _text_share(column)) is not None]
+    return not term_shares or words_share <= min(term_shares)
 
 
 def product_search_sku_or_name(*, term: str) -> QuerySet[ProductSearch]:

@@ -241,3 +241,23 @@ def test_inactive_filter_past_the_estimate_limit_is_labelled_with_the_estimate_a
     assert shown == expected
     monkeypatch.setattr(selectors, "ESTIMATED_ACTIVE_FILTER_ABOVE", 10_000)  # an estimate below it: counted
     assert str(product_page(filters=ProductFilters(active=False), number=1, per_page=4).total) == "10"
+
+
+def test_a_common_word_with_a_rarer_name_is_checked_on_the_names_candidates_with_the_same_matches():
+    """Statistics saying "durable" is commoner than "oak": the words are rechecked on the name's
+    candidates instead of read from the full-text index, and the matches stay the plain filter's."""
+    for number in range(200):
+        material = "Oak" if number % 10 == 0 else "Pine"
+        words = "durable finish" if number % 3 else "soft touch"
+        product_make(f"P-{number:03d}", name=f"{material} table", description=words, active=number % 4 != 0)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_productsearch")
+    combined = ProductFilters(name="oak", description="Durable", active=False)
+    assert not selectors._words_drive(combined)
+    assert selectors._words_drive(ProductFilters(name="table", description="soft"))
+    expected = Product.objects.filter(
+        name__icontains="oak", description__icontains="durable", active=False
+    ).order_by("id").values_list("sku", flat=True)
+    assert len(expected) > 0
+    assert skus(combined) == list(expected)
+    assert [product.sku for product in product_page(filters=combined, number=1, per_page=25).products] == list(expected)
