@@ -1,14 +1,14 @@
 """Webhook benchmark: imports with subscribers against a bare COPY, and delivery throughput.
 
-    flock /tmp/bench.lock .venv/bin/python bench/webhook_benchmark.py [--runs 3] [--rows 500000]
+    flock /tmp/bench.lock .venv/bin/python bench/webhook_benchmark.py [--runs 3] [--rows 500000] [--data FILE]
     flock /tmp/bench.lock .venv/bin/python bench/webhook_benchmark.py --emit-only [--deliveries 2000]
 
 In the benchmark database (bench/_django.py), runs after run: a bare COPY of the import
-benchmark's file, a fresh import with nobody subscribed, then fresh imports with 1 and 3
+benchmark's file (repeats spread through it) or `--data`, a fresh import with nobody subscribed, then fresh imports with 1 and 3
 endpoints subscribed to product.created and product.updated (job time, ratio to the COPY); after
 each subscribed import a Celery worker (`--concurrency` processes) sends its deliveries to a
 receiver on loopback that answers 200 at once: deliveries/s and products/s until the last one
-has succeeded. `--emit-only` instead times emit() and deliveries of emit()ted events.
+has succeeded (unless `--no-deliveries`). `--emit-only` instead times emit() and deliveries of emit()ted events.
 """
 
 import argparse
@@ -121,10 +121,9 @@ def _median(values: list[float]) -> float:
     return sorted(values)[len(values) // 2]
 
 
-def benchmark_imports(*, rows: int, runs: int, concurrency: int) -> None:
+def benchmark_imports(*, path: Path, runs: int, concurrency: int, deliveries: bool) -> None:
     from webhooks.tests.receiver import Receiver
 
-    path = ensure_file(rows)
     print(f"{path.name}: {path.stat().st_size / 1e6:.1f} MB, {os.cpu_count()} CPUs, median of {runs} runs", flush=True)
     copies, jobs, drains = [], {0: [], 1: [], 3: []}, {1: [], 3: []}
     with Receiver() as receiver:
@@ -134,7 +133,7 @@ def benchmark_imports(*, rows: int, runs: int, concurrency: int) -> None:
             for endpoints in jobs:
                 _reset(endpoints, receiver.url)
                 jobs[endpoints].append(_import(path))
-                if endpoints:
+                if endpoints and deliveries:
                     drains[endpoints].append(_drain(receiver, concurrency=concurrency))
         _reset(0, receiver.url)
     copy_seconds = _median(copies)
@@ -148,6 +147,8 @@ def benchmark_imports(*, rows: int, runs: int, concurrency: int) -> None:
               f"  created {results[0]['created']:,}  peak RSS {max(r.get('peak_rss_mb', 0) for r in results):.0f} MB",
               flush=True)
     for endpoints, results in drains.items():
+        if not results:
+            continue
         deliveries, products, _ = results[0]
         seconds = _median([result[2] for result in results])
         print(f"deliveries to {endpoints} endpoint(s): {deliveries} ({products:,} products) in {seconds:.2f} s"
@@ -222,6 +223,8 @@ def benchmark_emit(*, deliveries: int, concurrency: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=500_000)
+    parser.add_argument("--data", type=Path, help="import this CSV file instead of the generated one")
+    parser.add_argument("--no-deliveries", action="store_true", help="time the imports only, not their deliveries")
     parser.add_argument("--runs", type=int, default=3, help="runs of each case; the median is reported")
     parser.add_argument("--concurrency", type=int, default=2, help="worker processes (CELERY_CONCURRENCY)")
     parser.add_argument("--emit-only", action="store_true", help="time emit() and its deliveries instead")
@@ -240,7 +243,8 @@ def main() -> None:
         elif args.emit_only:
             benchmark_emit(deliveries=args.deliveries, concurrency=args.concurrency)
         else:
-            benchmark_imports(rows=args.rows, runs=args.runs, concurrency=args.concurrency)
+            benchmark_imports(path=args.data or ensure_file(args.rows), runs=args.runs, concurrency=args.concurrency,
+                              deliveries=not args.no_deliveries)
     finally:
         import shutil
 

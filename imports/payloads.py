@@ -35,7 +35,7 @@ class Payloads:
     merge: bytes
     duplicates: int
     new_with_ids: bytes | None = None
-    new_events: list[str] | None = None
+    new_events: list[bytes] | None = None
 
 
 class SkuRouter:

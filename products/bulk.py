@@ -9,6 +9,7 @@ they led to: docs/performance.md.
 """
 
 import contextlib
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
@@ -19,7 +20,13 @@ from django.db.models.expressions import Col
 from django.db.models.sql import Query
 
 from products.columns import IMPORT_COLUMN_NAMES, IMPORT_COLUMNS
-from products.events import product_event_columns_sql, product_event_data_from_row, product_event_templates_fill
+from products.events import (
+    product_event_columns_sql,
+    product_event_data_from_row,
+    product_event_templates_fill,
+    product_event_timestamp_sql,
+    product_events_date,
+)
 from products.models import Product, sku_key
 from products.services import products_announce
 from webhooks import events, selectors
@@ -57,6 +64,9 @@ NEW_IDS_SQL = (
     f"WITH ids AS MATERIALIZED (SELECT pg_get_serial_sequence('{TABLE}', 'id')::regclass AS sequence)"
     " SELECT string_agg(nextval(sequence)::text, ' ') FROM ids, generate_series(1, %s)"
 )
+# When appended products were created, as their events say it: their timestamps are the COPY's
+# (the columns' default, the statement's start), the same for every row.
+CREATED_AT_SQL = f"SELECT {product_event_timestamp_sql('created_at')} FROM {TABLE} WHERE id = %s"
 
 
 def _compiled(expression) -> str:
@@ -108,15 +118,16 @@ def products_bulk_start() -> datetime:
         return cursor.fetchone()[0]
 
 
-def products_bulk_append(*, payload: bytes, announce: tuple[bytes, list[str]] | None = None) -> bool:
+def products_bulk_append(*, payload: bytes, announce: tuple[bytes, list[bytes]] | None = None) -> bool:
     """COPY products whose SKUs should all be new straight into the catalogue; False, with
     nothing written, when one exists after all (then the caller merges them instead). It runs
     in a savepoint, so a failure leaves the caller's transaction usable.
 
     With `announce`, the payload with a placeholder for each id (copy_text_id_template) and the
     product_event_templates() of its rows, the products are announced in product.created events
-    in the caller's transaction. Their ids are taken in advance and their timestamps are the
-    COPY's (the columns' default, the statement's start): only one of those is read back.
+    in the caller's transaction. Their ids are taken in advance, so a thread fills them into
+    the events while PostgreSQL appends the rows; their timestamps are the COPY's (the columns'
+    default, the statement's start), read back from one row.
     """
     try:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -126,17 +137,20 @@ def products_bulk_append(*, payload: bytes, announce: tuple[bytes, list[str]] | 
             else:
                 with_ids, templates = announce
                 cursor.execute(NEW_IDS_SQL, [payload.count(b"\n")])
-                ids = cursor.fetchone()[0].split()
-                with cursor.cursor.copy(f"COPY {TABLE} (id, {NEW_COLUMNS}) FROM STDIN") as copy:
-                    copy.write(with_ids % tuple(map(str.encode, ids)))
-                cursor.execute(f"SELECT created_at FROM {TABLE} WHERE id = %s", [ids[0]])
-                created_at = cursor.fetchone()[0]
+                ids = cursor.fetchone()[0].encode().split()
+                with ThreadPoolExecutor(max_workers=1) as renderer:
+                    filled = renderer.submit(product_event_templates_fill, templates, ids=ids)
+                    with cursor.cursor.copy(f"COPY {TABLE} (id, {NEW_COLUMNS}) FROM STDIN") as copy:
+                        copy.write(with_ids % tuple(ids))
+                    cursor.execute(CREATED_AT_SQL, [ids[0].decode()])
+                    moment = cursor.fetchone()[0].encode()
+                    datas = filled.result()
     except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
         # Created meanwhile by a concurrent import or a staff member, or a key that only
         # PostgreSQL's lower() makes equal to one from an earlier batch.
         return False
     if announce is not None:
-        datas = product_event_templates_fill(templates, ids=ids, moment=created_at)
+        product_events_date(datas, moment=moment)
         emit_serialized(events.PRODUCT_CREATED, datas)
     return True
 

@@ -15,7 +15,7 @@ from products.models import DeleteAllJob, Product, ProductSearch, ProductSearchB
 from products.search import product_search_index
 from products.selectors import product_sku_taken
 from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED, PRODUCTS_PER_EVENT
-from webhooks.services import emit
+from webhooks.services import emit, emit_many
 
 EDITABLE_FIELDS = ("sku", "name", "description", "price", "active")
 IMPORT_RUNNING_MESSAGE = "An import is running. Delete all products once it has finished."
@@ -109,8 +109,11 @@ def products_announce(
 ) -> None:
     """Emit `event_type` for `products`, PRODUCTS_PER_EVENT to an event; `data` turns each into
     its event data as its event is built, so only one event's worth of dicts is alive at once."""
-    for start in range(0, len(products), PRODUCTS_PER_EVENT):
-        emit(event_type, {"products": [data(product) for product in products[start : start + PRODUCTS_PER_EVENT]]})
+    emit_many(
+        event_type,
+        ({"products": [data(product) for product in products[start : start + PRODUCTS_PER_EVENT]]}
+         for start in range(0, len(products), PRODUCTS_PER_EVENT)),
+    )
 
 
 def products_delete_all_start(*, requested_by) -> DeleteAllJob:

@@ -30,6 +30,7 @@ from config.tests.processes import (
 )
 from imports.models import ImportJob
 from products.models import Product
+from webhooks.models import Delivery
 from webhooks.tests.receiver import Receiver
 
 # The lane's web and worker share this Redis database; the session's in-process worker uses another.
@@ -294,16 +295,22 @@ def test_upload_completed_arrives_signed_over_https(production_page, https_recei
     assert (event["data"]["status"], event["data"]["rows"]) == ("completed", CSV_ROWS)
 
 
+def api_session(app: App, user) -> requests.Session:
+    """A session on the app's API with a bearer token from `manage.py api_token`."""
+    created = manage("api_token", user.username, env=app.env)
+    assert created.returncode == 0, created.stderr
+    session = requests.Session()
+    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the test CA
+    session.verify = app.ca_path
+    session.headers["Authorization"] = f"Bearer {created.stdout.strip().splitlines()[-1]}"
+    return session
+
+
 def test_api_flow_with_a_bearer_token_from_the_command(production_app, production_db, staff_user, https_receiver):
     """Over HTTPS against gunicorn and a worker process, with a token from `manage.py api_token`:
     schema, docs, auth refusal, upload, poll, filter, patch, duplicate refused, create, delete,
     filtered export, and a webhook created, tested, its deliveries listed, deleted."""
-    created = manage("api_token", staff_user.username, env=production_app.env)
-    assert created.returncode == 0, created.stderr
-    session = requests.Session()
-    session.trust_env = False  # REQUESTS_CA_BUNDLE would replace the test CA
-    session.verify = production_app.ca_path
-    session.headers["Authorization"] = f"Bearer {created.stdout.strip().splitlines()[-1]}"
+    session = api_session(production_app, staff_user)
     api = production_app.url + "/api"
 
     assert session.get(f"{api}/schema/?format=json").json()["openapi"].startswith("3.")
@@ -340,3 +347,32 @@ def test_api_flow_with_a_bearer_token_from_the_command(production_app, productio
     [listed] = session.get(f"{endpoint_url}deliveries/").json()["results"]
     assert listed["status"] == "succeeded" and listed["attempt_log"][0]["status_code"] == 200
     assert session.delete(endpoint_url).status_code == 204
+
+
+def test_an_import_announces_every_product_once_signed_over_https(production_app, production_db, staff_user, https_receiver):
+    """An import through the API, with an endpoint subscribed to product events, reaches the HTTPS
+    receiver (SSRF guard on) as product.created events, PRODUCTS_PER_EVENT products each: every
+    product exactly once, as stored (a SKU the file repeats with its last row), each delivery
+    once and signed as the Standard Webhooks library verifies."""
+    session = api_session(production_app, staff_user)
+    api = production_app.url + "/api"
+    endpoint = session.post(f"{api}/webhooks/", json={"url": https_receiver.url,
+                                                      "events": ["product.created", "product.updated"]})  # fmt: skip
+    assert endpoint.status_code == 201
+    rows = [f"EVT-{n},Product {n},{n}.25" for n in range(2_100)] + ["evt-7,Product 7 again,7.75"]
+    job = session.post(f"{api}/imports/", files={"file": ("events.csv", "sku,name,price\n" + "\n".join(rows))}).json()
+    wait_for(lambda: session.get(f"{api}/imports/{job['id']}/").json()["status"] == "completed", 120, "the import")
+
+    https_receiver.wait_for(3, timeout=120)  # 1,000 + 1,000 + 100 products
+    wait_for(lambda: not Delivery.objects.exclude(status=Delivery.Status.SUCCEEDED).exists(), 60, "the deliveries")
+    deliveries = list(https_receiver.requests)
+    assert len(deliveries) == Delivery.objects.count() == 3
+    webhook = Webhook(endpoint.json()["secret"])
+    sent = [webhook.verify(delivery.body, delivery.headers) for delivery in deliveries]
+    assert len({delivery.headers["webhook-id"] for delivery in deliveries}) == 3
+    assert [event["type"] for event in sent] == ["product.created"] * 3
+    products = [product for event in sent for product in event["data"]["products"]]
+    assert len(products) == len({product["id"] for product in products}) == Product.objects.count() == 2_100
+    stored = {product.pk: (product.sku, product.name, str(product.price)) for product in Product.objects.all()}
+    assert {product["id"]: (product["sku"], product["name"], product["price"]) for product in products} == stored
+    assert stored[next(p["id"] for p in products if p["sku"].lower() == "evt-7")][1:] == ("Product 7 again", "7.75")
