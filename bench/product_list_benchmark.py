@@ -1,14 +1,15 @@
 """List page latency over HTTP, and delete-all time, at 1,000,000 products (or --products).
 
     flock /tmp/bench.lock .venv/bin/python bench/product_list_benchmark.py [--products 1000000] [--runs 20] [--import-runs 3]
-        [--no-load] [--keep]
+        [--no-load] [--keep] [--sql-runs 5]
 
 It works in the benchmark database (`<DATABASE_URL's name>_bench`, see _django.py).
 
 Loads the generated products in two halves with one INSERT ... SELECT each, as two imports would,
 and after each half times the search catch-up that makes them findable (products.search); then
 times the full list page through gunicorn as the Procfile starts it (3 workers, DEBUG off), a
-signed-in staff session, median and p95 per case after warm-up; then delete-all. Then, in the
+signed-in staff session, median and p95 per case after warm-up, and the SQL of each case's
+selectors in this process (to tell SQL from rendering); then delete-all. Then, in the
 same run and database, with the same indexes, the 500k-row import benchmark
 (bench/import_benchmark.py).
 """
@@ -101,6 +102,35 @@ def time_pages(base: str, runs: int, products: int) -> None:
         print(f"{label:<38} {web_stack.summary(timings)}  {shown.group(1) or shown.group(0)}", flush=True)
 
 
+def time_sql(runs: int, products: int) -> None:
+    """Per case, the time the list's selectors spend in PostgreSQL, in this process: what of a
+    page's time is SQL rather than rendering."""
+    import statistics
+
+    from django.db import connection
+    from django.http import QueryDict
+    from django.test.utils import CaptureQueriesContext
+
+    from products import selectors
+    from products.forms import ProductFilterForm
+
+    print(f"\nSQL of the list's selectors (this process, median of {runs} after one warm-up), ms")
+    print(f"{'case':<38} {'SQL':>8} {'queries':>8}")
+    for label, query in cases(products):
+        form = ProductFilterForm(QueryDict(query.lstrip("?")))
+        times = []
+        for _ in range(runs + 1):
+            with CaptureQueriesContext(connection) as captured:
+                filters = form.filters()
+                total = None if filters.any else selectors.product_catalogue_total()
+                selectors.product_page(
+                    filters=filters, number=form.page_number(), per_page=form.page_size(), sort=form.ordering(),
+                    total=total,
+                )
+            times.append(sum(float(query["time"]) for query in captured.captured_queries) * 1000)
+        print(f"{label:<38} {statistics.median(times[1:]):8.1f} {len(captured):>8}", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--products", "--rows", type=int, default=1_000_000)
@@ -108,6 +138,7 @@ def main() -> None:
     parser.add_argument("--import-runs", type=int, default=3, help="runs of the import benchmark; 0 skips it")
     parser.add_argument("--no-load", action="store_true", help="time the products already loaded")
     parser.add_argument("--keep", action="store_true", help="keep the products: no delete-all, no import benchmark")
+    parser.add_argument("--sql-runs", type=int, default=5, help="runs of each case's selectors in this process; 0 skips")
     args = parser.parse_args()
     web_stack.web_environment()
     _django.setup()
@@ -119,6 +150,8 @@ def main() -> None:
     args.products = products_ready(args.products, loaded=args.no_load)
     with web_stack.gunicorn() as base:
         time_pages(base, args.runs, args.products)
+    if args.sql_runs:
+        time_sql(args.sql_runs, args.products)
     if args.keep:
         return
 

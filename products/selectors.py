@@ -1,14 +1,15 @@
 """Reads: the filtered, paginated product list, fast at millions of rows."""
 
+import json
 import math
 import re
 from dataclasses import dataclass
 
-from django.contrib.postgres.search import SearchQuery, SearchVector
+from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
 from django.db import connection
 from django.db.models import BooleanField, F, Max, Min, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
-from django.db.models.functions import Lower, StrIndex
+from django.db.models.functions import Cast, Coalesce, Lower, StrIndex
 
 from products.models import (
     DESCRIPTION_SEARCH_CONFIG,
@@ -27,6 +28,10 @@ FILTERED_COUNT_CAP = 10_000
 # An exact count(*) of a million rows takes ~60 ms; above this size the unfiltered list shows
 # an estimate from PostgreSQL's statistics as "about N" (product_catalogue_total).
 EXACT_COUNT_BELOW = 100_000
+# The active filter alone is labelled with PostgreSQL's estimate ("about N") where that is past
+# this many: statistics know a flag's share well, and even the capped count reads ten times the
+# cap's rows of the products table. Its pages then walk the primary key.
+ESTIMATED_ACTIVE_FILTER_ABOVE = 5 * FILTERED_COUNT_CAP
 # Listing a broad filter in id order walks the primary key until the page is full, but no
 # further than this many ids (~30 ms); past that the matches are fetched and sorted instead.
 PRIMARY_KEY_WALK_LIMIT = 100_000
@@ -45,6 +50,9 @@ SORT_KEYS = {
     "updated": F("updated_at"),
 }
 SORTS_ON_ANY_LIST = {"id", "sku"}
+# What rechecking one candidate row of the trigram index costs, in posting-list entries read:
+# it weighs a part of a term that fewer rows hold against the trigrams it makes the index read.
+RECHECK_COST_IN_ENTRIES = 100
 
 
 @dataclass(frozen=True)
@@ -155,17 +163,90 @@ def product_search_filter(*, filters: ProductFilters) -> QuerySet[ProductSearch]
         term = getattr(filters, field).lower()
         if term:
             rows = rows.alias(**{f"{field}_position": StrIndex(field, Value(term))}).filter(
-                search_key__contains=term, **{f"{field}_position__gt": 0}
+                search_key__contains=_index_term(term, column=field), **{f"{field}_position__gt": 0}
             )
     if filters.description_words:
         # Whole words, all of them, stemmed ("oak tables" finds "Oak table"). Exact words, not
         # prefixes: PostgreSQL knows how common a word is, not a prefix, and plans by that.
-        rows = rows.filter(
-            description=SearchQuery(filters.description, search_type="plain", config=DESCRIPTION_SEARCH_CONFIG)
-        )
+        if _words_drive(filters):
+            rows = rows.filter(description=_description_query(filters))
+        else:  # the same test, on an expression the full-text index does not serve
+            rows = rows.alias(
+                description_rechecked=Coalesce("description", Cast(Value(""), output_field=SearchVectorField()))
+            ).filter(description_rechecked=_description_query(filters))
     if filters.active is not None:
         rows = rows.filter(active=filters.active)
     return rows
+
+
+def _index_term(term: str, *, column: str) -> str:
+    """The part of `term` that the trigram index looks up: the whole term, or one of its runs of
+    letters and digits when that reads fewer posting lists for about as few candidate rows.
+
+    Every row holds a prefix's trigrams ("sku", "ku-", "-00" of "SKU-00990000"); reading their
+    posting lists costs more than rechecking the rows the prefix would have ruled out. The
+    strpos() condition still checks the whole term on every candidate.
+    """
+    runs = [run for run in re.findall(r"[^\W_]+", term) if len(run) >= 3 and run != term]
+    share = _text_share(column) if runs else None
+    if share is None:
+        return term
+
+    def cost(part: str) -> float:
+        trigrams = sum(share(part[i : i + 3]) for i in range(len(part) - 2))
+        return trigrams + RECHECK_COST_IN_ENTRIES * share(part)
+
+    return min([term, *runs], key=cost)
+
+
+def _text_share(column: str):
+    """A function telling the share of search rows whose `column` holds a text, judged from
+    PostgreSQL's statistics of the column (its common values and histogram); None before the
+    first ANALYZE."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_vals::text::text[], most_common_freqs, histogram_bounds::text::text[]"
+            " FROM pg_stats WHERE schemaname = current_schema() AND tablename = %s AND attname = %s",
+            [ProductSearch._meta.db_table, column],
+        )
+        statistics = cursor.fetchone()
+    if statistics is None or not (statistics[0] or statistics[2]):
+        return None
+    common, frequencies, bounds = statistics[0] or [], statistics[1] or [], statistics[2] or []
+    rest = (1 - sum(frequencies)) / len(bounds) if bounds else 0
+    sample = [*zip(common, frequencies), *((value, rest) for value in bounds)]
+    floor = min(weight for _, weight in sample) / 2
+
+    def share(text: str) -> float:
+        return max(floor, sum(weight for value, weight in sample if text in value))
+
+    return share
+
+
+def _words_drive(filters: ProductFilters) -> bool:
+    """Whether the description's words should find the rows through the full-text index: unless
+    a SKU or name term is held by fewer rows than the words' rarest stem, by the statistics.
+    Then the words are checked on that term's candidates only, as the full-text index's bitmap
+    of a common word costs more than rechecking them (and ANDing it would not stop early)."""
+    terms = [(column, getattr(filters, column).lower()) for column in ("sku", "name") if getattr(filters, column)]
+    if not terms:
+        return True
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats"
+            " WHERE schemaname = current_schema() AND tablename = %s AND attname = 'description'",
+            [ProductSearch._meta.db_table],
+        )
+        statistics = cursor.fetchone()
+    if statistics is None or not statistics[0]:
+        return True
+    stem_shares = dict(zip(*statistics))
+    stems = _description_stems(filters.description)
+    if not stems or any(stem not in stem_shares for stem in stems):
+        return True  # a stem rarer than every common one
+    words_share = min(stem_shares[stem] for stem in stems)
+    term_shares = [share(term) for column, term in terms if (share := _text_share(column)) is not None]
+    return not term_shares or words_share <= min(term_shares)
 
 
 def product_search_backlog() -> list[tuple[int, int]]:
@@ -367,20 +448,23 @@ def _page_ids_past_the_cap(*, filters: ProductFilters, backlog, found_ids: list[
 def product_page(
     *, filters: ProductFilters, number: int, per_page: int, sort: ProductSort = ProductSort(), total: Total | None = None
 ) -> ProductPage:
-    """One page of the filtered list in `sort` order; a page past the end shows the last page.
+    """One page of the filtered list in `sort` order; a page past the end shows the last page
+    (where the total is exact).
 
     `total`: the catalogue's, when the caller has it already (the list is unfiltered).
     """
     found_ids = []
     backlog = product_search_backlog() if filters.searches else []
-    if filters.any:
+    if not filters.any:
+        total = total or product_catalogue_total()
+    else:
+        total = _active_filter_estimate(filters=filters)
+    if total is None:
         # One pass through the search indexes, unordered so the LIMIT can stop it. Up to the
         # cap these are all the matches: the exact count, and every page sorted here.
         found_ids = sorted(_matching_ids(filters=filters, backlog=backlog).order_by()[: FILTERED_COUNT_CAP + 1])
         exact = len(found_ids) <= FILTERED_COUNT_CAP
         total = Total(value=len(found_ids), kind="exact") if exact else Total(value=FILTERED_COUNT_CAP, kind="at_least")
-    else:
-        total = total or product_catalogue_total()
     number = min(number, PAGE_NUMBER_MAX)
     if total.is_exact:
         number = min(number, max(1, math.ceil(total.value / per_page)))
@@ -398,6 +482,20 @@ def product_page(
         products=rows[:per_page], number=number, per_page=per_page, total=total, has_next=len(rows) > per_page,
         sort=sort, sort_refused=sort_refused,
     )
+
+
+def _active_filter_estimate(*, filters: ProductFilters) -> Total | None:
+    """The planner's estimate of the active filter's matches, when it is the only filter and
+    the estimate is past ESTIMATED_ACTIVE_FILTER_ABOVE."""
+    if filters.searches or filters.active is None:
+        return None
+    # Unordered: under an ordered parallel plan (Gather Merge) the top node counts a share of the rows.
+    sql, params = product_filter(filters=filters).order_by().query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    estimate = (json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"]
+    return Total(value=estimate, kind="about") if estimate > ESTIMATED_ACTIVE_FILTER_ABOVE else None
 
 
 def _sorts_on_any_field(total: Total) -> bool:

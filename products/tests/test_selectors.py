@@ -1,6 +1,8 @@
 import pytest
+from django.db import connection
 
 from products import selectors
+from products.models import Product
 from products.selectors import ProductFilters, ProductSort, product_filter, product_page
 from products.tests.factories import product_make
 
@@ -201,3 +203,61 @@ def test_sku_taken_names_the_existing_spelling(catalogue):
     oak = product_filter(filters=ProductFilters(sku="oak")).get()
     assert selectors.product_sku_taken(sku=" OAK-2 ") == "oak-2"
     assert selectors.product_sku_taken(sku="OAK-2", exclude_pk=oak.pk) is None
+
+
+def test_a_sku_term_looks_up_its_rare_part_and_still_matches_the_whole_term():
+    """Where statistics say every SKU holds "sku-", the index looks up the term's digits only,
+    and the list still finds exactly the products whose SKU holds the whole term."""
+    for number in range(300):
+        product_make(f"SKU-{number:05d}", name=f"Item {number}")
+    product_make("XYZ-00012", name="Other")  # holds "0001" but not "sku-0001"
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_productsearch")
+    assert selectors._index_term("sku-0001", column="sku") == "0001"
+    assert selectors._index_term("stool", column="name") == "stool"  # one run: the whole term
+    expected = list(Product.objects.filter(sku__icontains="sku-0001").order_by("id").values_list("sku", flat=True))
+    assert len(expected) == 10
+    assert skus(ProductFilters(sku="sku-0001")) == expected
+    assert [product.sku for product in product_page(filters=ProductFilters(sku="SKU-0001"), number=1, per_page=25).products] == expected
+
+
+def test_inactive_filter_past_the_estimate_limit_is_labelled_with_the_estimate_and_pages_by_id(monkeypatch):
+    """The active filter alone, estimated past the limit, says "about N" and pages through
+    exactly the products the plain filter finds, in id order."""
+    monkeypatch.setattr(selectors, "ESTIMATED_ACTIVE_FILTER_ABOVE", 5)
+    for number in range(30):
+        product_make(f"P-{number:02d}", active=number % 3 != 0)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_product")
+    expected = list(Product.objects.filter(active=False).order_by("id").values_list("sku", flat=True))
+    first = product_page(filters=ProductFilters(active=False), number=1, per_page=4)
+    assert first.total.kind == "about"
+    assert first.num_pages is not None
+    shown = []
+    for number in range(1, 5):
+        page = product_page(filters=ProductFilters(active=False), number=number, per_page=4)
+        shown += [product.sku for product in page.products]
+        assert page.has_next == (number < 3)
+    assert shown == expected
+    monkeypatch.setattr(selectors, "ESTIMATED_ACTIVE_FILTER_ABOVE", 10_000)  # an estimate below it: counted
+    assert str(product_page(filters=ProductFilters(active=False), number=1, per_page=4).total) == "10"
+
+
+def test_a_common_word_with_a_rarer_name_is_checked_on_the_names_candidates_with_the_same_matches():
+    """Statistics saying "durable" is commoner than "oak": the words are rechecked on the name's
+    candidates instead of read from the full-text index, and the matches stay the plain filter's."""
+    for number in range(200):
+        material = "Oak" if number % 10 == 0 else "Pine"
+        words = "durable finish" if number % 3 else "soft touch"
+        product_make(f"P-{number:03d}", name=f"{material} table", description=words, active=number % 4 != 0)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_productsearch")
+    combined = ProductFilters(name="oak", description="Durable", active=False)
+    assert not selectors._words_drive(combined)
+    assert selectors._words_drive(ProductFilters(name="table", description="soft"))
+    expected = Product.objects.filter(
+        name__icontains="oak", description__icontains="durable", active=False
+    ).order_by("id").values_list("sku", flat=True)
+    assert len(expected) > 0
+    assert skus(combined) == list(expected)
+    assert [product.sku for product in product_page(filters=combined, number=1, per_page=25).products] == list(expected)
