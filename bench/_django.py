@@ -13,9 +13,9 @@ from urllib.parse import urlsplit, urlunsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
-def setup(*, broker_database: int = 14, migrate: bool = True) -> None:
-    """`broker_database`: the Redis database the benchmark's tasks go to. A benchmark that starts
-    a worker of its own takes another than 14, which the production test lane's worker reads.
+def setup(*, broker_database: int = 12, migrate: bool = True) -> None:
+    """`broker_database`: the Redis database the benchmark's tasks go to: neither the development
+    worker's (0) nor the tests' (13 to 15), so a benchmark can share one Redis server with both.
     `migrate=False` in a benchmark's child process, on the database its parent prepared."""
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     # Development settings (no SECRET_KEY needed); DEBUG itself is turned off below.
