@@ -99,17 +99,20 @@ def celery_worker(*, concurrency: int = 2):
         process.wait(timeout=60)
 
 
-def staff_session():
-    """A requests session signed in as the benchmark's staff user (a superuser)."""
-    import requests
+def staff_user():
+    """The benchmark's staff user (a superuser)."""
     from django.contrib.auth import get_user_model
+
+    return get_user_model().objects.update_or_create(username="bench", defaults={"is_staff": True, "is_superuser": True})[0]
+
+
+def staff_session():
+    """A requests session signed in as the benchmark's staff user."""
+    import requests
     from django.test import Client
 
-    user, _ = get_user_model().objects.update_or_create(
-        username="bench", defaults={"is_staff": True, "is_superuser": True}
-    )
     client = Client()
-    client.force_login(user)
+    client.force_login(staff_user())
     session = requests.Session()
     session.cookies.set("sessionid", client.cookies["sessionid"].value)
     return session

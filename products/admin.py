@@ -4,7 +4,7 @@ from django.utils.functional import cached_property
 
 from products.forms import ProductForm
 from products.models import DeleteAllJob, Product
-from products.selectors import FILTERED_COUNT_CAP, product_catalogue_total, product_search_sku_or_name
+from products.selectors import FILTERED_COUNT_CAP, product_catalogue_total, product_filter_sku_or_name
 from products.services import product_delete, product_save, products_delete
 
 
@@ -34,13 +34,13 @@ class ProductAdmin(admin.ModelAdmin):
     paginator = ProductPaginator
 
     def get_search_results(self, request, queryset, search_term):
-        """Through the search rows' trigram index: the default, icontains on both columns, reads
-        every product (seconds at a million). Products an import just wrote are found once
-        search has caught up, as in the staff list."""
+        """Through the search rows' trigram index, as the staff list's filters: the default,
+        icontains on both columns, reads every product (seconds at a million). Products an
+        import just wrote are found at once, read from the search backlog."""
         term = search_term.strip()
         if not term:
             return queryset, False
-        return queryset.filter(id__in=product_search_sku_or_name(term=term).values("product_id")), False
+        return queryset.filter(id__in=product_filter_sku_or_name(term=term).values("id")), False
 
     def save_model(self, request, obj, form, change):
         product_save(product=obj)

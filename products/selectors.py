@@ -6,7 +6,8 @@ from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery, SearchVector
 from django.db import connection
-from django.db.models import F, Max, Min, Q, QuerySet, Value
+from django.db.models import BooleanField, F, Max, Min, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Lower, StrIndex
 
 from products.models import (
@@ -167,11 +168,6 @@ def product_search_filter(*, filters: ProductFilters) -> QuerySet[ProductSearch]
     return rows
 
 
-def product_search_sku_or_name(*, term: str) -> QuerySet[ProductSearch]:
-    """Search rows whose SKU or name holds `term`, in any case (the admin's search box)."""
-    return ProductSearch.objects.alias(search_key=product_search_key()).filter(search_key__contains=term.lower())
-
-
 def product_search_backlog() -> list[tuple[int, int]]:
     """The id ranges (first, last) whose products may have no search row yet, joined where they
     touch: the filters read these products from the products table (products.search)."""
@@ -204,18 +200,37 @@ def _unindexed_filter(*, filters: ProductFilters, backlog: list[tuple[int, int]]
         if not stems:
             return products.none()  # stop words only: the search rows match nothing either
         # to_tsvector() is costly (docs/performance.md); a LIKE that every match passes skips
-        # most rows before it. English stemming rewrites only a stem's last letter ("happy" is
-        # "happi", "possibility" "possibl"), but for "dying", "lying" and "tying" ("die"...).
-        products = products.alias(description_lowered=Lower("description"))
+        # most rows before it.
         for stem in stems:
             if len(stem) > 1:
-                products = products.filter(description_lowered__contains=stem[:-2] if stem.endswith("ie") else stem[:-1])
+                products = products.filter(_holding_a_word_of(stem))
         products = products.alias(
             description_words=SearchVector("description", config=DESCRIPTION_SEARCH_CONFIG)
         ).filter(description_words=_description_query(filters))
     if filters.active is not None:
         products = products.filter(active=filters.active)
     return products
+
+
+# A word holds its English stem ("oak" in "oaks"), or the stem with its last letter rewritten
+# ("happy" is "happi", "hoping" "hope", "possibility" "possibl", "skies" "sky"); "dying",
+# "lying" and "tying" are "die", "lie" and "tie". Checked on the words of the machine's text
+# files and the stemmer's exceptions (docs/performance.md).
+_STEM_LAST_LETTER_IN_WORDS = {"e": "i", "i": "y", "l": "i", "y": "i"}
+
+
+def _holding_a_word_of(stem: str) -> RawSQL:
+    """A condition that every product with a word English stems to `stem` in its description
+    meets (and some others): its lowered description holds one of the stem's forms."""
+    forms = [stem]
+    if stem[-1] in _STEM_LAST_LETTER_IN_WORDS:
+        forms.append(stem[:-1] + _STEM_LAST_LETTER_IN_WORDS[stem[-1]])
+    if stem.endswith("ie"):
+        forms.append(stem[:-2] + "ying")
+    patterns = ["%" + re.sub(r"([\\%_])", r"\\\1", form) + "%" for form in forms]  # LIKE's specials escaped
+    # LIKE ANY lowers each description once for all the forms.
+    column = f'"{Product._meta.db_table}"."description"'
+    return RawSQL(f"lower({column}) LIKE ANY (%s)", [patterns], output_field=BooleanField())
 
 
 def _description_stems(text: str) -> list[str]:
@@ -239,6 +254,26 @@ def product_filter(*, filters: ProductFilters) -> QuerySet[Product]:
     return Product.objects.all()
 
 
+def product_filter_sku_or_name(*, term: str) -> QuerySet[Product]:
+    """Products whose SKU or name holds `term`, in any case (the admin's search box): through the
+    search rows' trigram index, and the products table for the search backlog's products.
+
+    The matches are looked up here, once: up to FILTERED_COUNT_CAP of them, the answer lists
+    their ids, so counting and paging them reads no backlog again.
+    """
+    term = term.lower()
+    backlog = product_search_backlog()
+    rows = ProductSearch.objects.alias(search_key=product_search_key()).filter(search_key__contains=term)
+    unindexed = (
+        Product.objects.filter(_in_backlog(backlog, field="id"))
+        .alias(search_key=Lower(product_search_key()))
+        .filter(search_key__contains=term)
+    ) if backlog else None
+    matches = _indexed_or_backlog_ids(rows, unindexed, backlog=backlog)
+    found = list(matches.order_by()[: FILTERED_COUNT_CAP + 1])
+    return Product.objects.filter(id__in=found if len(found) <= FILTERED_COUNT_CAP else matches)
+
+
 def _matching_ids(*, filters: ProductFilters, backlog: list[tuple[int, int]], **bounds) -> QuerySet:
     """The ids of the matching products as `match_id` (in either table's own primary key),
     within `bounds` (lookups on it, such as match_id__lte). With a `backlog`, its products are
@@ -246,13 +281,20 @@ def _matching_ids(*, filters: ProductFilters, backlog: list[tuple[int, int]], **
     takes only order_by("match_id") and slicing."""
     if not filters.searches:
         return product_filter(filters=filters).annotate(match_id=F("id")).filter(**bounds).values_list("match_id", flat=True)
-    rows = product_search_filter(filters=filters)
+    unindexed = _unindexed_filter(filters=filters, backlog=backlog) if backlog else None
+    return _indexed_or_backlog_ids(product_search_filter(filters=filters), unindexed, backlog=backlog, **bounds)
+
+
+def _indexed_or_backlog_ids(
+    rows: QuerySet[ProductSearch], unindexed: QuerySet[Product] | None, *, backlog, **bounds
+) -> QuerySet:
+    """The ids of the search `rows` outside the `backlog`, and of the `unindexed` products (the
+    backlog's that match the same conditions), as `match_id` within `bounds`."""
     if backlog:
         rows = rows.exclude(_in_backlog(backlog, field="product_id"))
     matches = rows.annotate(match_id=F("product_id")).filter(**bounds).values_list("match_id", flat=True)
     if not backlog:
         return matches
-    unindexed = _unindexed_filter(filters=filters, backlog=backlog)
     unindexed = unindexed.annotate(match_id=F("id")).filter(**bounds).values_list("match_id", flat=True)
     # Unordered parts (not by the models' default order): a LIMIT on the union then stops both early.
     return matches.order_by().union(unindexed.order_by(), all=True)
@@ -270,8 +312,10 @@ def _sorted_by_id(matches: QuerySet, *, backlog: list[tuple[int, int]], descendi
 
 def product_search_is_behind() -> bool:
     """Whether search has imported products to catch up with: a catch-up was asked for and has
-    not finished, or the backlog holds products (a row read from each)."""
-    return ProductSearchCatchUp.objects.exists() or ProductSearchBacklog.objects.exists()
+    not finished, or the backlog holds products (one statement, at most a row read from each:
+    every products page asks)."""
+    catch_ups, backlog = ProductSearchCatchUp.objects.values("pk")[:1], ProductSearchBacklog.objects.values("pk")[:1]
+    return catch_ups.union(backlog, all=True).exists()
 
 
 def product_catalogue_total() -> Total:

@@ -1,7 +1,10 @@
+from functools import cache
+
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import reverse
+from django.template.loader import render_to_string
+from django.urls import get_script_prefix, reverse
 from django.utils.http import urlencode
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from django.views.decorators.vary import vary_on_headers
@@ -20,6 +23,13 @@ PRODUCTS_CHANGED = "products-changed"
 def _toast(response, message: str, level: str = "success"):
     trigger_client_event(response, "toast", {"message": message, "level": level})
     return response
+
+
+@cache
+def _empty_create_form(script_prefix: str) -> str:
+    """The "New product" form, empty: the same on every list page and after every create, so
+    rendered once per process (its widgets are a good part of a page's template work)."""
+    return render_to_string("products/_create_form.html", {"form": ProductForm()})
 
 
 def _row_form(product: Product, data=None) -> ProductForm:
@@ -53,7 +63,7 @@ def index(request):
     activity = activity_current()
     context.update(
         activity=activity,
-        create_form=ProductForm(),
+        create_form=_empty_create_form(get_script_prefix()),
         catalogue_total=catalogue_total,
         job=activity.delete_all,
         search_behind=selectors.product_search_is_behind(),
@@ -81,7 +91,7 @@ def create(request):
         except ValidationError as error:
             form.add_error(None, error)
         else:
-            response = render(request, "products/_create_form.html", {"form": ProductForm()})
+            response = HttpResponse(_empty_create_form(get_script_prefix()))
             trigger_client_event(response, PRODUCTS_CHANGED)
             trigger_client_event(response, "product-created")
             return _toast(response, f"Product {product.sku} created.")

@@ -1,9 +1,10 @@
 import pytest
 from django.urls import reverse
 
+from products import selectors
 from products.models import DeleteAllJob, Product, ProductSearch
 from products.selectors import ProductFilters, product_filter
-from products.tests.factories import product_make
+from products.tests.factories import product_make, products_import_make
 from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED
 
 pytestmark = pytest.mark.django_db
@@ -103,6 +104,19 @@ def test_the_admin_search_finds_sku_or_name_in_any_case(admin_client):
     product_make("XYZ-9", "Oak chair")
     product_make("ZZZ-1", "abc rack")  # the term in the name
     for term, expected in (("abc", ["ABC-1", "ZZZ-1"]), ("CHAIR", ["XYZ-9"]), ("nothing", [])):
+        response = admin_client.get(reverse("admin:products_product_changelist"), {"q": term})
+        found = sorted(product.sku for product in response.context["cl"].result_list)
+        assert found == expected, term
+
+
+@pytest.mark.parametrize("count_cap", [10_000, 1])
+def test_the_admin_search_finds_products_an_import_just_wrote(admin_client, monkeypatch, count_cap):
+    """Products still in the search backlog (no search row yet) are found by SKU or name, as in the staff list, with few matches or more than the count cap."""
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", count_cap)
+    product_make("OLD-1", "Zebra stool")
+    products_import_make(("IMP-1", "Zebra bench", ""), ("IMP-2", "Teak zebra", ""), ("IMP-3", "Oak table", ""))
+    assert not ProductSearch.objects.filter(product__sku__startswith="IMP").exists()
+    for term, expected in (("ZEBRA", ["IMP-1", "IMP-2", "OLD-1"]), ("imp-3", ["IMP-3"]), ("3 oak", ["IMP-3"]), ("nothing", [])):
         response = admin_client.get(reverse("admin:products_product_changelist"), {"q": term})
         found = sorted(product.sku for product in response.context["cl"].result_list)
         assert found == expected, term

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 from django.core.files.base import ContentFile
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models.functions import Now
 
 from config import locks
@@ -14,7 +14,7 @@ from imports.tests.processes import job_ended
 from products import search, selectors, services
 from products.models import Product, ProductSearch, ProductSearchBacklog
 from products.selectors import ProductFilters, product_filter
-from products.tests.factories import product_make
+from products.tests.factories import product_make, products_import_make
 
 pytestmark = pytest.mark.django_db
 
@@ -114,15 +114,6 @@ def test_a_row_a_staff_edit_indexes_while_a_chunk_runs_sends_the_chunk_round_aga
     assert skus(name="pine") == ["NEW-1"] and skus(name="chair") == ["EDIT-1"]
 
 
-def import_write(*rows: tuple[str, str, str]) -> None:
-    """Create products as an import batch does: no search rows, their ids in the search backlog."""
-    after_id = search.product_search_backlog_start()
-    with transaction.atomic():
-        for sku, name, description in rows:
-            Product.objects.create(sku=sku, name=name, description=description)
-        search.product_search_backlog_extend(after_id=after_id)
-
-
 def listed(**filters) -> tuple[list[str], list[str], list[str]]:
     """The SKUs the filters find in the list's page, the API's page and product_filter()."""
     found = ProductFilters(**filters)
@@ -142,7 +133,7 @@ FILTER_CASES = [
 def test_imported_products_are_found_by_every_filter_before_the_catch_up_as_after_it():
     """Until the catch-up the backlog's products are read from the products table, with the same answers as their search rows give after it."""
     product_make("OLD-1", "Zebra stool", description="Walnut, dying art")
-    import_write(
+    products_import_make(
         ("IMP-1", "Zebra bench", "The possibility of oak"),
         ("IMP-2", "Teak stool", "Happiness is oiled walnut; dying slowly"),
         ("IMP-3", "Oak table", "the the"),
@@ -161,9 +152,29 @@ def test_imported_products_are_found_by_every_filter_before_the_catch_up_as_afte
     assert before[str({"description": "the"})] == ([],) * 3
 
 
+# Words whose English stem is not in them ("hoping" is "hope") or that the stemmer special-cases.
+STEMMED_WORDS = [
+    "hoping", "hoped", "happy", "happiness", "possibility", "dying", "lying", "tying", "oaks", "ponies", "skies",
+    "agreed", "generously", "relational", "organization", "feet", "oak-wood", "café", "news", "early", "gently",
+    "ugly", "idly", "skis",
+]  # fmt: skip
+
+
+def test_a_word_is_found_in_the_backlog_by_its_every_form_as_after_the_catch_up():
+    """Each description word, however English stems it, is found in the backlog's products, with the same answers as after the catch-up."""
+    products_import_make(*((f"W-{number}", "Chair", f"Some {word}.") for number, word in enumerate(STEMMED_WORDS)))
+    before = {word: listed(description=word) for word in STEMMED_WORDS}
+
+    search.product_search_catch_up()
+
+    assert {word: listed(description=word) for word in STEMMED_WORDS} == before
+    for number, word in enumerate(STEMMED_WORDS):
+        assert f"W-{number}" in before[word][0], word
+
+
 def test_a_staff_edit_of_an_imported_product_is_searchable_at_once():
     """Editing a product still in the backlog finds it by its new values, and no longer by its old ones."""
-    import_write(("IMP-1", "Zebra bench", "Oak"))
+    products_import_make(("IMP-1", "Zebra bench", "Oak"))
     services.product_update(product=Product.objects.get(), data={"name": "Teak chair", "description": "Walnut"})
     assert skus(name="chair") == ["IMP-1"] and skus(description="walnut") == ["IMP-1"]
     assert skus(name="zebra") == [] and skus(description="oak") == []
@@ -172,8 +183,8 @@ def test_a_staff_edit_of_an_imported_product_is_searchable_at_once():
 def test_catch_up_forgets_the_backlog_of_every_chunk_it_indexed(monkeypatch):
     """Backlog ranges across several chunks are forgotten as their products are indexed."""
     monkeypatch.setattr(search, "CATCH_UP_CHUNK", 2)
-    import_write(*((f"P-{number}", "Chair", "") for number in range(3)))
-    import_write(*((f"Q-{number}", "Chair", "") for number in range(3)))
+    products_import_make(*((f"P-{number}", "Chair", "") for number in range(3)))
+    products_import_make(*((f"Q-{number}", "Chair", "") for number in range(3)))
     assert search.product_search_catch_up() == 6
     assert not ProductSearchBacklog.objects.exists()
     assert ProductSearch.objects.count() == 6
@@ -181,7 +192,7 @@ def test_catch_up_forgets_the_backlog_of_every_chunk_it_indexed(monkeypatch):
 
 def test_a_backlog_range_below_a_chunk_stays_for_the_next_pass():
     """A range that begins below the chunk's start may have committed after the earlier chunks read its ids: the chunk leaves it."""
-    import_write(("P-1", "Chair", ""), ("P-2", "Chair", ""))
+    products_import_make(("P-1", "Chair", ""), ("P-2", "Chair", ""))
     first, last = selectors.product_search_backlog()[0]
     with connection.cursor() as cursor:
         search._backlog_forget(cursor, start=first + 1, end=last + 1)
@@ -216,7 +227,7 @@ def test_pages_past_the_count_cap_are_the_same_before_the_catch_up_as_after_it(m
     monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 3)
     for number in range(4):
         product_make(f"OLD-{number}", "Oak chair")
-    import_write(*((f"IMP-{number}", "Oak chair", "") for number in range(5)))
+    products_import_make(*((f"IMP-{number}", "Oak chair", "") for number in range(5)))
     product_make("NEW-1", "Oak chair")
 
     def pages() -> tuple[list, list]:

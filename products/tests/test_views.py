@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -59,6 +61,17 @@ def test_create_product(staff_client):
     assert Product.objects.get().sku == "NEW-1"
     assert "Product NEW-1 created." in response["HX-Trigger"]
     assert "products-changed" in response["HX-Trigger"]
+
+
+def test_new_product_form_is_empty_on_the_page_and_after_a_create(staff_client):
+    """The page's "New product" form and a create's answer are empty, whatever was posted before."""
+    staff_client.post(reverse("products:create"), {"sku": "REFUSED-1", "name": "", "price": "-1"}, headers=HTMX)
+    created = staff_client.post(reverse("products:create"), {"sku": "NEW-1", "name": "Lamp", "price": "3.50"}, headers=HTMX)
+    page = staff_client.get(reverse("products:index")).content.decode()
+    forms = [created.content.decode(), re.search(r'<form class="form" hx-post=.*?</form>', page, re.S).group(0)]
+    for form in forms:
+        assert f'hx-post="{reverse("products:create")}"' in form and 'name="sku"' in form
+        assert "REFUSED-1" not in form and "NEW-1" not in form and "errorlist" not in form
 
 
 def test_create_with_sku_taken_in_another_case_shows_the_error_next_to_the_field(staff_client):
@@ -175,6 +188,17 @@ def test_first_page_reads_the_catalogue_size_once(staff_client):
     assert sum("reltuples" in sql for sql in sqls) == 1
     assert sum("COUNT(*)" in sql.upper() for sql in sqls) == 1
     assert "<strong>1 products</strong>" in body
+
+
+def test_full_page_reads_each_thing_it_shows_in_one_statement(staff_client):
+    """The full page's statements: the session, the user and its permissions (two: the delete-all
+    button), the catalogue's size (an estimate and a capped count when small), the page's
+    products, the running imports, the pending delete-all and whether search is behind (one)."""
+    for number in range(3):
+        product_make(f"ABC-{number}")
+    with CaptureQueriesContext(connection) as queries:
+        assert staff_client.get(reverse("products:index")).status_code == 200
+    assert len(queries) == 10, [query["sql"][:60] for query in queries.captured_queries]
 
 
 @pytest.mark.parametrize(
