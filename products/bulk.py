@@ -45,7 +45,9 @@ STAGING_COLUMNS = ", ".join(
     ]
 )
 # The values an import found in the products it changed, hashed, by product id: a SKU the file
-# repeats is counted as updated only if its last row leaves the product changed after all.
+# repeats is counted as updated only if its last row leaves the product changed after all. No
+# index: a merge reads it whole in one hash join, which costs less than keeping an index of
+# every changed product's id.
 ORIGINALS_TABLE = "import_originals"
 # Room for the temporary tables in memory: an import that changes 500k products remembers them
 # all, which overflows the default 8MB and the merges then read and write its pages on disk.
@@ -110,7 +112,7 @@ def products_bulk_start() -> datetime:
             # Refused once this session has used temporary tables with another size; harmless.
             cursor.execute(f"SET temp_buffers = '{TEMP_BUFFERS}'")
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {ORIGINALS_TABLE} (product_id bigint PRIMARY KEY, original bigint);"
+            f"CREATE TEMP TABLE IF NOT EXISTS {ORIGINALS_TABLE} (product_id bigint, original bigint);"
             f" TRUNCATE {ORIGINALS_TABLE}"
         )
         cursor.execute("SELECT now()")
@@ -209,8 +211,9 @@ def _latest_rows_sql() -> str:
 
 
 def _values_sql(fields: list[str], table: str, prefix: str = "") -> str:
-    """A product's values as a 64-bit hash of their row text: what ORIGINALS_TABLE keeps."""
-    return f"hashtextextended(row({', '.join(f'{table}.{prefix}{f}' for f in fields)})::text, 0)"
+    """A product's values as a 64-bit hash of the row (each column's own hash, not its text):
+    what ORIGINALS_TABLE keeps."""
+    return f"hash_record_extended(row({', '.join(f'{table}.{prefix}{f}' for f in fields)}), 0)"
 
 
 def _changed_sql(fields: list[str], old: str, new: str) -> str:
@@ -222,8 +225,9 @@ def _lookup_sql(fields: list[str]) -> str:
     created since the import started; then, apart, the rows the counting looks closer at:
     repeats and changes of products the import found, with their stored values hashed, the
     incoming ones of a repeat, and the values the import found if it changed the product
-    before. Only those rows pay for the hashes and the probe of ORIGINALS_TABLE (some hundreds
-    of a re-import's ~30k-row batch, unless every row changes)."""
+    before, with where ORIGINALS_TABLE holds them. Only those rows pay for the hashes and the
+    join with ORIGINALS_TABLE (some hundreds of a re-import's ~30k-row batch, unless every row
+    changes)."""
     return f"""
         batch AS MATERIALIZED (
             SELECT {NEW_COLUMNS}, repeat, product_id, changed, ours,
@@ -238,11 +242,9 @@ def _lookup_sql(fields: list[str]) -> str:
                 ) p ON true
             ) looked
         ), touched AS MATERIALIZED (
-            SELECT product_id, repeat, changed, stored,
-                   CASE WHEN repeat THEN {_values_sql(fields, "b")} END AS incoming,
-                   CASE WHEN repeat THEN (SELECT original FROM {ORIGINALS_TABLE} o WHERE o.product_id = b.product_id) END
-                       AS original  -- a first row's product cannot be there: probe for repeats only
-            FROM batch b
+            SELECT b.product_id, repeat, changed, stored, CASE WHEN repeat THEN {_values_sql(fields, "b")} END AS incoming,
+                   o.original, o.ctid AS original_at
+            FROM batch b LEFT JOIN {ORIGINALS_TABLE} o ON o.product_id = b.product_id
             WHERE stored IS NOT NULL
         )"""
 
@@ -258,11 +260,9 @@ def _counts_sql(*, inserted: str = "product_id IS NULL", rewritten: str = "chang
         remembered AS (
             INSERT INTO {ORIGINALS_TABLE} (product_id, original)
             SELECT product_id, stored FROM touched WHERE changed AND original IS NULL
-            ORDER BY product_id  -- the batch comes in SKU order: in id order each index page is visited once
-            ON CONFLICT DO NOTHING  -- a key only PostgreSQL's lower() makes equal to an earlier one
         ), forgotten AS (
-            DELETE FROM {ORIGINALS_TABLE} o USING touched t
-            WHERE o.product_id = t.product_id AND t.repeat AND t.incoming = t.original
+            DELETE FROM {ORIGINALS_TABLE}
+            WHERE ctid = ANY(ARRAY(SELECT original_at FROM touched WHERE repeat AND incoming = original))
         ), flips AS (
             SELECT coalesce(sum((incoming <> coalesce(original, stored))::int - (original IS NOT NULL)::int), 0) AS flips
             FROM touched WHERE repeat
