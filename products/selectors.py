@@ -29,9 +29,10 @@ FILTERED_COUNT_CAP = 10_000
 # an estimate from PostgreSQL's statistics as "about N" (product_catalogue_total).
 EXACT_COUNT_BELOW = 100_000
 # The active filter alone is labelled with PostgreSQL's estimate ("about N") where that is past
-# this many: statistics know a flag's share well, and even the capped count reads ten times the
-# cap's rows of the products table. Its pages then walk the primary key.
-ESTIMATED_ACTIVE_FILTER_ABOVE = 5 * FILTERED_COUNT_CAP
+# this many (twice the cap, a margin for the estimate's error): statistics know a flag's share
+# well, and the capped count would read the products table until the cap's matches. Its pages
+# then walk the primary key.
+ESTIMATED_ACTIVE_FILTER_ABOVE = 2 * FILTERED_COUNT_CAP
 # Listing a broad filter in id order walks the primary key until the page is full, but no
 # further than this many ids (~30 ms); past that the matches are fetched and sorted instead.
 PRIMARY_KEY_WALK_LIMIT = 100_000
