@@ -11,12 +11,6 @@ from webhooks.models import Delivery, Endpoint
 SUCCESS_RATE_WINDOW = timedelta(days=7)
 
 
-def event_has_subscribers(*event_types: str) -> bool:
-    """Whether any enabled endpoint subscribes to one of `event_types`: lets callers skip
-    building costly payloads (an import's product batches) when nobody listens."""
-    return Endpoint.objects.filter(enabled=True, event_types__overlap=list(event_types)).exists()
-
-
 def event_subscribers(*event_types: str) -> dict[str, list[int]]:
     """The enabled endpoints (ids) subscribed to each of `event_types`, in one query; a type
     nobody listens for is left out."""

@@ -18,6 +18,7 @@ from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from webhooks import selectors
 from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED, WEBHOOK_TEST
 from webhooks.http import Outcome, http_post
 from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event, secret_generate
@@ -104,10 +105,6 @@ def _deliveries_queue(
     return deliveries
 
 
-def _subscribers(event_type: str) -> list[int]:
-    return list(Endpoint.objects.filter(enabled=True, event_types__contains=[event_type]).values_list("pk", flat=True))
-
-
 def emit(event_type: str, data: dict) -> int:
     """Queue one delivery of `data` per enabled endpoint subscribed to `event_type`.
 
@@ -122,7 +119,7 @@ def emit_many(event_type: str, datas: Iterable[dict], *, endpoint_ids: list[int]
     `endpoint_ids`: the subscribers, when the caller has looked them up in this transaction
     (selectors.event_subscribers(), once for several emits)."""
     if endpoint_ids is None:
-        endpoint_ids = _subscribers(event_type)
+        endpoint_ids = selectors.event_subscribers(event_type).get(event_type, [])
     if not endpoint_ids:
         return 0
     payloads = [_payload_serialize(event_type, data).encode() for data in datas]
@@ -135,7 +132,7 @@ def emit_serialized(event_type: str, datas: list[bytes], *, endpoint_ids: list[i
     """emit_many() with each item of `datas` the JSON of its `data` exactly as emit() writes it
     (compact, ASCII): for callers that render many events faster than json.dumps()."""
     if endpoint_ids is None:
-        endpoint_ids = _subscribers(event_type)
+        endpoint_ids = selectors.event_subscribers(event_type).get(event_type, [])
     if not endpoint_ids:
         return 0
     head = _payload_head(event_type).encode()

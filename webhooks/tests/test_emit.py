@@ -7,7 +7,7 @@ from django.db import transaction
 
 from webhooks import events
 from webhooks.models import Delivery, Event
-from webhooks.selectors import event_has_subscribers
+from webhooks.selectors import event_subscribers
 from webhooks.services import emit
 from webhooks.tests.factories import endpoint_make
 
@@ -40,17 +40,17 @@ def test_event_type_filter():
 def test_disabled_endpoint_gets_no_delivery():
     """A disabled endpoint is skipped by emit() and does not count as a subscriber."""
     endpoint_make(url="https://example.com/", enabled=False)
-    assert not event_has_subscribers(events.PRODUCT_UPDATED)
+    assert not event_subscribers(events.PRODUCT_UPDATED)
     assert emit(events.PRODUCT_UPDATED, {"products": []}) == 0
     assert not Delivery.objects.exists()
 
 
 @pytest.mark.django_db
-def test_event_has_subscribers():
-    """event_has_subscribers answers per event type."""
-    endpoint_make(url="https://example.com/", event_types=[events.UPLOAD_FAILED])
-    assert event_has_subscribers(events.UPLOAD_FAILED)
-    assert not event_has_subscribers(events.PRODUCT_DELETED)
+def test_event_subscribers():
+    """event_subscribers answers per event type, with the subscribed endpoints."""
+    endpoint = endpoint_make(url="https://example.com/", event_types=[events.UPLOAD_FAILED])
+    assert event_subscribers(events.UPLOAD_FAILED, events.PRODUCT_DELETED) == {events.UPLOAD_FAILED: [endpoint.pk]}
+    assert not event_subscribers(events.PRODUCT_DELETED)
 
 
 @pytest.mark.django_db(transaction=True)
