@@ -33,21 +33,19 @@ from webhooks.services import emit_serialized
 
 TABLE = Product._meta.db_table
 STAGING_TABLE = "import_staging"
-# Rows of SKUs an earlier batch of the file had come with their line in the file; the others
-# without it (their lines arrive apart, as an array indexed by `position`, the COPY's order).
-# `position` numbers rows from a session-local cache: a plain serial's nextval() per row made
-# the COPY of a batch twice as slow.
+# Every row with its line in the file, which breaks ties between SKUs only PostgreSQL's lower()
+# makes equal; `repeat` marks the rows of SKUs an earlier batch of the file had.
 STAGING_COLUMNS = ", ".join(
     [
         *(f"{column.name} {column.sql_type}" for column in IMPORT_COLUMNS),
         "line integer",
-        "position integer GENERATED ALWAYS AS IDENTITY (CACHE 100000)",
+        "repeat boolean",
     ]
 )
 # The values an import found in the products it changed, hashed, by product id: a SKU the file
 # repeats is counted as updated only if its last row leaves the product changed after all. No
-# index: a merge reads it whole in one hash join, which costs less than keeping an index of
-# every changed product's id.
+# index: only a batch's repeats of products written since the import started look it up, in
+# one hash join, which costs less than keeping an index of every changed product's id.
 ORIGINALS_TABLE = "import_originals"
 # Room for the temporary tables in memory: an import that changes 500k products remembers them
 # all, which overflows the default 8MB and the merges then read and write its pages on disk.
@@ -166,21 +164,17 @@ def products_bulk_merge(
     product.updated event). `active` is never written by an import.
     """
     fields = [column.name for column in IMPORT_COLUMNS if column.required or column.name in columns]
+    texts = [_staging_text(firsts, first_lines, repeat=False), _staging_text(repeats, None, repeat=True)]
     with connection.cursor() as cursor:
         cursor.execute(  # one round trip
             "SET LOCAL work_mem = '64MB';"  # sort a batch in memory, not on disk
             f" CREATE TEMP TABLE IF NOT EXISTS {STAGING_TABLE} ({STAGING_COLUMNS});"
-            f" TRUNCATE {STAGING_TABLE} RESTART IDENTITY"
+            f" TRUNCATE {STAGING_TABLE}"
         )
-        with cursor.cursor.copy(f"COPY {STAGING_TABLE} ({NEW_COLUMNS}) FROM STDIN") as copy:
-            copy.write(firsts)
-        with cursor.cursor.copy(f"COPY {STAGING_TABLE} ({NEW_COLUMNS}, line) FROM STDIN") as copy:
-            copy.write(repeats)
-        params = {
-            "since": since,
-            "first_lines": "{" + first_lines.replace("\n", ",") + "}",
-            "staged": firsts.count(b"\n") + repeats.count(b"\n"),
-        }
+        with cursor.cursor.copy(f"COPY {STAGING_TABLE} ({NEW_COLUMNS}, line, repeat) FROM STDIN") as copy:
+            for text in texts:
+                copy.write(text)
+        params = {"since": since, "staged": firsts.count(b"\n") + repeats.count(b"\n")}
         try:
             with transaction.atomic():
                 cursor.execute(_split_merge_sql(fields, with_products), params)
@@ -200,14 +194,22 @@ def products_bulk_merge(
     return MergeResult(**counts, created_products=created, changed_products=changed)
 
 
+def _staging_text(rows: bytes, lines: str | None, *, repeat: bool) -> bytes:
+    """COPY text `rows` as STAGING_COLUMNS: each row followed by its line from `lines` (one per
+    line of text; None when the rows end with theirs already) and `repeat`."""
+    end = b"\tt\n" if repeat else b"\tf\n"
+    if lines is None:
+        return rows.replace(b"\n", end)
+    if not rows:
+        return b""
+    return rows.replace(b"%", b"%%").replace(b"\n", b"\t%s" + end) % tuple(lines.encode().split(b"\n"))
+
+
 def _latest_rows_sql() -> str:
     """The batch with one row per key, the file's last; DISTINCT ON collapses duplicates (an
     ON CONFLICT may touch a row only once) and sorts by key, so rows are locked in key order."""
     key = _key(STAGING_TABLE)
-    return (
-        f"SELECT DISTINCT ON ({key}) {NEW_COLUMNS}, line IS NOT NULL AS repeat FROM {STAGING_TABLE}"
-        f" ORDER BY {key}, coalesce(line, (%(first_lines)s::int[])[position]) DESC"
-    )
+    return f"SELECT DISTINCT ON ({key}) {NEW_COLUMNS}, repeat FROM {STAGING_TABLE} ORDER BY {key}, line DESC"
 
 
 def _values_sql(fields: list[str], table: str, prefix: str = "") -> str:
@@ -221,31 +223,36 @@ def _changed_sql(fields: list[str], old: str, new: str) -> str:
 
 
 def _lookup_sql(fields: list[str]) -> str:
-    """Each key's last row with its product as stored (if any) and whether that product was
-    created since the import started; then, apart, the rows the counting looks closer at:
-    repeats and changes of products the import found, with their stored values hashed, the
-    incoming ones of a repeat, and the values the import found if it changed the product
-    before, with where ORIGINALS_TABLE holds them. Only those rows pay for the hashes and the
-    join with ORIGINALS_TABLE (some hundreds of a re-import's ~30k-row batch, unless every row
-    changes)."""
+    """Each key's last row with its product as stored (if any): whether the row changes it,
+    whether the product existed before the import started and whether anyone wrote it since;
+    for a change of a product that existed before, its stored values hashed. Then, apart, the
+    rows the counting looks closer at (`notable`): repeats and changes of products that existed
+    before, a repeat's incoming values hashed if its product was written since the import
+    started. Only those written since (`touched`: in most batches none, or the repeats of a
+    re-import that changes what it repeats) may be in ORIGINALS_TABLE, and only they join it."""
     return f"""
         batch AS MATERIALIZED (
-            SELECT {NEW_COLUMNS}, repeat, product_id, changed, ours,
-                   CASE WHEN product_id IS NOT NULL AND NOT ours AND (repeat OR changed)
-                        THEN {_values_sql(fields, "looked", "old_")} END AS stored
+            SELECT product_id, repeat, changed, existed, recent,
+                   CASE WHEN existed AND changed THEN {_values_sql(fields, "looked", "old_")} END AS stored,
+                   {NEW_COLUMNS}  -- last: scans that only filter on the flags need not read past the text
             FROM (
                 SELECT latest.*, p.id AS product_id, p.id IS NOT NULL AND {_changed_sql(fields, "p", "latest")} AS changed,
-                       coalesce(p.created_at >= %(since)s, false) AS ours, {", ".join(f"p.{f} AS old_{f}" for f in fields)}
+                       p.created_at < %(since)s AS existed, p.updated_at >= %(since)s AS recent,
+                       {", ".join(f"p.{f} AS old_{f}" for f in fields)}
                 FROM ({_latest_rows_sql()}) latest
                 LEFT JOIN LATERAL (
-                    SELECT p.id, p.created_at, {", ".join(fields)} FROM {TABLE} p WHERE {_key("p")} = {_key("latest")}
+                    SELECT p.id, p.created_at, p.updated_at, {", ".join(fields)}
+                    FROM {TABLE} p WHERE {_key("p")} = {_key("latest")}
                 ) p ON true
             ) looked
+        ), notable AS MATERIALIZED (
+            SELECT product_id, repeat, changed, recent, stored,
+                   CASE WHEN repeat AND recent THEN {_values_sql(fields, "batch")} END AS incoming
+            FROM batch WHERE existed AND (repeat OR changed)
         ), touched AS MATERIALIZED (
-            SELECT b.product_id, repeat, changed, stored, CASE WHEN repeat THEN {_values_sql(fields, "b")} END AS incoming,
-                   o.original, o.ctid AS original_at
-            FROM batch b LEFT JOIN {ORIGINALS_TABLE} o ON o.product_id = b.product_id
-            WHERE stored IS NOT NULL
+            SELECT n.*, o.original, o.ctid AS original_at
+            FROM notable n LEFT JOIN {ORIGINALS_TABLE} o ON o.product_id = n.product_id
+            WHERE recent
         )"""
 
 
@@ -253,19 +260,22 @@ def _counts_sql(*, inserted: str = "product_id IS NULL", rewritten: str = "chang
     """Count each staged row once, and keep ORIGINALS_TABLE holding exactly the products the
     import counts as updated. A repeated SKU's row is a duplicate; when its product existed
     before the import, the SKU moves between updated and unchanged as its latest row differs
-    from the values the import found or not (`flips`). `inserted` and `rewritten` say of a row
-    of `batch` (joined with `written`) whether it created its product or changed it. The
-    caller passes the number of rows it staged, `staged`."""
+    from the values the import found or not (`flips`): a product nobody wrote since the import
+    started still holds them, so there the row's own change decides. `inserted` and `rewritten`
+    say of a row of `batch` (joined with `written`) whether it created its product or changed
+    it. The caller passes the number of rows it staged, `staged`."""
     return f"""
         remembered AS (
             INSERT INTO {ORIGINALS_TABLE} (product_id, original)
-            SELECT product_id, stored FROM touched WHERE changed AND original IS NULL
+            SELECT product_id, stored FROM notable WHERE stored IS NOT NULL AND NOT recent
+            UNION ALL SELECT product_id, stored FROM touched WHERE stored IS NOT NULL AND original IS NULL
         ), forgotten AS (
             DELETE FROM {ORIGINALS_TABLE}
-            WHERE ctid = ANY(ARRAY(SELECT original_at FROM touched WHERE repeat AND incoming = original))
-        ), flips AS (
-            SELECT coalesce(sum((incoming <> coalesce(original, stored))::int - (original IS NOT NULL)::int), 0) AS flips
-            FROM touched WHERE repeat
+            WHERE ctid = ANY(ARRAY(SELECT original_at FROM touched WHERE incoming = original))
+        ), flips AS MATERIALIZED (  -- once, though counts reads it twice
+            SELECT (SELECT count(*) FROM notable WHERE repeat AND changed AND NOT recent)
+                   + (SELECT coalesce(sum(CASE WHEN original IS NULL THEN changed::int ELSE (incoming <> original)::int - 1 END), 0)
+                      FROM touched WHERE repeat) AS flips
         ), counted AS (
             SELECT count(*) FILTER (WHERE NOT repeat AND {inserted}) AS created,
                    count(*) FILTER (WHERE NOT repeat AND NOT {inserted} AND {rewritten}) AS updated,
@@ -273,8 +283,7 @@ def _counts_sql(*, inserted: str = "product_id IS NULL", rewritten: str = "chang
                    count(*) FILTER (WHERE repeat) AS repeats, count(*) AS latest
             FROM batch {written}
         ), counts AS (
-            SELECT created, updated + flips AS updated, unchanged - flips AS unchanged,
-                   repeats + %(staged)s - latest AS duplicates
+            SELECT created, updated + flips AS updated, unchanged - flips AS unchanged, repeats + %(staged)s - latest AS duplicates
             FROM counted, flips
         )"""
 
@@ -290,11 +299,11 @@ def _split_merge_sql(fields: list[str], with_products: bool) -> str:
             SET {", ".join(f"{f} = b.{f}" for f in fields)}, updated_at = now()
             FROM batch b
             WHERE b.changed AND p.id = b.product_id AND {_changed_sql(fields, "p", "b")}
-            RETURNING p.*
+            {"RETURNING p.*" if with_products else ""}
         ), created AS (
             INSERT INTO {TABLE} ({NEW_COLUMNS}, active, created_at, updated_at)
             SELECT {NEW_COLUMNS}, true, now(), now() FROM batch WHERE product_id IS NULL ORDER BY {_key("batch")}
-            RETURNING *
+            {"RETURNING *" if with_products else ""}
         ), {_counts_sql()}
         {_returning_sql(with_products)}
     """

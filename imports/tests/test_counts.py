@@ -64,6 +64,21 @@ def test_a_repeated_sku_counts_as_updated_only_if_its_last_row_changes_the_produ
     assert sum(counts(job).values()) == job.rows_processed == 125
 
 
+@pytest.mark.django_db(transaction=True)
+def test_a_repeat_that_changes_a_product_counts_it_as_updated_however_its_earlier_rows_left_it(run_import, batches_of_50):
+    """A SKU whose first row left its product as it was, and one changed, changed back and changed
+    again by later batches, both end updated; rows read add up."""
+    Product.objects.create(sku="same", name="Same")
+    Product.objects.create(sku="back", name="Back")
+    fillers = ["".join(f"{prefix}-{n},F\n" for n in range(60)) for prefix in ("f", "g")]
+    content = f"sku,name\nsame,Same\nback,Other\n{fillers[0]}SAME,Changed\nBACK,Back\n{fillers[1]}back,Third\n"
+    job = run_import(content)
+    assert counts(job) == {"created": 120, "updated": 2, "unchanged": 0, "duplicates": 3, "skipped": 0}
+    assert sorted(Product.objects.filter(sku__in=["SAME", "back"]).values_list("sku", "name")) == [
+        ("SAME", "Changed"), ("back", "Third")
+    ]
+
+
 @pytest.mark.django_db
 def test_a_retried_job_starts_from_clean_progress(run_import, django_capture_on_commit_callbacks):
     """Retry forgets the earlier run's bytes, rows, counts and timing, so no stale rate shows."""

@@ -53,6 +53,15 @@ def test_skus_only_postgresql_calls_equal_keep_the_last_row(run_import):
 
 
 @pytest.mark.django_db
+def test_skus_only_postgresql_calls_equal_keep_the_last_row_whatever_their_key_order(run_import):
+    """The same two SKUs the other way round: the parser sorts "ix" before "İX" but the file has it
+    last, so the file's order, not the key order, decides which row wins."""
+    job = run_import("sku,name\nİX,First\nix,Second\n")
+    assert (job.status, job.created_count, job.updated_count, job.duplicate_count) == ("completed", 1, 0, 1)
+    assert list(Product.objects.values_list("sku", "name")) == [("ix", "Second")]
+
+
+@pytest.mark.django_db
 def test_a_clash_in_one_batch_costs_that_batch_a_merge_only(run_import, monkeypatch):
     """A batch whose append meets an existing SKU is merged; the next batches, whose SKUs are all
     new, are appended again, and the counts are the same as if every batch had been merged."""
