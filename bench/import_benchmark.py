@@ -48,9 +48,11 @@ def child_import(path: Path, *, search: bool = True) -> dict:
     # open one inside the timed import, when the import queues its search catch-up (~0.1 s).
     with app.producer_or_acquire() as producer:
         producer.connection.ensure_connection(max_retries=1)
+    cpu = BackendCpu()
     with ParserPeakRss() as parser_rss:
         job = import_job_run(job_id=job.pk)
         imported_at = time.time()
+    backend_cpu_seconds = cpu.seconds()
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     if search:
@@ -59,6 +61,7 @@ def child_import(path: Path, *, search: bool = True) -> dict:
     app.control.purge()  # the catch-up request the import queued: done just above
     return {
         "seconds": (job.finished_at - job.started_at).total_seconds(),
+        "backend_cpu_seconds": backend_cpu_seconds,
         "imported_at": imported_at,
         "search_seconds": search_seconds,
         "rows": job.rows_processed,
@@ -70,6 +73,31 @@ def child_import(path: Path, *, search: bool = True) -> dict:
         "peak_rss_mb": peak_rss_mb,
         "parser_rss_mb": parser_rss.peak_kb / 1024,
     }
+
+
+class BackendCpu:
+    """CPU time (user + system) of this process's PostgreSQL session from now on, read from
+    /proc: other work on the machine disturbs it much less than wall time. None when the
+    server runs elsewhere (its process is not visible here)."""
+
+    def __init__(self):
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            self._stat = Path(f"/proc/{cursor.fetchone()[0]}/stat")
+        self._start = self._read()
+
+    def _read(self) -> float | None:
+        try:
+            fields = self._stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+    def seconds(self) -> float | None:
+        end = self._read()
+        return None if end is None or self._start is None else end - self._start
 
 
 class ParserPeakRss(threading.Thread):
@@ -180,6 +208,8 @@ def report(label: str, results: list[dict], copy_seconds: float | None, goal: fl
     if copy_seconds:
         process += f"  {result['process_seconds'] / copy_seconds:4.1f}x COPY"
     print(process + " (the child from its start: Python, Django, staging the file, the import)", flush=True)
+    if result["backend_cpu_seconds"] is not None:
+        print(f"{'':<22} backend CPU {result['backend_cpu_seconds']:6.2f} s (the importing session's PostgreSQL process)")
     if results[0]["search_seconds"] is None:
         return
     searches = sorted(run["search_seconds"] for run in results)
