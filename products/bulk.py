@@ -274,7 +274,8 @@ def _counts_sql(*, inserted: str = "product_id IS NULL", rewritten: str = "chang
             WHERE ctid = ANY(ARRAY(SELECT original_at FROM touched WHERE incoming = original))
         ), flips AS MATERIALIZED (  -- once, though counts reads it twice
             SELECT (SELECT count(*) FROM notable WHERE repeat AND changed AND NOT recent)
-                   + (SELECT coalesce(sum(CASE WHEN original IS NULL THEN changed::int ELSE (incoming <> original)::int - 1 END), 0)
+                   + (SELECT coalesce(sum(CASE WHEN original IS NULL THEN changed::int
+                                               ELSE (incoming <> original)::int - 1 END), 0)
                       FROM touched WHERE repeat) AS flips
         ), counted AS (
             SELECT count(*) FILTER (WHERE NOT repeat AND {inserted}) AS created,
@@ -283,7 +284,8 @@ def _counts_sql(*, inserted: str = "product_id IS NULL", rewritten: str = "chang
                    count(*) FILTER (WHERE repeat) AS repeats, count(*) AS latest
             FROM batch {written}
         ), counts AS (
-            SELECT created, updated + flips AS updated, unchanged - flips AS unchanged, repeats + %(staged)s - latest AS duplicates
+            SELECT created, updated + flips AS updated, unchanged - flips AS unchanged,
+                   repeats + %(staged)s - latest AS duplicates
             FROM counted, flips
         )"""
 
