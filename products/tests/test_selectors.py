@@ -213,8 +213,8 @@ def test_a_sku_term_looks_up_its_rare_part_and_still_matches_the_whole_term():
     product_make("XYZ-00012", name="Other")  # holds "0001" but not "sku-0001"
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE products_productsearch")
-    assert selectors._index_term("sku-0001", column="sku") == "0001"
-    assert selectors._index_term("stool", column="name") == "stool"  # one run: the whole term
+    assert selectors._lookup(ProductFilters(sku="sku-0001")).index_terms == {"sku": "0001"}
+    assert selectors._lookup(ProductFilters(name="stool")).index_terms == {"name": "stool"}  # one run: the whole term
     expected = list(Product.objects.filter(sku__icontains="sku-0001").order_by("id").values_list("sku", flat=True))
     assert len(expected) == 10
     assert skus(ProductFilters(sku="sku-0001")) == expected
@@ -253,11 +253,40 @@ def test_a_common_word_with_a_rarer_name_is_checked_on_the_names_candidates_with
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE products_productsearch")
     combined = ProductFilters(name="oak", description="Durable", active=False)
-    assert not selectors._words_drive(combined)
-    assert selectors._words_drive(ProductFilters(name="table", description="soft"))
+    assert not selectors._lookup(combined).words_drive
+    assert selectors._lookup(ProductFilters(name="table", description="soft")).words_drive
     expected = Product.objects.filter(
         name__icontains="oak", description__icontains="durable", active=False
     ).order_by("id").values_list("sku", flat=True)
     assert len(expected) > 0
     assert skus(combined) == list(expected)
     assert [product.sku for product in product_page(filters=combined, number=1, per_page=25).products] == list(expected)
+
+
+def test_a_page_reads_the_statistics_and_the_words_stems_once(catalogue):
+    """However many queries a filtered page runs (a backlog, a capped count, a walk), it reads
+    pg_stats once and stems the description once; the next page reuses the statistics. Both
+    find what the plain filter finds."""
+    from django.test.utils import CaptureQueriesContext
+
+    from products.tests.factories import products_import_make
+
+    products_import_make(("OAK-9", "Oak Bench", "A durable oak bench."))  # in the search backlog
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_productsearch")
+    filters = ProductFilters(sku="oak-", name="oak", description="durable oak")
+    expected = list(
+        Product.objects.filter(sku__icontains="oak-", name__icontains="oak", description__icontains="durable")
+        .order_by("id").values_list("sku", flat=True)
+    )
+    assert expected == ["oak-2", "OAK-9"]
+    pages = []
+    for number in (1, 2):
+        with CaptureQueriesContext(connection) as queries:
+            pages.append(product_page(filters=filters, number=number, per_page=1))
+        statements = [query["sql"] for query in queries.captured_queries]
+        assert sum("pg_stats" in sql for sql in statements) == (1 if number == 1 else 0)
+        assert sum("to_tsvector" in sql and "unnest" in sql for sql in statements) == 1
+    assert [[product.sku for product in page.products] for page in pages] == [expected[:1], expected[1:]]
+    assert pages[0].has_next and not pages[1].has_next
+
