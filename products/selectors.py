@@ -37,6 +37,12 @@ ESTIMATED_ACTIVE_FILTER_ABOVE = 2 * FILTERED_COUNT_CAP
 # Listing a broad filter in id order walks the primary key until the page is full, but no
 # further than this many ids (~30 ms); past that the matches are fetched and sorted instead.
 PRIMARY_KEY_WALK_LIMIT = 100_000
+# A search that statistics say is common (more than 2 * FILTERED_COUNT_CAP rows) and whose
+# matches fill at least half of the newest BUNCH_PROBE_IDS products (the SKU prefix of the
+# latest import, say) is first looked for among the newest 2 * FILTERED_COUNT_CAP ids (a walk of
+# the primary key): past the cap, that is its count, and the pass through the search indexes,
+# which rechecks every older candidate of the term before these, is skipped.
+BUNCH_PROBE_IDS = 100
 # Page numbers stop here: far past the end of any catalogue, while the OFFSET stays a bigint.
 # Where the total is exact a page past the end shows the last page; else it is empty.
 PAGE_NUMBER_MAX = 1_000_000
@@ -164,22 +170,28 @@ class _Lookup:
     index_terms: dict[str, str]  # "sku"/"name": the part of the term the trigram index reads
     stems: tuple[str, ...]  # the description's English stems
     words_drive: bool  # the description's words find the rows through the full-text index
+    share: float | None  # of the search rows, the rarest term's or word's; None: no statistics
 
 
 def _lookup(filters: ProductFilters) -> _Lookup:
     terms = {column: getattr(filters, column).lower() for column in ("sku", "name") if getattr(filters, column)}
-    runs = {column: _term_runs(term) for column, term in terms.items()}
-    needed = any(runs.values()) or (terms and filters.description_words)
-    statistics = _search_statistics() if needed else {}
+    statistics = _search_statistics() if filters.searches else {}
     stems = tuple(_description_stems(filters.description)) if filters.description_words else ()
-    shares = {column: _text_share(statistics[column]) for column in terms if column in statistics}
+    share_of = {column: _text_share(statistics[column]) for column in terms if column in statistics}
+    share_of = {column: share for column, share in share_of.items() if share is not None}
     index_terms = {
-        column: _index_term(term, runs=runs[column], share=shares.get(column)) for column, term in terms.items()
+        column: _index_term(term, runs=_term_runs(term), share=share_of.get(column)) for column, term in terms.items()
     }
+    term_shares = [share_of[column](term) for column, term in terms.items() if column in share_of]
+    words_share = _words_share(stems, statistics.get("description"))
     return _Lookup(
         index_terms=index_terms,
         stems=stems,
-        words_drive=_words_drive(terms=terms, stems=stems, shares=shares, statistics=statistics.get("description")),
+        # Unless a SKU or name term is held by fewer rows than the words' rarest stem: then the
+        # words are checked on that term's candidates only, as the full-text index's bitmap of a
+        # common word costs more than rechecking them (and ANDing it would not stop early).
+        words_drive=words_share is None or not term_shares or words_share <= min(term_shares),
+        share=min([*term_shares, *([] if words_share is None else [words_share])], default=None),
     )
 
 
@@ -279,19 +291,13 @@ def _text_share(statistics: tuple):
     return share
 
 
-def _words_drive(*, terms: dict[str, str], stems: tuple[str, ...], shares: dict, statistics: tuple | None) -> bool:
-    """Whether the description's words should find the rows through the full-text index: unless
-    a SKU or name term is held by fewer rows than the words' rarest stem, by the statistics.
-    Then the words are checked on that term's candidates only, as the full-text index's bitmap
-    of a common word costs more than rechecking them (and ANDing it would not stop early)."""
-    if not terms or statistics is None or not statistics[3]:
-        return True
+def _words_share(stems: tuple[str, ...], statistics: tuple | None) -> float | None:
+    """The share of search rows holding the rarest of `stems`, by the description's statistics
+    (0 for a stem rarer than every common one); None without stems or statistics."""
+    if not stems or statistics is None or not statistics[3]:
+        return None
     stem_shares = dict(zip(statistics[3], statistics[4]))
-    if not stems or any(stem not in stem_shares for stem in stems):
-        return True  # a stem rarer than every common one
-    words_share = min(stem_shares[stem] for stem in stems)
-    term_shares = [shares[column](term) for column, term in terms.items() if shares.get(column)]
-    return not term_shares or words_share <= min(term_shares)
+    return min(stem_shares.get(stem, 0.0) for stem in stems)
 
 
 def product_search_backlog() -> list[tuple[int, int]]:
@@ -387,6 +393,7 @@ class _Matches:
     backlog: list[tuple[int, int]]
     rows: QuerySet[ProductSearch] | None  # the matching search rows; None without a search filter
     unindexed: QuerySet[Product] | None  # the backlog's matching products
+    lookup: _Lookup | None = None
 
     def ids(self, **bounds) -> QuerySet:
         """The ids of the matching products as `match_id` (in either table's own primary key),
@@ -415,6 +422,7 @@ def _matches(filters: ProductFilters) -> _Matches:
         backlog=backlog,
         rows=product_search_filter(filters=filters, lookup=lookup),
         unindexed=_unindexed_filter(filters=filters, backlog=backlog, stems=lookup.stems) if backlog else None,
+        lookup=lookup,
     )
 
 
@@ -499,6 +507,29 @@ def _id_span() -> dict:
     return Product.objects.aggregate(first=Min("id"), last=Max("id"))
 
 
+def _found_ids(*, matches: _Matches, span: dict | None) -> list[int]:
+    """Up to FILTERED_COUNT_CAP + 1 matching ids, sorted: all the matches when they are no more
+    than the cap (the exact count, and every page sorted from them)."""
+    found = _found_among_the_newest(matches=matches, span=span) if span else None
+    # Else one pass through the search indexes, unordered so the LIMIT can stop it.
+    return found or sorted(matches.ids().order_by()[: FILTERED_COUNT_CAP + 1])
+
+
+def _found_among_the_newest(*, matches: _Matches, span: dict) -> list[int] | None:
+    """More than FILTERED_COUNT_CAP matching ids, sorted, from the newest 2 * FILTERED_COUNT_CAP
+    ids, when the search is common and the newest BUNCH_PROBE_IDS products mostly match (else None)."""
+    ids = span["last"] - span["first"] + 1 if span["last"] is not None else 0
+    share = matches.lookup.share
+    if not ids or (share is not None and share * ids <= 2 * FILTERED_COUNT_CAP):
+        return None
+    probe = matches.ids(match_id__gt=span["last"] - BUNCH_PROBE_IDS).order_by().count()
+    if 2 * probe < min(BUNCH_PROBE_IDS, ids):
+        return None
+    newest = matches.ids(match_id__gt=span["last"] - 2 * FILTERED_COUNT_CAP).order_by()
+    found = sorted(newest[: FILTERED_COUNT_CAP + 1])
+    return found if len(found) > FILTERED_COUNT_CAP else None
+
+
 def _page_ids_past_the_cap(*, matches: _Matches, found_ids: list[int], span: dict | None, offset: int, wanted: int):
     """A page of a filter with more matches than the cap, of which `found_ids` are some.
 
@@ -536,9 +567,8 @@ def product_page(
     else:
         total = _active_filter_estimate(matches=matches)
     if total is None:
-        # One pass through the search indexes, unordered so the LIMIT can stop it. Up to the
-        # cap these are all the matches: the exact count, and every page sorted here.
-        found_ids = sorted(matches.ids().order_by()[: FILTERED_COUNT_CAP + 1])
+        span = _id_span() if filters.searches else None
+        found_ids = _found_ids(matches=matches, span=span)
         exact = len(found_ids) <= FILTERED_COUNT_CAP
         total = Total(value=len(found_ids), kind="exact") if exact else Total(value=FILTERED_COUNT_CAP, kind="at_least")
     number = min(number, PAGE_NUMBER_MAX)

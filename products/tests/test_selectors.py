@@ -290,3 +290,37 @@ def test_a_page_reads_the_statistics_and_the_words_stems_once(catalogue):
     assert [[product.sku for product in page.products] for page in pages] == [expected[:1], expected[1:]]
     assert pages[0].has_next and not pages[1].has_next
 
+
+@pytest.mark.parametrize("walk_limit", [100_000, 0], ids=["primary key walk", "fetch and sort"])
+@pytest.mark.parametrize("probe_ids", [4, 1_000], ids=["newest ids read first", "newest ids not read first"])
+def test_matches_bunched_in_the_newest_ids_page_as_the_plain_filter(monkeypatch, walk_limit, probe_ids):
+    """A SKU term most of the newest products hold (and one old product too) is counted as
+    "N+" and paged in id order exactly as the plain filter finds it, whether or not its
+    matches are first looked for among the newest ids."""
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 4)
+    monkeypatch.setattr(selectors, "PRIMARY_KEY_WALK_LIMIT", walk_limit)
+    monkeypatch.setattr(selectors, "BUNCH_PROBE_IDS", probe_ids)
+    for number in range(20):
+        product_make(f"P-{number:02d}", name="Chair")
+        if number == 3:
+            product_make("OLD-BUNCH-0", name="Chair")
+    for number in range(1, 13):
+        product_make(f"BUNCH-{number:02d}", name="Chair")
+    expected = list(Product.objects.filter(sku__icontains="bunch").order_by("id").values_list("sku", flat=True))
+    assert len(expected) == 13
+    newest_found = []
+    find_among_the_newest = selectors._found_among_the_newest
+    monkeypatch.setattr(
+        selectors, "_found_among_the_newest", lambda **kwargs: newest_found.append(find_among_the_newest(**kwargs))
+        or newest_found[-1],
+    )
+    shown, number = [], 1
+    while True:
+        page = product_page(filters=ProductFilters(sku="Bunch"), number=number, per_page=2)
+        assert str(page.total) == "4+"
+        shown += [product.sku for product in page.products]
+        if not page.has_next:
+            break
+        number += 1
+    assert shown == expected
+    assert newest_found and all(newest_found) == (probe_ids == 4)  # the newest ids answered the count, or never
