@@ -170,7 +170,7 @@ class _Lookup:
     index_terms: dict[str, str]  # "sku"/"name": the part of the term the trigram index reads
     stems: tuple[str, ...]  # the description's English stems
     words_drive: bool  # the description's words find the rows through the full-text index
-    share: float | None  # of the search rows, the rarest term's or word's; None: no statistics
+    matches_estimate: float | None  # search rows holding the rarest term or word; None: no statistics
 
 
 def _lookup(filters: ProductFilters) -> _Lookup:
@@ -184,6 +184,8 @@ def _lookup(filters: ProductFilters) -> _Lookup:
     }
     term_shares = [share_of[column](term) for column, term in terms.items() if column in share_of]
     words_share = _words_share(stems, statistics.get("description"))
+    shares = [*term_shares, *([] if words_share is None else [words_share])]
+    rows = max((column[5] for column in statistics.values()), default=0)  # the table's, when analyzed
     return _Lookup(
         index_terms=index_terms,
         stems=stems,
@@ -191,7 +193,7 @@ def _lookup(filters: ProductFilters) -> _Lookup:
         # words are checked on that term's candidates only, as the full-text index's bitmap of a
         # common word costs more than rechecking them (and ANDing it would not stop early).
         words_drive=words_share is None or not term_shares or words_share <= min(term_shares),
-        share=min([*term_shares, *([] if words_share is None else [words_share])], default=None),
+        matches_estimate=min(shares) * rows if shares and rows > 0 else None,
     )
 
 
@@ -252,18 +254,19 @@ _statistics_read: tuple[float, dict[str, tuple]] | None = None  # (when, what) i
 
 def _search_statistics() -> dict[str, tuple]:
     """PostgreSQL's statistics of the search rows' sku, name and description: per column its
-    common values and their shares, histogram bounds, and common elements (a tsvector's stems)
-    and their shares. One statement, kept for SEARCH_STATISTICS_MAX_AGE seconds; columns never
-    analyzed are missing."""
+    common values and their shares, histogram bounds, common elements (a tsvector's stems) and
+    their shares, and the table's rows. One statement, kept for SEARCH_STATISTICS_MAX_AGE
+    seconds; columns never analyzed are missing."""
     global _statistics_read
     now = time.monotonic()
     if _statistics_read is None or now - _statistics_read[0] > SEARCH_STATISTICS_MAX_AGE:
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT attname, most_common_vals::text::text[], most_common_freqs, histogram_bounds::text::text[],"
-                " most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats"
-                " WHERE schemaname = current_schema() AND tablename = %s AND attname IN ('sku', 'name', 'description')",
-                [ProductSearch._meta.db_table],
+                " most_common_elems::text::text[], most_common_elem_freqs, reltuples FROM pg_stats, pg_class"
+                " WHERE schemaname = current_schema() AND tablename = %s AND attname IN ('sku', 'name', 'description')"
+                " AND pg_class.oid = %s::regclass",
+                [ProductSearch._meta.db_table, ProductSearch._meta.db_table],
             )
             _statistics_read = (now, {attname: statistics for attname, *statistics in cursor.fetchall()})
     return _statistics_read[1]
@@ -507,20 +510,22 @@ def _id_span() -> dict:
     return Product.objects.aggregate(first=Min("id"), last=Max("id"))
 
 
-def _found_ids(*, matches: _Matches, span: dict | None) -> list[int]:
+def _found_ids(*, matches: _Matches) -> tuple[list[int], dict | None]:
     """Up to FILTERED_COUNT_CAP + 1 matching ids, sorted: all the matches when they are no more
-    than the cap (the exact count, and every page sorted from them)."""
+    than the cap (the exact count, and every page sorted from them); and the span of ids when
+    it was read."""
+    estimate = matches.lookup.matches_estimate if matches.lookup else 0
+    span = _id_span() if estimate is None or estimate > 2 * FILTERED_COUNT_CAP else None
     found = _found_among_the_newest(matches=matches, span=span) if span else None
     # Else one pass through the search indexes, unordered so the LIMIT can stop it.
-    return found or sorted(matches.ids().order_by()[: FILTERED_COUNT_CAP + 1])
+    return found or sorted(matches.ids().order_by()[: FILTERED_COUNT_CAP + 1]), span
 
 
 def _found_among_the_newest(*, matches: _Matches, span: dict) -> list[int] | None:
     """More than FILTERED_COUNT_CAP matching ids, sorted, from the newest 2 * FILTERED_COUNT_CAP
-    ids, when the search is common and the newest BUNCH_PROBE_IDS products mostly match (else None)."""
+    ids, when the newest BUNCH_PROBE_IDS products mostly match (else None)."""
     ids = span["last"] - span["first"] + 1 if span["last"] is not None else 0
-    share = matches.lookup.share
-    if not ids or (share is not None and share * ids <= 2 * FILTERED_COUNT_CAP):
+    if not ids:
         return None
     probe = matches.ids(match_id__gt=span["last"] - BUNCH_PROBE_IDS).order_by().count()
     if 2 * probe < min(BUNCH_PROBE_IDS, ids):
@@ -567,8 +572,7 @@ def product_page(
     else:
         total = _active_filter_estimate(matches=matches)
     if total is None:
-        span = _id_span() if filters.searches else None
-        found_ids = _found_ids(matches=matches, span=span)
+        found_ids, span = _found_ids(matches=matches)
         exact = len(found_ids) <= FILTERED_COUNT_CAP
         total = Total(value=len(found_ids), kind="exact") if exact else Total(value=FILTERED_COUNT_CAP, kind="at_least")
     number = min(number, PAGE_NUMBER_MAX)
