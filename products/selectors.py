@@ -14,6 +14,7 @@ from django.db.models.functions import Cast, Coalesce, Lower, StrIndex
 
 from products.models import (
     DESCRIPTION_SEARCH_CONFIG,
+    SKU_UNIQUE_INDEX,
     DeleteAllJob,
     Product,
     ProductSearch,
@@ -165,17 +166,17 @@ class ProductPage:
 @dataclass(frozen=True)
 class _Lookup:
     """How the search rows are looked up for one request's filters, decided once from the
-    statistics (_search_statistics) and the description's stems (one to_tsvector)."""
+    statistics (_statistics) and the description's stems (one to_tsvector)."""
 
     index_terms: dict[str, str]  # "sku"/"name": the part of the term the trigram index reads
     stems: tuple[str, ...]  # the description's English stems
     words_drive: bool  # the description's words find the rows through the full-text index
-    matches_estimate: float | None  # search rows holding the rarest term or word; None: no statistics
+    share: float | None  # of the search rows, the rarest term's or word's; None: no statistics
 
 
 def _lookup(filters: ProductFilters) -> _Lookup:
     terms = {column: getattr(filters, column).lower() for column in ("sku", "name") if getattr(filters, column)}
-    statistics = _search_statistics() if filters.searches else {}
+    statistics = _statistics().columns if filters.searches else {}
     stems = tuple(_description_stems(filters.description)) if filters.description_words else ()
     share_of = {column: _text_share(statistics[column]) for column in terms if column in statistics}
     share_of = {column: share for column, share in share_of.items() if share is not None}
@@ -185,7 +186,6 @@ def _lookup(filters: ProductFilters) -> _Lookup:
     term_shares = [share_of[column](term) for column, term in terms.items() if column in share_of]
     words_share = _words_share(stems, statistics.get("description"))
     shares = [*term_shares, *([] if words_share is None else [words_share])]
-    rows = max((column[5] for column in statistics.values()), default=0)  # the table's, when analyzed
     return _Lookup(
         index_terms=index_terms,
         stems=stems,
@@ -193,7 +193,7 @@ def _lookup(filters: ProductFilters) -> _Lookup:
         # words are checked on that term's candidates only, as the full-text index's bitmap of a
         # common word costs more than rechecking them (and ANDing it would not stop early).
         words_drive=words_share is None or not term_shares or words_share <= min(term_shares),
-        matches_estimate=min(shares) * rows if shares and rows > 0 else None,
+        share=min(shares, default=None),
     )
 
 
@@ -249,26 +249,37 @@ def _index_term(term: str, *, runs: list[str], share) -> str:
     return min([term, *runs], key=cost)
 
 
-_statistics_read: tuple[float, dict[str, tuple]] | None = None  # (when, what) in this process
+@dataclass(frozen=True)
+class _Statistics:
+    """PostgreSQL's statistics that choose the list's plans (never its results)."""
+
+    # The search rows' sku, name and description (those analyzed): common values and their
+    # shares, histogram bounds, common elements (a tsvector's stems) and their shares.
+    columns: dict[str, tuple]
+    sku_keys: list[str]  # histogram bounds of the products' SKU key (its unique index)
 
 
-def _search_statistics() -> dict[str, tuple]:
-    """PostgreSQL's statistics of the search rows' sku, name and description: per column its
-    common values and their shares, histogram bounds, common elements (a tsvector's stems) and
-    their shares, and the table's rows. One statement, kept for SEARCH_STATISTICS_MAX_AGE
-    seconds; columns never analyzed are missing."""
+_statistics_read: tuple[float, _Statistics] | None = None  # (when, what) in this process
+
+
+def _statistics() -> _Statistics:
+    """The statistics, read in one statement and kept for SEARCH_STATISTICS_MAX_AGE seconds."""
     global _statistics_read
     now = time.monotonic()
     if _statistics_read is None or now - _statistics_read[0] > SEARCH_STATISTICS_MAX_AGE:
+        search = ProductSearch._meta.db_table
         with connection.cursor() as cursor:
             cursor.execute(
-                "SELECT attname, most_common_vals::text::text[], most_common_freqs, histogram_bounds::text::text[],"
-                " most_common_elems::text::text[], most_common_elem_freqs, reltuples FROM pg_stats, pg_class"
-                " WHERE schemaname = current_schema() AND tablename = %s AND attname IN ('sku', 'name', 'description')"
-                " AND pg_class.oid = %s::regclass",
-                [ProductSearch._meta.db_table, ProductSearch._meta.db_table],
+                "SELECT tablename, attname, most_common_vals::text::text[], most_common_freqs,"
+                " histogram_bounds::text::text[], most_common_elems::text::text[], most_common_elem_freqs"
+                " FROM pg_stats WHERE schemaname = current_schema()"
+                " AND (tablename = %s AND attname IN ('sku', 'name', 'description') OR tablename = %s)",
+                [search, SKU_UNIQUE_INDEX],
             )
-            _statistics_read = (now, {attname: statistics for attname, *statistics in cursor.fetchall()})
+            rows = cursor.fetchall()
+        columns = {attname: tuple(values) for table, attname, *values in rows if table == search}
+        sku_keys = next((values[2] or [] for table, _, *values in rows if table == SKU_UNIQUE_INDEX), [])
+        _statistics_read = (now, _Statistics(columns=columns, sku_keys=sku_keys))
     return _statistics_read[1]
 
 
@@ -512,10 +523,9 @@ def _id_span() -> dict:
 
 def _found_ids(*, matches: _Matches) -> tuple[list[int], dict | None]:
     """Up to FILTERED_COUNT_CAP + 1 matching ids, sorted: all the matches when they are no more
-    than the cap (the exact count, and every page sorted from them); and the span of ids when
-    it was read."""
-    estimate = matches.lookup.matches_estimate if matches.lookup else 0
-    span = _id_span() if estimate is None or estimate > 2 * FILTERED_COUNT_CAP else None
+    than the cap (the exact count, and every page sorted from them); and the span of ids, read
+    for a search."""
+    span = _id_span() if matches.lookup else None
     found = _found_among_the_newest(matches=matches, span=span) if span else None
     # Else one pass through the search indexes, unordered so the LIMIT can stop it.
     return found or sorted(matches.ids().order_by()[: FILTERED_COUNT_CAP + 1]), span
@@ -523,12 +533,13 @@ def _found_ids(*, matches: _Matches) -> tuple[list[int], dict | None]:
 
 def _found_among_the_newest(*, matches: _Matches, span: dict) -> list[int] | None:
     """More than FILTERED_COUNT_CAP matching ids, sorted, from the newest 2 * FILTERED_COUNT_CAP
-    ids, when the newest BUNCH_PROBE_IDS products mostly match (else None)."""
+    ids, when the search is common and the newest BUNCH_PROBE_IDS products mostly match (else None)."""
     ids = span["last"] - span["first"] + 1 if span["last"] is not None else 0
-    if not ids:
+    share = matches.lookup.share
+    if not ids or (share is not None and share * ids <= 2 * FILTERED_COUNT_CAP):
         return None
-    probe = matches.ids(match_id__gt=span["last"] - BUNCH_PROBE_IDS).order_by().count()
-    if 2 * probe < min(BUNCH_PROBE_IDS, ids):
+    probe = matches.ids(match_id__gt=span["last"] - BUNCH_PROBE_IDS).order_by()[:BUNCH_PROBE_IDS]
+    if 2 * len(probe) < min(BUNCH_PROBE_IDS, ids):
         return None
     newest = matches.ids(match_id__gt=span["last"] - 2 * FILTERED_COUNT_CAP).order_by()
     found = sorted(newest[: FILTERED_COUNT_CAP + 1])
@@ -614,6 +625,8 @@ def _page_rows(
     *, matches: _Matches, found_ids: list[int], span: dict | None, total: Total, sort: ProductSort, offset: int, wanted: int
 ):
     exact_filter = total.is_exact and matches.filters.any
+    if sort.field == "sku" and not matches.filters.any and not total.is_exact:
+        return _page_in_sku_order(descending=sort.descending, rows=total.value, offset=offset, wanted=wanted)
     if sort != ProductSort():
         # At most FILTERED_COUNT_CAP rows to sort, or the SKU's unique index to walk.
         products = Product.objects.filter(id__in=found_ids) if exact_filter else matches.products()
@@ -627,6 +640,39 @@ def _page_rows(
         # catalogue) and the page's rows are read afterwards.
         page_ids = matches.ids().order_by("match_id")[offset : offset + wanted]
     return Product.objects.filter(id__in=page_ids).order_by("id")
+
+
+def _page_in_sku_order(*, descending: bool, rows: int, offset: int, wanted: int):
+    """The whole catalogue's page in SKU order (of about `rows` products, an estimate: an exact
+    total has counted the catalogue once already).
+
+    Skipping `offset` entries of the SKU's unique index computes each one's key (lower()) as
+    well; counting them reads the same entries and rows without, in about half the time. So a
+    deep page starts at a key of the index's histogram (statistics) one bucket before the page,
+    and skips only the difference to the exact count of the keys before it.
+    """
+    key = sku_key()
+    products = Product.objects.alias(key=key).order_by(key.desc() if descending else key.asc())
+    start = _sku_key_before(offset=offset, rows=rows, descending=descending)
+    if start is not None:
+        before = Product.objects.alias(key=key).filter(**{"key__gt" if descending else "key__lt": start}).count()
+        if before <= offset:  # else statistics older than the catalogue put the key past the page
+            skip = offset - before
+            return products.filter(**{"key__lte" if descending else "key__gte": start})[skip : skip + wanted]
+    return products[offset : offset + wanted]
+
+
+def _sku_key_before(*, offset: int, rows: int, descending: bool) -> str | None:
+    """A SKU key of the statistics' histogram (equal shares of the catalogue between its bounds),
+    the last that lies half a bucket or more before the `offset`-th key in that order, if any."""
+    bounds = _statistics().sku_keys
+    if len(bounds) < 3 or rows <= 0:
+        return None
+    buckets = len(bounds) - 1
+    index = math.floor(offset / rows * buckets - 0.5)
+    if index < 1:
+        return None
+    return bounds[min(index, buckets)] if not descending else bounds[max(buckets - index, 0)]
 
 
 def product_sku_taken(*, sku: str, exclude_pk: int | None = None) -> str | None:

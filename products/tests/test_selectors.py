@@ -324,3 +324,34 @@ def test_matches_bunched_in_the_newest_ids_page_as_the_plain_filter(monkeypatch,
         number += 1
     assert shown == expected
     assert newest_found and all(newest_found) == (probe_ids == 4)  # the newest ids answered the count, or never
+
+
+def test_deep_pages_in_sku_order_start_from_the_statistics_and_match_the_plain_order(monkeypatch):
+    """Deep pages of the whole catalogue in SKU order, both ways, are the plain ORDER BY's pages,
+    whether they start at a key of the index's histogram or (statistics older than the catalogue
+    put that key past the page) skip from the first key."""
+    from django.test.utils import CaptureQueriesContext
+
+    from products.models import sku_key
+
+    monkeypatch.setattr(selectors, "EXACT_COUNT_BELOW", 1)  # the total is the estimate, as past 100,000
+    for number in range(240):
+        product_make(f"{'abc'[number % 3]}-{(number * 37) % 240:03d}-{'Ä' if number % 5 == 0 else 'x'}")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_product")
+    for number in range(60):  # after the statistics: keys before all of theirs (the estimate follows the pages)
+        product_make(f"0-{number:03d}")
+    counted = []
+    for descending in (False, True):
+        expected = list(
+            Product.objects.order_by(sku_key().desc() if descending else sku_key().asc()).values_list("sku", flat=True)
+        )
+        for number in range(1, len(expected) // 7 + 2):  # to the last page (300 / 7)
+            with CaptureQueriesContext(connection) as queries:
+                page = product_page(
+                    filters=ProductFilters(), number=number, per_page=7, sort=ProductSort(descending=descending, field="sku")
+                )
+            counted += ["COUNT(" in query["sql"].upper() for query in queries.captured_queries]
+            assert [product.sku for product in page.products] == expected[(number - 1) * 7 : number * 7]
+            assert page.has_next == (number * 7 < len(expected))
+    assert any(counted)
