@@ -171,7 +171,7 @@ class _Lookup:
     index_terms: dict[str, str]  # "sku"/"name": the part of the term the trigram index reads
     stems: tuple[str, ...]  # the description's English stems
     words_drive: bool  # the description's words find the rows through the full-text index
-    share: float | None  # of the search rows, the rarest term's or word's; None: no statistics
+    share: float | None  # of the search rows matching, were the conditions independent; None: unknown
 
 
 def _lookup(filters: ProductFilters) -> _Lookup:
@@ -186,6 +186,8 @@ def _lookup(filters: ProductFilters) -> _Lookup:
     term_shares = [share_of[column](term) for column, term in terms.items() if column in share_of]
     words_share = _words_share(stems, statistics.get("description"))
     shares = [*term_shares, *([] if words_share is None else [words_share])]
+    if shares and filters.active is not None:
+        shares.append(_flag_share(statistics.get("active"), filters.active))
     return _Lookup(
         index_terms=index_terms,
         stems=stems,
@@ -193,7 +195,7 @@ def _lookup(filters: ProductFilters) -> _Lookup:
         # words are checked on that term's candidates only, as the full-text index's bitmap of a
         # common word costs more than rechecking them (and ANDing it would not stop early).
         words_drive=words_share is None or not term_shares or words_share <= min(term_shares),
-        share=min(shares, default=None),
+        share=math.prod(shares) if shares else None,
     )
 
 
@@ -253,8 +255,8 @@ def _index_term(term: str, *, runs: list[str], share) -> str:
 class _Statistics:
     """PostgreSQL's statistics that choose the list's plans (never its results)."""
 
-    # The search rows' sku, name and description (those analyzed): common values and their
-    # shares, histogram bounds, common elements (a tsvector's stems) and their shares.
+    # The search rows' sku, name, description and active (those analyzed): common values and
+    # their shares, histogram bounds, common elements (a tsvector's stems) and their shares.
     columns: dict[str, tuple]
     sku_keys: list[str]  # histogram bounds of the products' SKU key (its unique index)
 
@@ -273,7 +275,7 @@ def _statistics() -> _Statistics:
                 "SELECT tablename, attname, most_common_vals::text::text[], most_common_freqs,"
                 " histogram_bounds::text::text[], most_common_elems::text::text[], most_common_elem_freqs"
                 " FROM pg_stats WHERE schemaname = current_schema()"
-                " AND (tablename = %s AND attname IN ('sku', 'name', 'description') OR tablename = %s)",
+                " AND (tablename = %s AND attname IN ('sku', 'name', 'description', 'active') OR tablename = %s)",
                 [search, SKU_UNIQUE_INDEX],
             )
             rows = cursor.fetchall()
@@ -303,6 +305,12 @@ def _text_share(statistics: tuple):
         return max(floor, sum(weight for value, weight in sample if text in value))
 
     return share
+
+
+def _flag_share(statistics: tuple | None, value: bool) -> float:
+    """The share of search rows whose active flag is `value`, by its statistics (1 without)."""
+    common, frequencies = (statistics[0] or [], statistics[1] or []) if statistics else ([], [])
+    return dict(zip(common, frequencies)).get("t" if value else "f", 1.0 if not common else 0.0)
 
 
 def _words_share(stems: tuple[str, ...], statistics: tuple | None) -> float | None:
