@@ -355,3 +355,22 @@ def test_deep_pages_in_sku_order_start_from_the_statistics_and_match_the_plain_o
             assert [product.sku for product in page.products] == expected[(number - 1) * 7 : number * 7]
             assert page.has_next == (number * 7 < len(expected))
     assert any(counted)
+
+
+def test_a_term_with_the_inactive_filter_reads_the_inactive_rows_trigram_index(catalogue):
+    """The inactive filter with a name or SKU term can find its candidates in the trigram index of
+    the inactive rows alone (its condition matches the filter's), and finds the plain filter's."""
+    from products.models import ProductSearch
+
+    product_make("OAK-3", "Oak Shelf", "Durable.", active=True)
+    filters = ProductFilters(name="oak", active=False)
+    rows = selectors.product_search_filter(filters=filters).order_by().values_list("product_id")
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row for (row,) in cursor.fetchall())
+    assert ProductSearch._meta.indexes[-1].name == "productsearch_inactive_trgm"
+    assert "productsearch_inactive_trgm" in plan, plan
+    assert skus(filters) == ["oak-2"]
+    assert skus(ProductFilters(name="oak", description="durable", active=False)) == ["oak-2"]
