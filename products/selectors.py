@@ -464,7 +464,7 @@ def product_filter_sku_or_name(*, term: str) -> QuerySet[Product]:
         .filter(search_key__contains=term)
     ) if backlog else None
     matches = _indexed_or_backlog_ids(rows, unindexed, backlog=backlog)
-    found = list(matches.order_by()[: FILTERED_COUNT_CAP + 1])
+    found = _ids_read(matches.order_by()[: FILTERED_COUNT_CAP + 1])
     return Product.objects.filter(id__in=found if len(found) <= FILTERED_COUNT_CAP else matches)
 
 
@@ -481,6 +481,16 @@ def _indexed_or_backlog_ids(
     unindexed = unindexed.annotate(match_id=F("id")).filter(**bounds).values_list("match_id", flat=True)
     # Unordered parts (not by the models' default order): a LIMIT on the union then stops both early.
     return matches.order_by().union(unindexed.order_by(), all=True)
+
+
+def _ids_read(ids: QuerySet) -> list[int]:
+    """The `match_id`s a query answers, read as one array: one row, not one per id (10,001
+    rows made that many Python objects per request, and the garbage collector's full
+    collections then cost some requests 100-200 ms)."""
+    sql, params = ids.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT coalesce(array_agg(match_id), '{{}}') FROM ({sql}) AS ids", params)
+        return cursor.fetchone()[0]
 
 
 def _sorted_by_id(matches: QuerySet, *, backlog: list[tuple[int, int]], descending: bool = False) -> QuerySet:
@@ -536,7 +546,7 @@ def _found_ids(*, matches: _Matches) -> tuple[list[int], dict | None]:
     span = _id_span() if matches.lookup else None
     found = _found_among_the_newest(matches=matches, span=span) if span else None
     # Else one pass through the search indexes, unordered so the LIMIT can stop it.
-    return found or sorted(matches.ids().order_by()[: FILTERED_COUNT_CAP + 1]), span
+    return found or sorted(_ids_read(matches.ids().order_by()[: FILTERED_COUNT_CAP + 1])), span
 
 
 def _found_among_the_newest(*, matches: _Matches, span: dict) -> list[int] | None:
@@ -550,7 +560,7 @@ def _found_among_the_newest(*, matches: _Matches, span: dict) -> list[int] | Non
     if 2 * len(probe) < min(BUNCH_PROBE_IDS, ids):
         return None
     newest = matches.ids(match_id__gt=span["last"] - 2 * FILTERED_COUNT_CAP).order_by()
-    found = sorted(newest[: FILTERED_COUNT_CAP + 1])
+    found = sorted(_ids_read(newest[: FILTERED_COUNT_CAP + 1]))
     return found if len(found) > FILTERED_COUNT_CAP else None
 
 
@@ -722,7 +732,7 @@ def product_keyset_page(
         bounds["match_id__lt"] = before
     matches = found.ids(**bounds)
     order = "-match_id" if backward else "match_id"
-    ids = sorted(matches.order_by()[: FILTERED_COUNT_CAP + 1], reverse=backward) if filters.any else []
+    ids = sorted(_ids_read(matches.order_by()[: FILTERED_COUNT_CAP + 1]), reverse=backward) if filters.any else []
     if not filters.any or FILTERED_COUNT_CAP < len(ids) < wanted:
         ids = list(matches.order_by(order)[:wanted])
     elif len(ids) > FILTERED_COUNT_CAP:
