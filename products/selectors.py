@@ -59,8 +59,9 @@ SORT_KEYS = {
     "updated": F("updated_at"),
 }
 SORTS_ON_ANY_LIST = {"id", "sku"}
-# PostgreSQL's statistics of the search rows change only when the table is analyzed, and they
-# choose plans, never results: each process reads them (a few ms) at most this often.
+# PostgreSQL's statistics (the search rows', the SKU index's) change only when a table is
+# analyzed, and they choose plans, never results: each process reads them (a few ms) at most
+# this often.
 SEARCH_STATISTICS_MAX_AGE = 60  # seconds
 # What rechecking one candidate row of the trigram index costs, in posting-list entries read:
 # it weighs a part of a term that fewer rows hold against the trigrams it makes the index read.
