@@ -21,7 +21,6 @@ from imports.parser_process import ParserProcess
 from imports.parsing import Batch, RowError
 from imports.payloads import Payloads
 from products.bulk import (
-    products_bulk_analyze,
     products_bulk_announce,
     products_bulk_append,
     products_bulk_merge,
@@ -87,8 +86,6 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
                 if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
                     cancelled = True
                     break
-    # The list's size estimate and the planner read these statistics.
-    products_bulk_analyze(changed=job.created_count + job.updated_count)
     return cancelled
 
 
