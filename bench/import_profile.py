@@ -135,10 +135,11 @@ def profile(path: Path) -> None:
     print("  all        " + "".join(f"{1000 * totals[s]:9.0f}" for s in STEPS) + f"   {1000 * cpu:5.0f} / {1000 * wall:5.0f}")
     print("backend CPU per step (ms): " + ", ".join(f"{s} {1000 * totals[s + ' cpu']:.0f}" for s in STEPS))
     print(
-        f"after the last batch: ANALYZE {1000 * end['analyze']:.0f} ms (backend {1000 * end['analyze cpu']:.0f}),"
+        f"after the last batch: merge {1000 * end['merge']:.0f} ms,"
+        f" ANALYZE {1000 * end['analyze']:.0f} ms (backend {1000 * end['analyze cpu']:.0f}),"
         f" the job's last save and commit {1000 * (end['save'] + end['commit']):.0f} ms;"
         f" before the first batch: saves {1000 * clock.before['save']:.0f} ms, header and the rest;"
-        f" unaccounted: {1000 * (job_seconds - wall - end['analyze'] - end['save'] - end['commit']):.0f} ms"
+        f" unaccounted: {1000 * (job_seconds - wall - end['merge'] - end['analyze'] - end['save'] - end['commit']):.0f} ms"
     )
 
 

@@ -160,6 +160,36 @@ def test_cancel_stops_a_running_import_at_the_next_batch(make_job, small_batches
 
 
 @pytest.mark.django_db
+def test_a_cancel_still_writes_the_repeated_rows_held_back(make_job, small_batches):
+    """A repeated SKU's row waiting to be merged with later ones is written when a cancel stops the import."""
+    job = make_job("sku,name\na,A\nb,B\nA,Again\nc,C\nd,D\ne,E\n")
+    seen = []
+
+    def cancel_after_the_second_batch(job):
+        seen.append(job.rows_processed)
+        if len(seen) == 2:
+            services.import_job_cancel(job=job)
+
+    finished = services.import_job_run(job_id=job.pk, on_progress=cancel_after_the_second_batch)
+    assert (finished.status, finished.rows_processed, finished.created_count, finished.duplicate_count) == (
+        "cancelled", 4, 3, 1
+    )
+    assert products() == {"a": ("A", "Again", "", None), "b": ("b", "B", "", None), "c": ("c", "C", "", None)}
+
+
+@pytest.mark.django_db(transaction=True)  # as in production: each batch commits on its own
+def test_a_file_that_turns_bad_still_writes_the_repeated_rows_held_back(run_import, monkeypatch):
+    """The rows before a file's bad bytes are imported, a repeated SKU's held-back row included."""
+    monkeypatch.setattr(pipeline, "BATCH_ROWS", 500)
+    filler = [f"f-{n:05d},Filler\n" for n in range(6000)]  # past the parser's first 64 KiB read
+    content = ("sku,name\na,A\n" + "".join(filler[:1000]) + "A,Again\n" + "".join(filler[1000:])).encode()
+    job = run_import(content + "b,Café\n".encode("latin-1"))
+    assert (job.status, job.failure) == ("failed", "file"), job.error_message
+    assert products()["a"] == ("A", "Again", "", None)
+    assert job.duplicate_count == 1
+
+
+@pytest.mark.django_db
 def test_cancel_of_a_queued_job_is_immediate_and_the_task_then_does_nothing(make_job):
     """A queued job is cancelled at once; a task that still arrives leaves it alone."""
     job = services.import_job_cancel(job=make_job("sku,name\na,A\n"))
