@@ -82,7 +82,7 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
                         # The filters find the batch's new products from its commit on.
                         unindexed_after = product_search_backlog_extend(after_id=unindexed_after)
                         error_log.add(batch.errors)
-                        _count(job, counts=counts, batch=batch)
+                        _count(job, batch, counts=counts, errors=len(batch.errors))
                         job.save(update_fields=PROGRESS_FIELDS)
                     if on_progress:
                         on_progress(job)
@@ -102,7 +102,7 @@ def _write_held(job: ImportJob, writer: "CatalogueWriter") -> None:
     if writer.holding:
         with transaction.atomic():
             _commit_without_flush()
-            _count(job, counts=writer.write(NO_ROWS, last=True))
+            _count_writes(job, writer.write(NO_ROWS, last=True))
             job.save(update_fields=PROGRESS_FIELDS)
 
 
@@ -213,13 +213,16 @@ class CatalogueWriter:
         return self.appending
 
 
-def _count(job: ImportJob, *, counts: BatchCounts, batch: Batch | None = None) -> None:
+def _count(job: ImportJob, batch: Batch, *, counts: BatchCounts, errors: int) -> None:
     job.stage = ImportJob.Stage.IMPORTING
-    if batch is not None:
-        job.bytes_processed = batch.bytes_read
-        job.rows_processed += batch.rows_read
-        job.skipped_count += batch.rows_skipped
-        job.error_count += len(batch.errors)
+    job.bytes_processed = batch.bytes_read
+    job.rows_processed += batch.rows_read
+    job.skipped_count += batch.rows_skipped
+    job.error_count += errors
+    _count_writes(job, counts)
+
+
+def _count_writes(job: ImportJob, counts: BatchCounts) -> None:
     job.created_count += counts.created
     job.updated_count += counts.updated
     job.unchanged_count += counts.unchanged
