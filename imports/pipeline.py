@@ -55,7 +55,9 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
     """Import the job's file into the catalogue; True when it stopped because of a cancel request.
 
     Each batch is written, counted and its errors logged in one transaction, so a re-run after
-    a crash starts from a consistent state (and the upsert makes re-running harmless).
+    a crash starts from a consistent state (and the upsert makes re-running harmless). A fresh
+    import's repeated rows may wait for a later batch's transaction (CatalogueWriter); the end
+    of the file, a cancel or a file unreadable part-way (CsvFileError) writes what waits.
     """
     first = min(FIRST_BATCH_ROWS, BATCH_ROWS)
     with (
