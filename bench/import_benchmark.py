@@ -29,6 +29,7 @@ import time
 from pathlib import Path
 
 import _django
+from import_profile import process_cpu_seconds
 
 BENCH_DIR = Path(__file__).resolve().parent
 
@@ -81,24 +82,23 @@ def child_import(path: Path, *, search: bool = True) -> dict:
 
 
 class BackendCpu:
-    """CPU time (user + system) of this process's PostgreSQL session from now on, read from
-    /proc: other work on the machine disturbs it much less than wall time. None when the
-    server runs elsewhere (its process is not visible here)."""
+    """CPU time of this process's PostgreSQL session from now on: other work on the machine
+    disturbs it much less than wall time. None when the server runs elsewhere (its process is
+    not visible here)."""
 
     def __init__(self):
         from django.db import connection
 
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_backend_pid()")
-            self._stat = Path(f"/proc/{cursor.fetchone()[0]}/stat")
+            self._pid = cursor.fetchone()[0]
         self._start = self._read()
 
     def _read(self) -> float | None:
         try:
-            fields = self._stat.read_text().rsplit(")", 1)[1].split()
+            return process_cpu_seconds(self._pid)
         except OSError:
             return None
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
 
     def seconds(self) -> float | None:
         end = self._read()

@@ -25,17 +25,22 @@ BENCH_DIR = Path(__file__).resolve().parent
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
+def process_cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process on this machine has used, from /proc/<pid>/stat."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+
 class Clock:
     """Wall and backend CPU seconds per step name, for the current batch and the whole run."""
 
     def __init__(self, backend_pid: int):
-        self.stat = Path(f"/proc/{backend_pid}/stat")
+        self.backend_pid = backend_pid
         self.rows: list[dict] = []
         self.current: dict = defaultdict(float)
 
     def cpu(self) -> float:
-        fields = self.stat.read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+        return process_cpu_seconds(self.backend_pid)
 
     def timed(self, name: str, function):
         @functools.wraps(function)
