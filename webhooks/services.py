@@ -21,7 +21,7 @@ from django.utils import timezone
 from webhooks import selectors
 from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED, WEBHOOK_TEST
 from webhooks.http import Outcome, http_post
-from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event, secret_generate
+from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event, payload_compress, secret_generate
 from webhooks.signing import signature_headers
 
 logger = logging.getLogger(__name__)
@@ -90,11 +90,11 @@ def _deliveries_queue(
         event_ids = [event_id for event_id, in cursor.fetchall()]
         columns = "id, type, payload, created_at"
         with cursor.cursor.copy(f"COPY {Event._meta.db_table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            # Binary: no escaping either way. A text's binary form is its UTF-8 bytes, as a bytea's
-            # is its bytes: sent as bytea, the payloads go as they are, never decoded and encoded.
+            # Binary: no escaping. Each payload is compressed as it is written, while PostgreSQL
+            # stores the ones before it (Event.payload).
             copy.set_types(["bigint", "text", "bytea", "timestamptz"])
             for event_id, payload in zip(event_ids, payloads):
-                copy.write_row((event_id, event_type, b"".join((head, payload, tail)), now))
+                copy.write_row((event_id, event_type, payload_compress(b"".join((head, payload, tail))), now))
         deliveries = Delivery.objects.bulk_create(
             Delivery(endpoint_id=endpoint_id, event_id=event_id, next_attempt_at=now, queued_at=now)
             for event_id in event_ids
@@ -118,25 +118,21 @@ def emit_many(event_type: str, datas: Iterable[dict], *, endpoint_ids: list[int]
     """emit() of one event per item of `datas`, in order, with one look-up of the subscribers.
     `endpoint_ids`: the subscribers, when the caller has looked them up in this transaction
     (selectors.event_subscribers(), once for several emits)."""
-    if endpoint_ids is None:
-        endpoint_ids = selectors.event_subscribers(event_type).get(event_type, [])
-    if not endpoint_ids:
-        return 0
-    payloads = [_payload_serialize(event_type, data).encode() for data in datas]
-    if not payloads:
-        return 0
-    return len(_deliveries_queue(endpoint_ids=endpoint_ids, event_type=event_type, payloads=payloads))
+    return emit_serialized(event_type, (_data_serialize(data).encode() for data in datas), endpoint_ids=endpoint_ids)
 
 
-def emit_serialized(event_type: str, datas: list[bytes], *, endpoint_ids: list[int] | None = None) -> int:
+def emit_serialized(event_type: str, datas: Iterable[bytes], *, endpoint_ids: list[int] | None = None) -> int:
     """emit_many() with each item of `datas` the JSON of its `data` exactly as emit() writes it
     (compact, ASCII): for callers that render many events faster than json.dumps()."""
     if endpoint_ids is None:
         endpoint_ids = selectors.event_subscribers(event_type).get(event_type, [])
     if not endpoint_ids:
         return 0
+    payloads = list(datas)
+    if not payloads:
+        return 0
     head = _payload_head(event_type).encode()
-    return len(_deliveries_queue(endpoint_ids=endpoint_ids, event_type=event_type, payloads=datas, head=head, tail=b"}"))
+    return len(_deliveries_queue(endpoint_ids=endpoint_ids, event_type=event_type, payloads=payloads, head=head, tail=b"}"))
 
 
 def endpoint_create(*, url: str, description: str, event_types: list[str]) -> Endpoint:
