@@ -221,8 +221,12 @@ def test_an_append_whose_ids_another_session_shared_is_merged_and_announced_righ
     shared = f"SELECT min(id) FROM (SELECT nextval({bulk.SEQUENCE_SQL}) AS id FROM generate_series(1, 2)) ids"
     monkeypatch.setattr(bulk, "ID_BEFORE_SQL", shared)
     appended = []
-    real_append = pipeline.products_bulk_append
-    monkeypatch.setattr(pipeline, "products_bulk_append", lambda **kwargs: appended.append(real_append(**kwargs)) or appended[-1])
+
+    def recorded_append(**arguments):
+        appended.append(bulk.products_bulk_append(**arguments))
+        return appended[-1]
+
+    monkeypatch.setattr(pipeline, "products_bulk_append", recorded_append)
     skus = [f"sku-{i:04d}" for i in range(1_500)]
     job = run_import(csv_of(skus))
     assert job.created_count == len(skus)
