@@ -40,6 +40,7 @@ def child_import(path: Path, *, search: bool = True) -> dict:
 
     from config.celery import app
     from imports.services import import_job_create, import_job_run
+    from products.bulk import products_bulk_analyze
     from products.search import product_search_catch_up
 
     with open(path, "rb") as source:
@@ -52,6 +53,10 @@ def child_import(path: Path, *, search: bool = True) -> dict:
         job = import_job_run(job_id=job.pk)
         imported_at = time.time()
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    if job.created_count + job.updated_count > 0.1 * job.rows_processed:
+        # The statistics refresh the import asked a worker for (products_bulk_analyze_soon):
+        # the next case meets the statistics a worker would have left.
+        products_bulk_analyze()
     started = time.perf_counter()
     if search:
         product_search_catch_up()

@@ -9,9 +9,9 @@ whatever the file's size.
 import codecs
 import csv
 import io
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice, repeat
+from itertools import accumulate, islice, repeat
 from typing import BinaryIO
 
 from products.columns import IMPORT_COLUMN_NAMES, IMPORT_COLUMNS, REQUIRED_COLUMN_NAMES
@@ -91,12 +91,10 @@ class ProductCsv:
         while True:
             batch, wanted = Batch(), limit
             while wanted:
-                first_line = self._reader.line_num + 1
-                ends, rows = self._read(min(CHUNK_ROWS, wanted))
+                lines, rows = self._read(min(CHUNK_ROWS, wanted))
                 if not rows:
                     break
-                # A row starts on the line after the one the previous row ended on.
-                validate.add(batch, [first_line, *(end + 1 for end in ends[:-1])], rows)
+                validate.add(batch, lines, rows)
                 wanted -= len(rows)
             if batch.rows_read:
                 batch.bytes_read = self._stream.bytes_read
@@ -105,14 +103,25 @@ class ProductCsv:
                 return
             limit = min(size, limit * 2)
 
-    def _read(self, count: int) -> tuple[tuple[int, ...], tuple[list[str], ...]]:
-        """Up to `count` rows, and the line each one ends on (a quoted field may hold newlines)."""
+    def _read(self, count: int) -> tuple[Sequence[int], list[list[str]]]:
+        """Up to `count` rows, and the line each one starts on. Most chunks have a row per line;
+        where a quoted field holds line breaks, each adds a line to its row."""
         reader = self._reader
+        first = reader.line_num + 1
         try:
-            rows = [(reader.line_num, row) for row in islice(reader, count)]
+            rows = list(islice(reader, count))
         except csv.Error as error:
             raise CsvFileError(f"The file is not valid CSV ({error}).", line=reader.line_num) from None
-        return tuple(zip(*rows)) or ((), ())
+        if reader.line_num - first + 1 == len(rows):
+            return range(first, first + len(rows)), rows
+        return list(accumulate(map(_lines_spanned, rows[:-1]), initial=first)), rows
+
+
+def _lines_spanned(row: list[str]) -> int:
+    """The lines of the file a row took: one, and one more per line break (CRLF, CR or LF, as
+    the text stream splits lines) inside its quoted fields."""
+    text = ",".join(row)
+    return 1 + text.count("\n") + text.count("\r") - text.count("\r\n")
 
 
 class _CheckedStream(io.RawIOBase):

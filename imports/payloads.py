@@ -36,6 +36,10 @@ class Payloads:
     new_events: list[bytes] | None = None
 
 
+# A batch without rows, to merge what the importer still holds (imports.pipeline).
+NO_ROWS = Payloads(new=b"", new_count=0, new_lines="", merge=b"", duplicates=0)
+
+
 class SkuRouter:
     """Sends the rows whose SKU no earlier batch of the import had to products_bulk_append(), the
     rest to products_bulk_merge(). The importer decides per batch whether it appends the first

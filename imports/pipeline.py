@@ -18,11 +18,10 @@ from django.db import OperationalError, connection, transaction
 
 from imports.models import ImportJob, ImportRowError
 from imports.parser_process import ParserProcess
-from imports.parsing import Batch, RowError
-from imports.payloads import Payloads
+from imports.parsing import Batch, CsvFileError, RowError
+from imports.payloads import NO_ROWS, Payloads
 from products.bulk import (
     Announcement,
-    products_bulk_analyze,
     products_bulk_announce,
     products_bulk_append,
     products_bulk_merge,
@@ -39,6 +38,9 @@ BATCH_ROWS = 30_000
 # batches double from there up to BATCH_ROWS.
 FIRST_BATCH_ROWS = 5_000
 ROW_ERRORS_KEPT = 1_000
+# A fresh import's batches repeat a few SKUs of earlier ones. Those rows are held back and merged
+# together once this many wait: a merge costs about as much for one row as for a few hundred.
+HELD_REPEATS_ROWS = 5_000
 # A batch that deadlocks with concurrent imports is written again as one ordered merge; that
 # merge can only lose to imports still writing out of order, which then retry the same way.
 WRITE_ATTEMPTS = 5
@@ -54,7 +56,9 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
     """Import the job's file into the catalogue; True when it stopped because of a cancel request.
 
     Each batch is written, counted and its errors logged in one transaction, so a re-run after
-    a crash starts from a consistent state (and the upsert makes re-running harmless).
+    a crash starts from a consistent state (and the upsert makes re-running harmless). A fresh
+    import's repeated rows may wait for a later batch's transaction (CatalogueWriter); the end
+    of the file, a cancel or a file unreadable part-way (CsvFileError) writes what waits.
     """
     first = min(FIRST_BATCH_ROWS, BATCH_ROWS)
     with (
@@ -73,24 +77,36 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
         cancelled = False
         unindexed_after = product_search_backlog_start()
         with catalogue_shared_lock():
-            for batch, payloads in parser.batches():
-                with transaction.atomic():
-                    _commit_without_flush()
-                    counts = writer.write(payloads)
-                    # The filters find the batch's new products from its commit on.
-                    unindexed_after = product_search_backlog_extend(after_id=unindexed_after)
-                    error_log.add(batch.errors)
-                    _count(job, batch, counts=counts, errors=len(batch.errors))
-                    job.save(update_fields=PROGRESS_FIELDS)
-                if on_progress:
-                    on_progress(job)
-                # Cooperative cancel: the batch just committed stays, the rest of the file is not read.
-                if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
-                    cancelled = True
-                    break
-    # The list's size estimate and the planner read these statistics.
-    products_bulk_analyze(changed=job.created_count + job.updated_count)
+            try:
+                for batch, payloads in parser.batches():
+                    with transaction.atomic():
+                        _commit_without_flush()
+                        counts = writer.write(payloads)
+                        # The filters find the batch's new products from its commit on.
+                        unindexed_after = product_search_backlog_extend(after_id=unindexed_after)
+                        error_log.add(batch.errors)
+                        _count(job, batch, counts=counts, errors=len(batch.errors))
+                        job.save(update_fields=PROGRESS_FIELDS)
+                    if on_progress:
+                        on_progress(job)
+                    # Cooperative cancel: the batch just committed stays, the rest of the file is not read.
+                    if ImportJob.objects.filter(pk=job.pk, cancel_requested=True).exists():
+                        cancelled = True
+                        break
+            except CsvFileError:
+                _write_held(job, writer)  # the rows before the bad one are imported, as their batches said
+                raise
+            _write_held(job, writer)
     return cancelled
+
+
+def _write_held(job: ImportJob, writer: "CatalogueWriter") -> None:
+    """Merge the repeated rows the last batches held back, and count them, in one transaction."""
+    if writer.holding:
+        with transaction.atomic():
+            _commit_without_flush()
+            _count_writes(job, writer.write(NO_ROWS, last=True))
+            job.save(update_fields=PROGRESS_FIELDS)
 
 
 def _commit_without_flush() -> None:
@@ -126,15 +142,25 @@ class CatalogueWriter:
     product.created, an append announces its products from the JSON the parser rendered for
     them; a batch without it (someone subscribed during the import) is merged, and the merge's
     RETURNING feeds the events. The decision is taken here, batch by batch.
+
+    The rows of SKUs an earlier batch had wait beside an appended batch, while nobody listens
+    for product events, until HELD_REPEATS_ROWS of them do or a batch merges anyway; then they
+    are merged with it (its rows come later in the file). `last` merges what waits.
     """
 
     def __init__(self, *, columns: set[str]):
         self.columns = columns
         self.appending = True
         self.since = products_bulk_start()
+        self.held = b""  # repeated rows waiting, as products_bulk_merge()'s `repeats`
 
-    def write(self, payloads: Payloads) -> BatchCounts:
-        """Write one batch in the caller's transaction; returns what its rows did.
+    @property
+    def holding(self) -> bool:
+        return bool(self.held)
+
+    def write(self, payloads: Payloads, *, last: bool = False) -> BatchCounts:
+        """Write one batch in the caller's transaction; returns what its rows did, less the
+        rows it holds back (counted when they are merged).
 
         An append locks its keys, then the merge the others: two runs in key order, which can
         deadlock with another import writing the same keys. The loser rolls its batch back and
@@ -145,21 +171,27 @@ class CatalogueWriter:
         while True:
             try:
                 with transaction.atomic():
-                    return self._write(payloads, subscribers=subscribers, append=attempt == 1)
+                    return self._write(payloads, subscribers=subscribers, append=attempt == 1, last=last)
             except OperationalError as error:
                 if not isinstance(error.__cause__, psycopg.errors.DeadlockDetected) or attempt == WRITE_ATTEMPTS:
                     raise
             attempt += 1
 
-    def _write(self, payloads: Payloads, *, subscribers: dict[str, list[int]], append: bool) -> BatchCounts:
+    def _write(
+        self, payloads: Payloads, *, subscribers: dict[str, list[int]], append: bool, last: bool
+    ) -> BatchCounts:
         appended = append and self._append(payloads, subscribers=subscribers)
         firsts, first_lines = (b"", "") if appended else (payloads.new, payloads.new_lines)
         counts = BatchCounts(created=payloads.new_count if appended else 0, duplicates=payloads.duplicates)
-        if firsts or payloads.merge:
+        repeats = self.held + payloads.merge
+        if not (firsts or subscribers or last) and repeats.count(b"\n") < HELD_REPEATS_ROWS:
+            self.held = repeats
+            return counts
+        if firsts or repeats:
             result = products_bulk_merge(
                 firsts=firsts,
                 first_lines=first_lines,
-                repeats=payloads.merge,
+                repeats=repeats,
                 columns=self.columns,
                 with_products=bool(subscribers),
                 since=self.since,
@@ -171,6 +203,7 @@ class CatalogueWriter:
             counts.created += result.created
             counts.updated, counts.unchanged = result.updated, result.unchanged
             counts.duplicates += result.duplicates
+        self.held = b""
         return counts
 
     def _append(self, payloads: Payloads, *, subscribers: dict[str, list[int]]) -> bool:
@@ -187,6 +220,12 @@ def _count(job: ImportJob, batch: Batch, *, counts: BatchCounts, errors: int) ->
     job.stage = ImportJob.Stage.IMPORTING
     job.bytes_processed = batch.bytes_read
     job.rows_processed += batch.rows_read
+    job.skipped_count += batch.rows_skipped
+    job.error_count += errors
+    _count_writes(job, counts)
+
+
+def _count_writes(job: ImportJob, counts: BatchCounts) -> None:
     job.created_count += counts.created
     job.updated_count += counts.updated
     job.unchanged_count += counts.unchanged
@@ -197,8 +236,6 @@ def _count(job: ImportJob, batch: Batch, *, counts: BatchCounts, errors: int) ->
             setattr(job, more, getattr(job, more) + getattr(job, fewer))
             setattr(job, fewer, 0)
     job.duplicate_count += counts.duplicates
-    job.skipped_count += batch.rows_skipped
-    job.error_count += errors
 
 
 def csv_cell(text: str) -> str:

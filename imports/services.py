@@ -26,6 +26,7 @@ from imports.models import ImportJob
 from imports.parsing import CsvFileError
 from imports.pipeline import import_rows
 from imports.selectors import import_job_counts
+from products.bulk import products_bulk_analyze_soon
 from products.search import product_search_catch_up_soon
 from webhooks import events
 from webhooks import services as webhook_services
@@ -223,8 +224,7 @@ def _job_finish(job: ImportJob, *, cancelled: bool) -> ImportJob:
     job.finished_at = timezone.now()
     with transaction.atomic():
         job.save(update_fields=["status", "stage", "bytes_processed", "finished_at", "updated_at"])
-        # Imported products become searchable when a worker catches up (products.search).
-        product_search_catch_up_soon()
+        _workers_catch_up(job)
         if not cancelled:
             webhook_services.emit(events.UPLOAD_COMPLETED, _upload_event_data(job))
     return job
@@ -237,9 +237,16 @@ def _job_fail(job: ImportJob, message: str, *, failure: ImportJob.Failure) -> Im
     job.finished_at = timezone.now()
     with transaction.atomic():
         job.save(update_fields=["status", "error_message", "failure", "finished_at", "updated_at"])
-        product_search_catch_up_soon()  # batches merged before the failure stay
+        _workers_catch_up(job)  # batches merged before the failure stay
         webhook_services.emit(events.UPLOAD_FAILED, {"job": job.pk, "file": job.original_name, "error": message})
     return job
+
+
+def _workers_catch_up(job: ImportJob) -> None:
+    """Once the job's end commits, workers refresh the products' statistics if the import changed
+    much of the table, and make the imported products searchable (products.search)."""
+    products_bulk_analyze_soon(changed=job.created_count + job.updated_count)
+    product_search_catch_up_soon()
 
 
 def _upload_event_data(job: ImportJob) -> dict:

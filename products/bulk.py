@@ -364,17 +364,26 @@ def products_bulk_announce(*, result: MergeResult, subscribers: dict[str, list[i
             )
 
 
-def products_bulk_analyze(*, changed: int) -> bool:
-    """Refresh the products table's statistics after an import that changed a large part of it
-    (more than STALE_STATISTICS_SHARE of the rows PostgreSQL last counted, or it never counted).
-    Autovacuum would do it later; until then the list's size estimate and the planner work from
-    the old row count. Returns whether it ran ANALYZE."""
+def products_bulk_analyze_soon(*, changed: int) -> bool:
+    """After an import that changed `changed` products, a large part of the table (more than
+    STALE_STATISTICS_SHARE of the rows PostgreSQL last counted, or it never counted), have a
+    worker refresh the table's statistics once the current transaction commits. Autovacuum
+    would do it later; until then the list's size estimate and the planner work from the old
+    row count. The import's job does not wait for it. Returns whether it asked."""
+    from products.tasks import products_analyze_task  # the task module imports this one
+
     if not changed:
         return False
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [TABLE])
         counted = cursor.fetchone()[0]
-        if counted > 0 and changed <= STALE_STATISTICS_SHARE * counted:
-            return False
-        cursor.execute(f"ANALYZE {connection.ops.quote_name(TABLE)} ({', '.join(ANALYZED_COLUMNS)})")
+    if counted > 0 and changed <= STALE_STATISTICS_SHARE * counted:
+        return False
+    products_analyze_task.delay_on_commit()
     return True
+
+
+def products_bulk_analyze() -> None:
+    """Refresh the products table's row count and the statistics of ANALYZED_COLUMNS."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {connection.ops.quote_name(TABLE)} ({', '.join(ANALYZED_COLUMNS)})")

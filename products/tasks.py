@@ -1,6 +1,6 @@
 from celery import shared_task
 
-from products import search, services
+from products import bulk, search, services
 
 
 @shared_task
@@ -14,3 +14,9 @@ def product_search_catch_up_task() -> int:
     # Loops until nothing is stale (inside the service, under its lock). No retries: a run that
     # stops half way leaves stale rows, which the next request or the beat safety net picks up.
     return search.product_search_catch_up()
+
+
+@shared_task
+def products_analyze_task() -> None:
+    # No retries: autovacuum analyzes the table in time anyway.
+    bulk.products_bulk_analyze()

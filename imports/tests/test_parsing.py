@@ -158,3 +158,13 @@ def test_line_numbers_stay_right_across_chunks(monkeypatch):
     _, rows, errors = parse('sku,name,description\na,A,"two\nlines"\nb,B,x\n\nc,C,x\n,D,x\ne,E,x\n')
     assert [(row[0], row[4]) for row in rows] == [("a", "2"), ("b", "4"), ("c", "6"), ("e", "8")]
     assert [(e.line, e.column) for e in errors] == [(7, "sku")]
+
+
+def test_line_numbers_count_every_kind_of_line_break_inside_quoted_fields(monkeypatch):
+    """A quoted field's CRLF, lone CR and LF each move the next rows one line down, as a text
+    editor counts the file's lines, in chunks that also hold rows of one line."""
+    monkeypatch.setattr(parsing, "CHUNK_ROWS", 3)
+    content = 'sku,name,description\r\na,A,"1\r\n2\r3\n4"\r\nb,B,x\r\nc,C,"\r\n"\r\n,D,x\r\ne,E,x\r\nf,F,"\n\n"\r\n,G,x\r\n'
+    _, rows, errors = parse(content)
+    assert [(row[0], row[4]) for row in rows] == [("a", "2"), ("b", "6"), ("c", "7"), ("e", "10"), ("f", "11")]
+    assert [e.line for e in errors] == [9, 14]

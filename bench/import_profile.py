@@ -1,0 +1,158 @@
+"""Where one fresh import's time goes, batch by batch, on the import benchmark's file.
+
+    flock /tmp/bench.lock .venv/bin/python bench/import_profile.py [--data FILE]
+
+It empties the products of its `_bench` database (bench/_django.py), runs one import in this
+process with timers around the pipeline's steps, and prints per batch: the wait for the batch
+from the parser, the append's COPY, the merge of the batch's repeats, the search backlog, the
+error log, the job's progress save, the commit, the cancel check; then the end (ANALYZE, the
+job's finish) and the PostgreSQL backend's CPU time (/proc/<pid>/stat) against the wall time
+of each step: a backend idle while the job waits is time the parser, not the database, sets.
+"""
+
+import argparse
+import functools
+import os
+import resource
+import tempfile
+import time
+from collections import defaultdict
+from pathlib import Path
+
+import _django
+
+BENCH_DIR = Path(__file__).resolve().parent
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class Clock:
+    """Wall and backend CPU seconds per step name, for the current batch and the whole run."""
+
+    def __init__(self, backend_pid: int):
+        self.stat = Path(f"/proc/{backend_pid}/stat")
+        self.rows: list[dict] = []
+        self.current: dict = defaultdict(float)
+
+    def cpu(self) -> float:
+        fields = self.stat.read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+
+    def timed(self, name: str, function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            wall, cpu = time.perf_counter(), self.cpu()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                self.current[name] += time.perf_counter() - wall
+                self.current[name + " cpu"] += self.cpu() - cpu
+
+        return wrapper
+
+    def next_batch(self) -> None:
+        self.rows.append(self.current)
+        self.current = defaultdict(float)
+
+
+def timed_batches(clock: Clock, batches):
+    """The parser's batches, timing the wait for each one."""
+    clock.before, clock.current = clock.current, defaultdict(float)
+    while True:
+        wall, cpu = time.perf_counter(), clock.cpu()
+        try:
+            item = next(batches)
+        except StopIteration:
+            return
+        clock.current["wait"] += time.perf_counter() - wall
+        clock.current["wait cpu"] += clock.cpu() - cpu
+        clock.current["rows"] = item[0].rows_read
+        yield item
+        clock.next_batch()
+
+
+STEPS = ("wait", "append", "merge", "backlog", "errors", "save", "commit", "cancel")
+
+
+def profile(path: Path) -> None:
+    from django.core.files import File
+    from django.db import connection
+    from django.db.models import QuerySet
+
+    import imports.pipeline as pipeline
+    from imports.models import ImportJob
+    from imports.parser_process import ParserProcess
+    from imports.services import import_job_create, import_job_run
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "TRUNCATE products_product, products_productsearch, products_productsearchbacklog,"
+            " products_productsearchcatchup, imports_importrowerror, imports_importjob"
+        )
+        cursor.execute("SELECT pg_backend_pid()")
+        clock = Clock(cursor.fetchone()[0])
+    with open(path, "rb") as source:
+        job = import_job_create(file=File(source), name=path.name, user=None, enqueue=False)
+
+    for name, attribute in (
+        ("append", "products_bulk_append"), ("merge", "products_bulk_merge"),
+        ("backlog", "product_search_backlog_extend"), ("analyze", "products_bulk_analyze"),
+    ):  # fmt: skip
+        if hasattr(pipeline, attribute):  # ANALYZE ran in the job before it went to a worker
+            setattr(pipeline, attribute, clock.timed(name, getattr(pipeline, attribute)))
+    pipeline.RowErrorLog.add = clock.timed("errors", pipeline.RowErrorLog.add)
+    ImportJob.save = clock.timed("save", ImportJob.save)
+    connection.commit = clock.timed("commit", connection.commit)
+    batches = ParserProcess.batches
+    ParserProcess.batches = lambda parser: timed_batches(clock, batches(parser))
+    QuerySet.exists = clock.timed("cancel", QuerySet.exists)
+
+    started_cpu, started = clock.cpu(), time.perf_counter()
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    job = import_job_run(job_id=job.pk)
+    own_after, children_after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = {
+        name: after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        for name, before, after in (("importing process", own, own_after), ("parser", children, children_after))
+    }
+    backend_cpu = clock.cpu() - started_cpu
+    job_seconds = (job.finished_at - job.started_at).total_seconds()
+    end = clock.current  # what ran after the last batch: ANALYZE and the job's finish
+    print(
+        f"{path.name}: {job.rows_processed:,} rows, job {job_seconds:.2f} s (import_job_run"
+        f" {time.perf_counter() - started:.2f} s); CPU: PostgreSQL backend {backend_cpu:.2f} s, "
+        + ", ".join(f"{name} {seconds:.2f} s" for name, seconds in cpu.items())
+    )
+    print("batch   rows " + "".join(f"{step:>9}" for step in STEPS) + "   backend CPU / wall (ms)")
+    totals = defaultdict(float)
+    for number, row in enumerate(clock.rows, 1):
+        wall = sum(row[step] for step in STEPS)
+        cpu = sum(row[step + " cpu"] for step in STEPS)
+        for key, value in row.items():
+            totals[key] += value
+        print(f"{number:>5} {row['rows']:>6} " + "".join(f"{1000 * row[s]:9.0f}" for s in STEPS) + f"   {1000 * cpu:5.0f} / {1000 * wall:5.0f}")
+    wall = sum(totals[step] for step in STEPS)
+    cpu = sum(totals[step + " cpu"] for step in STEPS)
+    print("  all        " + "".join(f"{1000 * totals[s]:9.0f}" for s in STEPS) + f"   {1000 * cpu:5.0f} / {1000 * wall:5.0f}")
+    print("backend CPU per step (ms): " + ", ".join(f"{s} {1000 * totals[s + ' cpu']:.0f}" for s in STEPS))
+    print(
+        f"after the last batch: merge {1000 * end['merge']:.0f} ms,"
+        f" ANALYZE {1000 * end['analyze']:.0f} ms (backend {1000 * end['analyze cpu']:.0f}),"
+        f" the job's last save and commit {1000 * (end['save'] + end['commit']):.0f} ms;"
+        f" before the first batch: saves {1000 * clock.before['save']:.0f} ms, header and the rest;"
+        f" unaccounted: {1000 * (job_seconds - wall - end['merge'] - end['analyze'] - end['save'] - end['commit']):.0f} ms"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=BENCH_DIR / "data" / "products-spread-500000.csv")
+    args = parser.parse_args()
+    _django.setup()
+    from django.conf import settings
+
+    settings.MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="import-profile-"))
+    profile(args.data)
+
+
+if __name__ == "__main__":
+    main()
