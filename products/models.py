@@ -11,6 +11,8 @@ from products.limits import NAME_MAX_LENGTH, PRICE_DECIMAL_PLACES, PRICE_MAX_DIG
 # Full-text configuration of the description search: English stems words ("tables" finds
 # "table") and leaves out stop words, which keeps the index small.
 DESCRIPTION_SEARCH_CONFIG = "english"
+# The unique index of sku_key(): the SKU order walks it.
+SKU_UNIQUE_INDEX = "product_sku_ci_unique"
 # New search index entries queue in this much of a pending list and are merged in bulk (see
 # docs/performance.md); a catch-up merges what is left when it ends.
 GIN_PENDING_LIST_KB = 64 * 1024
@@ -54,7 +56,7 @@ class Product(models.Model):
             # target of the import's `INSERT ... ON CONFLICT ((lower(sku) COLLATE "C"))`.
             models.UniqueConstraint(
                 sku_key(),
-                name="product_sku_ci_unique",
+                name=SKU_UNIQUE_INDEX,
                 violation_error_message="A product with this SKU already exists.",
             ),
         ]
@@ -91,7 +93,7 @@ class ProductSearch(models.Model):
     class Meta:
         ordering = ["product"]
         verbose_name = "product search row"
-        # Why these two and no others: docs/performance.md.
+        # Why these and no others: docs/performance.md.
         indexes = [
             GinIndex(
                 OpClass(product_search_key(), name="gin_trgm_ops"),
@@ -102,6 +104,15 @@ class ProductSearch(models.Model):
             GinIndex(
                 fields=["description"],
                 name="productsearch_description_fts",
+                fastupdate=True,
+                gin_pending_list_limit=GIN_PENDING_LIST_KB,
+            ),
+            # The inactive products' rows alone: a SKU or name term with the inactive filter
+            # rechecks only their candidates. Imports write active products, which it never holds.
+            GinIndex(
+                OpClass(product_search_key(), name="gin_trgm_ops"),
+                name="productsearch_inactive_trgm",
+                condition=models.Q(active=False),
                 fastupdate=True,
                 gin_pending_list_limit=GIN_PENDING_LIST_KB,
             ),

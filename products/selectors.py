@@ -3,6 +3,7 @@
 import json
 import math
 import re
+import time
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
@@ -13,6 +14,7 @@ from django.db.models.functions import Cast, Coalesce, Lower, StrIndex
 
 from products.models import (
     DESCRIPTION_SEARCH_CONFIG,
+    SKU_UNIQUE_INDEX,
     DeleteAllJob,
     Product,
     ProductSearch,
@@ -36,6 +38,12 @@ ESTIMATED_ACTIVE_FILTER_ABOVE = 2 * FILTERED_COUNT_CAP
 # Listing a broad filter in id order walks the primary key until the page is full, but no
 # further than this many ids (~30 ms); past that the matches are fetched and sorted instead.
 PRIMARY_KEY_WALK_LIMIT = 100_000
+# A search that statistics say is common (more than 2 * FILTERED_COUNT_CAP rows) and whose
+# matches fill at least half of the newest BUNCH_PROBE_IDS products (the SKU prefix of the
+# latest import, say) is first looked for among the newest 2 * FILTERED_COUNT_CAP ids (a walk of
+# the primary key): past the cap, that is its count, and the pass through the search indexes,
+# which rechecks every older candidate of the term before these, is skipped.
+BUNCH_PROBE_IDS = 100
 # Page numbers stop here: far past the end of any catalogue, while the OFFSET stays a bigint.
 # Where the total is exact a page past the end shows the last page; else it is empty.
 PAGE_NUMBER_MAX = 1_000_000
@@ -51,6 +59,10 @@ SORT_KEYS = {
     "updated": F("updated_at"),
 }
 SORTS_ON_ANY_LIST = {"id", "sku"}
+# PostgreSQL's statistics (the search rows', the SKU index's) change only when a table is
+# analyzed, and they choose plans, never results: each process reads them (a few ms) at most
+# this often.
+SEARCH_STATISTICS_MAX_AGE = 60  # seconds
 # What rechecking one candidate row of the trigram index costs, in posting-list entries read:
 # it weighs a part of a term that fewer rows hold against the trigrams it makes the index read.
 RECHECK_COST_IN_ENTRIES = 100
@@ -152,24 +164,60 @@ class ProductPage:
         return self.number > 1
 
 
-def product_search_filter(*, filters: ProductFilters) -> QuerySet[ProductSearch]:
+@dataclass(frozen=True)
+class _Lookup:
+    """How the search rows are looked up for one request's filters, decided once from the
+    statistics (_statistics) and the description's stems (one to_tsvector)."""
+
+    index_terms: dict[str, str]  # "sku"/"name": the part of the term the trigram index reads
+    stems: tuple[str, ...]  # the description's English stems
+    words_drive: bool  # the description's words find the rows through the full-text index
+    share: float | None  # of the search rows matching, were the conditions independent; None: unknown
+
+
+def _lookup(filters: ProductFilters) -> _Lookup:
+    terms = {column: getattr(filters, column).lower() for column in ("sku", "name") if getattr(filters, column)}
+    statistics = _statistics().columns if filters.searches else {}
+    stems = tuple(_description_stems(filters.description)) if filters.description_words else ()
+    share_of = {column: _text_share(statistics[column]) for column in terms if column in statistics}
+    share_of = {column: share for column, share in share_of.items() if share is not None}
+    index_terms = {
+        column: _index_term(term, runs=_term_runs(term), share=share_of.get(column)) for column, term in terms.items()
+    }
+    term_shares = [share_of[column](term) for column, term in terms.items() if column in share_of]
+    words_share = _words_share(stems, statistics.get("description"))
+    shares = [*term_shares, *([] if words_share is None else [words_share])]
+    if shares and filters.active is not None:
+        shares.append(_flag_share(statistics.get("active"), filters.active))
+    return _Lookup(
+        index_terms=index_terms,
+        stems=stems,
+        # Unless a SKU or name term is held by fewer rows than the words' rarest stem: then the
+        # words are checked on that term's candidates only, as the full-text index's bitmap of a
+        # common word costs more than rechecking them (and ANDing it would not stop early).
+        words_drive=words_share is None or not term_shares or words_share <= min(term_shares),
+        share=math.prod(shares) if shares else None,
+    )
+
+
+def product_search_filter(*, filters: ProductFilters, lookup: _Lookup | None = None) -> QuerySet[ProductSearch]:
     """Search rows matching the filters; SKU and name anywhere in the text, in any case."""
+    lookup = lookup or _lookup(filters)
     rows = ProductSearch.objects.all()
     if filters.sku or filters.name:
         # Matching sku || ' ' || name lets the one trigram index narrow the rows; the strpos()
         # condition keeps a term from matching the other column. (An ILIKE there would make
         # PostgreSQL guess a hundredth of the real match count and pick slow plans.)
         rows = rows.alias(search_key=product_search_key())
-    for field in ("sku", "name"):
+    for field, index_term in lookup.index_terms.items():
         term = getattr(filters, field).lower()
-        if term:
-            rows = rows.alias(**{f"{field}_position": StrIndex(field, Value(term))}).filter(
-                search_key__contains=_index_term(term, column=field), **{f"{field}_position__gt": 0}
-            )
+        rows = rows.alias(**{f"{field}_position": StrIndex(field, Value(term))}).filter(
+            search_key__contains=index_term, **{f"{field}_position__gt": 0}
+        )
     if filters.description_words:
         # Whole words, all of them, stemmed ("oak tables" finds "Oak table"). Exact words, not
         # prefixes: PostgreSQL knows how common a word is, not a prefix, and plans by that.
-        if _words_drive(filters):
+        if lookup.words_drive:
             rows = rows.filter(description=_description_query(filters))
         else:  # the same test, on an expression the full-text index does not serve
             rows = rows.alias(
@@ -180,17 +228,21 @@ def product_search_filter(*, filters: ProductFilters) -> QuerySet[ProductSearch]
     return rows
 
 
-def _index_term(term: str, *, column: str) -> str:
-    """The part of `term` that the trigram index looks up: the whole term, or one of its runs of
-    letters and digits when that reads fewer posting lists for about as few candidate rows.
+def _term_runs(term: str) -> list[str]:
+    """A term's runs of letters and digits that the trigram index could read instead of it."""
+    return [run for run in re.findall(r"[^\W_]+", term) if len(run) >= 3 and run != term]
+
+
+def _index_term(term: str, *, runs: list[str], share) -> str:
+    """The part of `term` that the trigram index looks up: the whole term, or one of its `runs`
+    when that reads fewer posting lists for about as few candidate rows (`share` tells a
+    text's share of the rows; None: no statistics, the whole term).
 
     Every row holds a prefix's trigrams ("sku", "ku-", "-00" of "SKU-00990000"); reading their
     posting lists costs more than rechecking the rows the prefix would have ruled out. The
     strpos() condition still checks the whole term on every candidate.
     """
-    runs = [run for run in re.findall(r"[^\W_]+", term) if len(run) >= 3 and run != term]
-    share = _text_share(column) if runs else None
-    if share is None:
+    if not runs or share is None:
         return term
 
     def cost(part: str) -> float:
@@ -200,20 +252,52 @@ def _index_term(term: str, *, column: str) -> str:
     return min([term, *runs], key=cost)
 
 
-def _text_share(column: str):
-    """A function telling the share of search rows whose `column` holds a text, judged from
-    PostgreSQL's statistics of the column (its common values and histogram); None before the
-    first ANALYZE."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT most_common_vals::text::text[], most_common_freqs, histogram_bounds::text::text[]"
-            " FROM pg_stats WHERE schemaname = current_schema() AND tablename = %s AND attname = %s",
-            [ProductSearch._meta.db_table, column],
-        )
-        statistics = cursor.fetchone()
-    if statistics is None or not (statistics[0] or statistics[2]):
-        return None
+@dataclass(frozen=True)
+class _Statistics:
+    """PostgreSQL's statistics that choose the list's plans (never its results)."""
+
+    # The search rows' sku, name, description and active (those analyzed): common values and
+    # their shares, histogram bounds, common elements (a tsvector's stems) and their shares.
+    columns: dict[str, tuple]
+    sku_keys: list[str]  # histogram bounds of the products' SKU key (its unique index)
+
+
+_statistics_read: tuple[float, _Statistics] | None = None  # (when, what) in this process
+
+
+def _statistics() -> _Statistics:
+    """The statistics, read in one statement and kept for SEARCH_STATISTICS_MAX_AGE seconds."""
+    global _statistics_read
+    now = time.monotonic()
+    if _statistics_read is None or now - _statistics_read[0] > SEARCH_STATISTICS_MAX_AGE:
+        search = ProductSearch._meta.db_table
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT tablename, attname, most_common_vals::text::text[], most_common_freqs,"
+                " histogram_bounds::text::text[], most_common_elems::text::text[], most_common_elem_freqs"
+                " FROM pg_stats WHERE schemaname = current_schema()"
+                " AND (tablename = %s AND attname IN ('sku', 'name', 'description', 'active') OR tablename = %s)",
+                [search, SKU_UNIQUE_INDEX],
+            )
+            rows = cursor.fetchall()
+        columns = {attname: tuple(values) for table, attname, *values in rows if table == search}
+        sku_keys = next((values[2] or [] for table, _, *values in rows if table == SKU_UNIQUE_INDEX), [])
+        _statistics_read = (now, _Statistics(columns=columns, sku_keys=sku_keys))
+    return _statistics_read[1]
+
+
+def search_statistics_forget() -> None:
+    """Read the statistics afresh on the next filter (tests call this after ANALYZE)."""
+    global _statistics_read
+    _statistics_read = None
+
+
+def _text_share(statistics: tuple):
+    """A function telling the share of search rows whose column holds a text, judged from the
+    column's `statistics` (its common values and histogram); None when they hold neither."""
     common, frequencies, bounds = statistics[0] or [], statistics[1] or [], statistics[2] or []
+    if not (common or bounds):
+        return None
     rest = (1 - sum(frequencies)) / len(bounds) if bounds else 0
     sample = [*zip(common, frequencies), *((value, rest) for value in bounds)]
     floor = min(weight for _, weight in sample) / 2
@@ -224,30 +308,19 @@ def _text_share(column: str):
     return share
 
 
-def _words_drive(filters: ProductFilters) -> bool:
-    """Whether the description's words should find the rows through the full-text index: unless
-    a SKU or name term is held by fewer rows than the words' rarest stem, by the statistics.
-    Then the words are checked on that term's candidates only, as the full-text index's bitmap
-    of a common word costs more than rechecking them (and ANDing it would not stop early)."""
-    terms = [(column, getattr(filters, column).lower()) for column in ("sku", "name") if getattr(filters, column)]
-    if not terms:
-        return True
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT most_common_elems::text::text[], most_common_elem_freqs FROM pg_stats"
-            " WHERE schemaname = current_schema() AND tablename = %s AND attname = 'description'",
-            [ProductSearch._meta.db_table],
-        )
-        statistics = cursor.fetchone()
-    if statistics is None or not statistics[0]:
-        return True
-    stem_shares = dict(zip(*statistics))
-    stems = _description_stems(filters.description)
-    if not stems or any(stem not in stem_shares for stem in stems):
-        return True  # a stem rarer than every common one
-    words_share = min(stem_shares[stem] for stem in stems)
-    term_shares = [share(term) for column, term in terms if (share := _text_share(column)) is not None]
-    return not term_shares or words_share <= min(term_shares)
+def _flag_share(statistics: tuple | None, value: bool) -> float:
+    """The share of search rows whose active flag is `value`, by its statistics (1 without)."""
+    common, frequencies = (statistics[0] or [], statistics[1] or []) if statistics else ([], [])
+    return dict(zip(common, frequencies)).get("t" if value else "f", 1.0 if not common else 0.0)
+
+
+def _words_share(stems: tuple[str, ...], statistics: tuple | None) -> float | None:
+    """The share of search rows holding the rarest of `stems`, by the description's statistics
+    (0 for a stem rarer than every common one); None without stems or statistics."""
+    if not stems or statistics is None or not statistics[3]:
+        return None
+    stem_shares = dict(zip(statistics[3], statistics[4]))
+    return min(stem_shares.get(stem, 0.0) for stem in stems)
 
 
 def product_search_backlog() -> list[tuple[int, int]]:
@@ -269,16 +342,18 @@ def _in_backlog(backlog: list[tuple[int, int]], *, field: str) -> Q:
     return condition
 
 
-def _unindexed_filter(*, filters: ProductFilters, backlog: list[tuple[int, int]]) -> QuerySet[Product]:
+def _unindexed_filter(
+    *, filters: ProductFilters, backlog: list[tuple[int, int]], stems: tuple[str, ...]
+) -> QuerySet[Product]:
     """The backlog's products that match the filters, read from the products table under the
-    same conditions as their search rows would be (lowered SKU and name, English words)."""
+    same conditions as their search rows would be (lowered SKU and name, English words, whose
+    `stems` the caller has)."""
     products = Product.objects.filter(_in_backlog(backlog, field="id"))
     for field in ("sku", "name"):
         term = getattr(filters, field).lower()
         if term:
             products = products.alias(**{f"{field}_lowered": Lower(field)}).filter(**{f"{field}_lowered__contains": term})
     if filters.description_words:
-        stems = _description_stems(filters.description)
         if not stems:
             return products.none()  # stop words only: the search rows match nothing either
         # to_tsvector() is costly (docs/performance.md); a LIKE that every match passes skips
@@ -329,11 +404,49 @@ def product_filter(*, filters: ProductFilters) -> QuerySet[Product]:
     """Products matching every filter. With a SKU, name or description filter the search rows
     answer, and the products table itself for the products in the search backlog; a product an
     import changed is found by its new values once search has caught up (products.search)."""
-    if filters.searches:
-        return Product.objects.filter(id__in=_matching_ids(filters=filters, backlog=product_search_backlog()))
-    if filters.active is not None:
-        return Product.objects.filter(active=filters.active)
-    return Product.objects.all()
+    return _matches(filters).products()
+
+
+@dataclass(frozen=True)
+class _Matches:
+    """The filters' matches as queries, built once per request: the backlog, statistics and
+    stems they need are read once, however many of the queries a page runs."""
+
+    filters: ProductFilters
+    backlog: list[tuple[int, int]]
+    rows: QuerySet[ProductSearch] | None  # the matching search rows; None without a search filter
+    unindexed: QuerySet[Product] | None  # the backlog's matching products
+    lookup: _Lookup | None = None
+
+    def ids(self, **bounds) -> QuerySet:
+        """The ids of the matching products as `match_id` (in either table's own primary key),
+        within `bounds` (lookups on it, such as match_id__lte). With a backlog, its products are
+        read from the products table and added to the search rows' (UNION ALL): the answer then
+        takes only order_by("match_id") and slicing."""
+        if self.rows is None:
+            return self.products().annotate(match_id=F("id")).filter(**bounds).values_list("match_id", flat=True)
+        return _indexed_or_backlog_ids(self.rows, self.unindexed, backlog=self.backlog, **bounds)
+
+    def products(self) -> QuerySet[Product]:
+        if self.rows is not None:
+            return Product.objects.filter(id__in=self.ids())
+        if self.filters.active is not None:
+            return Product.objects.filter(active=self.filters.active)
+        return Product.objects.all()
+
+
+def _matches(filters: ProductFilters) -> _Matches:
+    if not filters.searches:
+        return _Matches(filters=filters, backlog=[], rows=None, unindexed=None)
+    lookup = _lookup(filters)
+    backlog = product_search_backlog()
+    return _Matches(
+        filters=filters,
+        backlog=backlog,
+        rows=product_search_filter(filters=filters, lookup=lookup),
+        unindexed=_unindexed_filter(filters=filters, backlog=backlog, stems=lookup.stems) if backlog else None,
+        lookup=lookup,
+    )
 
 
 def product_filter_sku_or_name(*, term: str) -> QuerySet[Product]:
@@ -352,19 +465,8 @@ def product_filter_sku_or_name(*, term: str) -> QuerySet[Product]:
         .filter(search_key__contains=term)
     ) if backlog else None
     matches = _indexed_or_backlog_ids(rows, unindexed, backlog=backlog)
-    found = list(matches.order_by()[: FILTERED_COUNT_CAP + 1])
+    found = _ids_read(matches.order_by()[: FILTERED_COUNT_CAP + 1])
     return Product.objects.filter(id__in=found if len(found) <= FILTERED_COUNT_CAP else matches)
-
-
-def _matching_ids(*, filters: ProductFilters, backlog: list[tuple[int, int]], **bounds) -> QuerySet:
-    """The ids of the matching products as `match_id` (in either table's own primary key),
-    within `bounds` (lookups on it, such as match_id__lte). With a `backlog`, its products are
-    read from the products table and added to the search rows' (UNION ALL): the answer then
-    takes only order_by("match_id") and slicing."""
-    if not filters.searches:
-        return product_filter(filters=filters).annotate(match_id=F("id")).filter(**bounds).values_list("match_id", flat=True)
-    unindexed = _unindexed_filter(filters=filters, backlog=backlog) if backlog else None
-    return _indexed_or_backlog_ids(product_search_filter(filters=filters), unindexed, backlog=backlog, **bounds)
 
 
 def _indexed_or_backlog_ids(
@@ -380,6 +482,16 @@ def _indexed_or_backlog_ids(
     unindexed = unindexed.annotate(match_id=F("id")).filter(**bounds).values_list("match_id", flat=True)
     # Unordered parts (not by the models' default order): a LIMIT on the union then stops both early.
     return matches.order_by().union(unindexed.order_by(), all=True)
+
+
+def _ids_read(ids: QuerySet) -> list[int]:
+    """The `match_id`s a query answers, read as one array: one row, not one per id (10,001
+    rows made that many Python objects per request, and the garbage collector's full
+    collections then cost some requests 100-200 ms)."""
+    sql, params = ids.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT coalesce(array_agg(match_id), '{{}}') FROM ({sql}) AS ids", params)
+        return cursor.fetchone()[0]
 
 
 def _sorted_by_id(matches: QuerySet, *, backlog: list[tuple[int, int]], descending: bool = False) -> QuerySet:
@@ -424,7 +536,36 @@ def product_catalogue_total() -> Total:
     return Total(value=EXACT_COUNT_BELOW, kind="at_least")
 
 
-def _page_ids_past_the_cap(*, filters: ProductFilters, backlog, found_ids: list[int], offset: int, wanted: int):
+def _id_span() -> dict:
+    return Product.objects.aggregate(first=Min("id"), last=Max("id"))
+
+
+def _found_ids(*, matches: _Matches) -> tuple[list[int], dict | None]:
+    """Up to FILTERED_COUNT_CAP + 1 matching ids, sorted: all the matches when they are no more
+    than the cap (the exact count, and every page sorted from them); and the span of ids, read
+    for a search."""
+    span = _id_span() if matches.lookup else None
+    found = _found_among_the_newest(matches=matches, span=span) if span else None
+    # Else one pass through the search indexes, unordered so the LIMIT can stop it.
+    return found or sorted(_ids_read(matches.ids().order_by()[: FILTERED_COUNT_CAP + 1])), span
+
+
+def _found_among_the_newest(*, matches: _Matches, span: dict) -> list[int] | None:
+    """More than FILTERED_COUNT_CAP matching ids, sorted, from the newest 2 * FILTERED_COUNT_CAP
+    ids, when the search is common and the newest BUNCH_PROBE_IDS products mostly match (else None)."""
+    ids = span["last"] - span["first"] + 1 if span["last"] is not None else 0
+    share = matches.lookup.share
+    if not ids or (share is not None and share * ids <= 2 * FILTERED_COUNT_CAP):
+        return None
+    probe = matches.ids(match_id__gt=span["last"] - BUNCH_PROBE_IDS).order_by()[:BUNCH_PROBE_IDS]
+    if 2 * len(probe) < min(BUNCH_PROBE_IDS, ids):
+        return None
+    newest = matches.ids(match_id__gt=span["last"] - 2 * FILTERED_COUNT_CAP).order_by()
+    found = sorted(_ids_read(newest[: FILTERED_COUNT_CAP + 1]))
+    return found if len(found) > FILTERED_COUNT_CAP else None
+
+
+def _page_ids_past_the_cap(*, matches: _Matches, found_ids: list[int], span: dict | None, offset: int, wanted: int):
     """A page of a filter with more matches than the cap, of which `found_ids` are some.
 
     The page's rows all lie at or below the found ids' (offset + wanted)-th smallest. Walking
@@ -435,15 +576,15 @@ def _page_ids_past_the_cap(*, filters: ProductFilters, backlog, found_ids: list[
     matches than were found, that is at most (offset + wanted) * 2 * ids / found.
     """
     bound = found_ids[offset + wanted - 1]
-    span = Product.objects.aggregate(first=Min("id"), last=Max("id"))
+    span = span or _id_span()
     spread_walk = 2 * (offset + wanted) * (span["last"] - span["first"] + 1) // len(found_ids)
     walk_end = min(bound, span["first"] + min(spread_walk, PRIMARY_KEY_WALK_LIMIT))
-    walk = _matching_ids(filters=filters, backlog=backlog, match_id__lte=walk_end)
+    walk = matches.ids(match_id__lte=walk_end)
     ids = list(walk.order_by("match_id")[offset : offset + wanted])
     if len(ids) == wanted:
         return ids
-    in_range = _matching_ids(filters=filters, backlog=backlog, match_id__lte=bound)
-    return list(_sorted_by_id(in_range, backlog=backlog)[offset : offset + wanted])
+    in_range = matches.ids(match_id__lte=bound)
+    return list(_sorted_by_id(in_range, backlog=matches.backlog)[offset : offset + wanted])
 
 
 def product_page(
@@ -454,16 +595,14 @@ def product_page(
 
     `total`: the catalogue's, when the caller has it already (the list is unfiltered).
     """
-    found_ids = []
-    backlog = product_search_backlog() if filters.searches else []
+    found_ids, span = [], None
+    matches = _matches(filters)
     if not filters.any:
         total = total or product_catalogue_total()
     else:
-        total = _active_filter_estimate(filters=filters)
+        total = _active_filter_estimate(matches=matches)
     if total is None:
-        # One pass through the search indexes, unordered so the LIMIT can stop it. Up to the
-        # cap these are all the matches: the exact count, and every page sorted here.
-        found_ids = sorted(_matching_ids(filters=filters, backlog=backlog).order_by()[: FILTERED_COUNT_CAP + 1])
+        found_ids, span = _found_ids(matches=matches)
         exact = len(found_ids) <= FILTERED_COUNT_CAP
         total = Total(value=len(found_ids), kind="exact") if exact else Total(value=FILTERED_COUNT_CAP, kind="at_least")
     number = min(number, PAGE_NUMBER_MAX)
@@ -475,9 +614,7 @@ def product_page(
     if sort_refused:
         sort = ProductSort()
     rows = list(
-        _page_rows(
-            filters=filters, backlog=backlog, found_ids=found_ids, total=total, sort=sort, offset=offset, wanted=wanted
-        )
+        _page_rows(matches=matches, found_ids=found_ids, span=span, total=total, sort=sort, offset=offset, wanted=wanted)
     )
     return ProductPage(
         products=rows[:per_page], number=number, per_page=per_page, total=total, has_next=len(rows) > per_page,
@@ -485,13 +622,13 @@ def product_page(
     )
 
 
-def _active_filter_estimate(*, filters: ProductFilters) -> Total | None:
+def _active_filter_estimate(*, matches: _Matches) -> Total | None:
     """The planner's estimate of the active filter's matches, when it is the only filter and
     the estimate is past ESTIMATED_ACTIVE_FILTER_ABOVE."""
-    if filters.searches or filters.active is None:
+    if matches.filters.searches or matches.filters.active is None:
         return None
     # Unordered: under an ordered parallel plan (Gather Merge) the top node counts a share of the rows.
-    sql, params = product_filter(filters=filters).order_by().query.sql_with_params()
+    sql, params = matches.products().order_by().query.sql_with_params()
     with connection.cursor() as cursor:
         cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
         plan = cursor.fetchone()[0]
@@ -504,24 +641,57 @@ def _sorts_on_any_field(total: Total) -> bool:
 
 
 def _page_rows(
-    *, filters: ProductFilters, backlog, found_ids: list[int], total: Total, sort: ProductSort, offset: int, wanted: int
+    *, matches: _Matches, found_ids: list[int], span: dict | None, total: Total, sort: ProductSort, offset: int, wanted: int
 ):
-    exact_filter = total.is_exact and filters.any
+    exact_filter = total.is_exact and matches.filters.any
+    if sort.field == "sku" and not matches.filters.any and not total.is_exact:
+        return _page_in_sku_order(descending=sort.descending, rows=total.value, offset=offset, wanted=wanted)
     if sort != ProductSort():
         # At most FILTERED_COUNT_CAP rows to sort, or the SKU's unique index to walk.
-        products = Product.objects.filter(id__in=found_ids) if exact_filter else product_filter(filters=filters)
+        products = Product.objects.filter(id__in=found_ids) if exact_filter else matches.products()
         return products.order_by(*sort.order_by())[offset : offset + wanted]
     if exact_filter:
         page_ids = found_ids[offset : offset + wanted]
     elif offset + wanted <= len(found_ids):
-        page_ids = _page_ids_past_the_cap(
-            filters=filters, backlog=backlog, found_ids=found_ids, offset=offset, wanted=wanted
-        )
+        page_ids = _page_ids_past_the_cap(matches=matches, found_ids=found_ids, span=span, offset=offset, wanted=wanted)
     else:
         # Skipping rows costs less when only ids are skipped (an index-only scan for the whole
         # catalogue) and the page's rows are read afterwards.
-        page_ids = _matching_ids(filters=filters, backlog=backlog).order_by("match_id")[offset : offset + wanted]
+        page_ids = matches.ids().order_by("match_id")[offset : offset + wanted]
     return Product.objects.filter(id__in=page_ids).order_by("id")
+
+
+def _page_in_sku_order(*, descending: bool, rows: int, offset: int, wanted: int):
+    """The whole catalogue's page in SKU order (of about `rows` products, an estimate: an exact
+    total has counted the catalogue once already).
+
+    Skipping `offset` entries of the SKU's unique index computes each one's key (lower()) as
+    well; counting them reads the same entries and rows without, in about half the time. So a
+    deep page starts at a key of the index's histogram (statistics) one bucket before the page,
+    and skips only the difference to the exact count of the keys before it.
+    """
+    key = sku_key()
+    products = Product.objects.alias(key=key).order_by(key.desc() if descending else key.asc())
+    start = _sku_key_before(offset=offset, rows=rows, descending=descending)
+    if start is not None:
+        before = Product.objects.alias(key=key).filter(**{"key__gt" if descending else "key__lt": start}).count()
+        if before <= offset:  # else statistics older than the catalogue put the key past the page
+            skip = offset - before
+            return products.filter(**{"key__lte" if descending else "key__gte": start})[skip : skip + wanted]
+    return products[offset : offset + wanted]
+
+
+def _sku_key_before(*, offset: int, rows: int, descending: bool) -> str | None:
+    """A SKU key of the statistics' histogram (equal shares of the catalogue between its bounds),
+    the last that lies half a bucket or more before the `offset`-th key in that order, if any."""
+    bounds = _statistics().sku_keys
+    if len(bounds) < 3 or rows <= 0:
+        return None
+    buckets = len(bounds) - 1
+    index = math.floor(offset / rows * buckets - 0.5)
+    if index < 1:
+        return None
+    return bounds[min(index, buckets)] if not descending else bounds[max(buckets - index, 0)]
 
 
 def product_sku_taken(*, sku: str, exclude_pk: int | None = None) -> str | None:
@@ -555,15 +725,15 @@ def product_keyset_page(
     """
     backward = before is not None
     wanted = per_page + 1
-    backlog = product_search_backlog() if filters.searches else []
+    found = _matches(filters)
     bounds = {}
     if after is not None:
         bounds["match_id__gt"] = after
     if backward:
         bounds["match_id__lt"] = before
-    matches = _matching_ids(filters=filters, backlog=backlog, **bounds)
+    matches = found.ids(**bounds)
     order = "-match_id" if backward else "match_id"
-    ids = sorted(matches.order_by()[: FILTERED_COUNT_CAP + 1], reverse=backward) if filters.any else []
+    ids = sorted(_ids_read(matches.order_by()[: FILTERED_COUNT_CAP + 1]), reverse=backward) if filters.any else []
     if not filters.any or FILTERED_COUNT_CAP < len(ids) < wanted:
         ids = list(matches.order_by(order)[:wanted])
     elif len(ids) > FILTERED_COUNT_CAP:
@@ -573,11 +743,11 @@ def product_keyset_page(
         if start is None:
             start = Product.objects.aggregate(first=Min("id"))["first"]
         walk_end = max(bound, start - PRIMARY_KEY_WALK_LIMIT) if backward else min(bound, start + PRIMARY_KEY_WALK_LIMIT)
-        walk = _matching_ids(filters=filters, backlog=backlog, **bounds, **{limit: walk_end})
+        walk = found.ids(**bounds, **{limit: walk_end})
         ids = list(walk.order_by(order)[:wanted])
         if len(ids) < wanted:
-            in_range = _matching_ids(filters=filters, backlog=backlog, **bounds, **{limit: bound})
-            ids = list(_sorted_by_id(in_range, backlog=backlog, descending=backward)[:wanted])
+            in_range = found.ids(**bounds, **{limit: bound})
+            ids = list(_sorted_by_id(in_range, backlog=found.backlog, descending=backward)[:wanted])
     return ProductKeysetPage(
         products=list(Product.objects.filter(id__in=ids[:per_page]).order_by("id")), has_more=len(ids) > per_page
     )

@@ -5,8 +5,15 @@ import pytest
 from django.db import connection
 
 from config import locks
+from products.selectors import search_statistics_forget
 from webhooks.models import Event
 from webhooks.tests.factories import endpoint_make
+
+
+@pytest.fixture(autouse=True)
+def statistics_forgotten():
+    """Each test's filters plan from its own database's statistics, not an earlier test's."""
+    search_statistics_forget()
 
 
 @pytest.fixture

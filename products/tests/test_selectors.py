@@ -213,8 +213,8 @@ def test_a_sku_term_looks_up_its_rare_part_and_still_matches_the_whole_term():
     product_make("XYZ-00012", name="Other")  # holds "0001" but not "sku-0001"
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE products_productsearch")
-    assert selectors._index_term("sku-0001", column="sku") == "0001"
-    assert selectors._index_term("stool", column="name") == "stool"  # one run: the whole term
+    assert selectors._lookup(ProductFilters(sku="sku-0001")).index_terms == {"sku": "0001"}
+    assert selectors._lookup(ProductFilters(name="stool")).index_terms == {"name": "stool"}  # one run: the whole term
     expected = list(Product.objects.filter(sku__icontains="sku-0001").order_by("id").values_list("sku", flat=True))
     assert len(expected) == 10
     assert skus(ProductFilters(sku="sku-0001")) == expected
@@ -253,11 +253,124 @@ def test_a_common_word_with_a_rarer_name_is_checked_on_the_names_candidates_with
     with connection.cursor() as cursor:
         cursor.execute("ANALYZE products_productsearch")
     combined = ProductFilters(name="oak", description="Durable", active=False)
-    assert not selectors._words_drive(combined)
-    assert selectors._words_drive(ProductFilters(name="table", description="soft"))
+    assert not selectors._lookup(combined).words_drive
+    assert selectors._lookup(ProductFilters(name="table", description="soft")).words_drive
     expected = Product.objects.filter(
         name__icontains="oak", description__icontains="durable", active=False
     ).order_by("id").values_list("sku", flat=True)
     assert len(expected) > 0
     assert skus(combined) == list(expected)
     assert [product.sku for product in product_page(filters=combined, number=1, per_page=25).products] == list(expected)
+
+
+def test_a_page_reads_the_statistics_and_the_words_stems_once(catalogue):
+    """However many queries a filtered page runs (a backlog, a capped count, a walk), it reads
+    pg_stats once and stems the description once; the next page reuses the statistics. Both
+    find what the plain filter finds."""
+    from django.test.utils import CaptureQueriesContext
+
+    from products.tests.factories import products_import_make
+
+    products_import_make(("OAK-9", "Oak Bench", "A durable oak bench."))  # in the search backlog
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_productsearch")
+    filters = ProductFilters(sku="oak-", name="oak", description="durable oak")
+    expected = list(
+        Product.objects.filter(sku__icontains="oak-", name__icontains="oak", description__icontains="durable")
+        .order_by("id").values_list("sku", flat=True)
+    )
+    assert expected == ["oak-2", "OAK-9"]
+    pages = []
+    for number in (1, 2):
+        with CaptureQueriesContext(connection) as queries:
+            pages.append(product_page(filters=filters, number=number, per_page=1))
+        statements = [query["sql"] for query in queries.captured_queries]
+        assert sum("pg_stats" in sql for sql in statements) == (1 if number == 1 else 0)
+        assert sum("to_tsvector" in sql and "unnest" in sql for sql in statements) == 1
+    assert [[product.sku for product in page.products] for page in pages] == [expected[:1], expected[1:]]
+    assert pages[0].has_next and not pages[1].has_next
+
+
+@pytest.mark.parametrize("walk_limit", [100_000, 0], ids=["primary key walk", "fetch and sort"])
+@pytest.mark.parametrize("probe_ids", [4, 1_000], ids=["newest ids read first", "newest ids not read first"])
+def test_matches_bunched_in_the_newest_ids_page_as_the_plain_filter(monkeypatch, walk_limit, probe_ids):
+    """A SKU term most of the newest products hold (and one old product too) is counted as
+    "N+" and paged in id order exactly as the plain filter finds it, whether or not its
+    matches are first looked for among the newest ids."""
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 4)
+    monkeypatch.setattr(selectors, "PRIMARY_KEY_WALK_LIMIT", walk_limit)
+    monkeypatch.setattr(selectors, "BUNCH_PROBE_IDS", probe_ids)
+    for number in range(20):
+        product_make(f"P-{number:02d}", name="Chair")
+        if number == 3:
+            product_make("OLD-BUNCH-0", name="Chair")
+    for number in range(1, 13):
+        product_make(f"BUNCH-{number:02d}", name="Chair")
+    expected = list(Product.objects.filter(sku__icontains="bunch").order_by("id").values_list("sku", flat=True))
+    assert len(expected) == 13
+    newest_found = []
+    find_among_the_newest = selectors._found_among_the_newest
+    monkeypatch.setattr(
+        selectors, "_found_among_the_newest", lambda **kwargs: newest_found.append(find_among_the_newest(**kwargs))
+        or newest_found[-1],
+    )
+    shown, number = [], 1
+    while True:
+        page = product_page(filters=ProductFilters(sku="Bunch"), number=number, per_page=2)
+        assert str(page.total) == "4+"
+        shown += [product.sku for product in page.products]
+        if not page.has_next:
+            break
+        number += 1
+    assert shown == expected
+    assert newest_found and all(newest_found) == (probe_ids == 4)  # the newest ids answered the count, or never
+
+
+def test_deep_pages_in_sku_order_start_from_the_statistics_and_match_the_plain_order(monkeypatch):
+    """Deep pages of the whole catalogue in SKU order, both ways, are the plain ORDER BY's pages,
+    whether they start at a key of the index's histogram or (statistics older than the catalogue
+    put that key past the page) skip from the first key."""
+    from django.test.utils import CaptureQueriesContext
+
+    from products.models import sku_key
+
+    monkeypatch.setattr(selectors, "EXACT_COUNT_BELOW", 1)  # the total is the estimate, as past 100,000
+    for number in range(240):
+        product_make(f"{'abc'[number % 3]}-{(number * 37) % 240:03d}-{'Ä' if number % 5 == 0 else 'x'}")
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_product")
+    for number in range(60):  # after the statistics: keys before all of theirs (the estimate follows the pages)
+        product_make(f"0-{number:03d}")
+    counted = []
+    for descending in (False, True):
+        expected = list(
+            Product.objects.order_by(sku_key().desc() if descending else sku_key().asc()).values_list("sku", flat=True)
+        )
+        for number in range(1, len(expected) // 7 + 2):  # to the last page (300 / 7)
+            with CaptureQueriesContext(connection) as queries:
+                page = product_page(
+                    filters=ProductFilters(), number=number, per_page=7, sort=ProductSort(descending=descending, field="sku")
+                )
+            counted += ["COUNT(" in query["sql"].upper() for query in queries.captured_queries]
+            assert [product.sku for product in page.products] == expected[(number - 1) * 7 : number * 7]
+            assert page.has_next == (number * 7 < len(expected))
+    assert any(counted)
+
+
+def test_a_term_with_the_inactive_filter_reads_the_inactive_rows_trigram_index(catalogue):
+    """The inactive filter with a name or SKU term can find its candidates in the trigram index of
+    the inactive rows alone (its condition matches the filter's), and finds the plain filter's."""
+    from products.models import ProductSearch
+
+    product_make("OAK-3", "Oak Shelf", "Durable.", active=True)
+    filters = ProductFilters(name="oak", active=False)
+    rows = selectors.product_search_filter(filters=filters).order_by().values_list("product_id")
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row for (row,) in cursor.fetchall())
+    assert ProductSearch._meta.indexes[-1].name == "productsearch_inactive_trgm"
+    assert "productsearch_inactive_trgm" in plan, plan
+    assert skus(filters) == ["oak-2"]
+    assert skus(ProductFilters(name="oak", description="durable", active=False)) == ["oak-2"]
