@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from imports.parsing import Batch
-from products.columns import IMPORT_COLUMNS, NULL, copy_text_id_template
+from products.columns import IMPORT_COLUMNS, NULL
 from products.events import product_event_templates
 
 PRODUCT_FIELDS = itemgetter(*range(len(IMPORT_COLUMNS)))  # of a parser's row: without its line
@@ -25,16 +25,14 @@ class Payloads:
     `merge` for products_bulk_merge() (SKUs an earlier batch had: each row supersedes one).
     `duplicates` counts the batch's rows superseded by a later row of the same batch.
 
-    Rendered only for an import whose new products are announced: `new_with_ids`, `new` with
-    a %s for each row's id (copy_text_id_template), and `new_events`, their product.created
-    event data (product_event_templates)."""
+    Rendered only for an import whose new products are announced: `new_events`, their
+    product.created event data (product_event_templates)."""
 
     new: bytes
     new_count: int
     new_lines: str  # of the rows in `new`, in the same order, one per line: a compact str, not a list
     merge: bytes
     duplicates: int
-    new_with_ids: bytes | None = None
     new_events: list[bytes] | None = None
 
 
@@ -51,7 +49,7 @@ class SkuRouter:
     the first 786k SKUs, doubling when three quarters full): exact, so the import can count a
     repeated SKU as a duplicate, at a fraction of what a set of strings would hold in memory
     (64 MiB for up to 6M SKUs, and the old table beside the new one while it grows). With `events` it
-    also renders what announcing the new rows takes (Payloads.new_with_ids, new_events).
+    also renders what announcing the new rows takes (Payloads.new_events).
     """
 
     SLOTS = 1 << 20
@@ -82,7 +80,6 @@ class SkuRouter:
             new_lines="\n".join(map(LINE, new_sorted)),
             merge=copy_payload(seen_rows, _key_order(seen_keys), lines=True),
             duplicates=len(rows) - len(latest),
-            new_with_ids=copy_text_id_template(new) if self._events else None,
             new_events=product_event_templates(new_sorted) if self._events else None,
         )
 

@@ -21,6 +21,7 @@ from imports.parser_process import ParserProcess
 from imports.parsing import Batch, CsvFileError, RowError
 from imports.payloads import NO_ROWS, Payloads
 from products.bulk import (
+    Announcement,
     products_bulk_announce,
     products_bulk_append,
     products_bulk_merge,
@@ -210,8 +211,8 @@ class CatalogueWriter:
         announce = PRODUCT_CREATED in subscribers
         if not (payloads.new and self.appending and (payloads.new_events is not None or not announce)):
             return False
-        rendered = (payloads.new_with_ids, payloads.new_events, subscribers[PRODUCT_CREATED]) if announce else None
-        self.appending = products_bulk_append(payload=payloads.new, announce=rendered)
+        announcement = Announcement(events=payloads.new_events, endpoint_ids=subscribers[PRODUCT_CREATED]) if announce else None
+        self.appending = products_bulk_append(payload=payloads.new, announce=announcement)
         return self.appending
 
 

@@ -58,14 +58,16 @@ STALE_STATISTICS_SHARE = 0.1
 ANALYZED_COLUMNS = ("id", "active", "price", "created_at", "updated_at")
 # What a new product gets from the file; the other columns take their database defaults.
 NEW_COLUMNS = ", ".join(IMPORT_COLUMN_NAMES)
-# Ids for %s new products, taken in advance in one round trip.
-NEW_IDS_SQL = (
-    f"WITH ids AS MATERIALIZED (SELECT pg_get_serial_sequence('{TABLE}', 'id')::regclass AS sequence)"
-    " SELECT string_agg(nextval(sequence)::text, ' ') FROM ids, generate_series(1, %s)"
+# An announced append's ids are the sequence's values after the one this takes before its COPY
+# (the rows get theirs from the column's default, in order), unless another session took some
+# of them meanwhile, which the last id then shows.
+SEQUENCE_SQL = f"pg_get_serial_sequence('{TABLE}', 'id')"
+ID_BEFORE_SQL = f"SELECT nextval({SEQUENCE_SQL})"
+# The last id and when the appended products were created, as their events say it: their
+# timestamps are the COPY's (the columns' default, the statement's start), the same for every row.
+ID_LAST_SQL = (
+    f"SELECT id, {product_event_timestamp_sql('created_at')} FROM {TABLE} WHERE id = (SELECT currval({SEQUENCE_SQL}))"
 )
-# When appended products were created, as their events say it: their timestamps are the COPY's
-# (the columns' default, the statement's start), the same for every row.
-CREATED_AT_SQL = f"SELECT {product_event_timestamp_sql('created_at')} FROM {TABLE} WHERE id = %s"
 
 
 def _compiled(expression) -> str:
@@ -117,37 +119,50 @@ def products_bulk_start() -> datetime:
         return cursor.fetchone()[0]
 
 
-def products_bulk_append(*, payload: bytes, announce: tuple[bytes, list[bytes], list[int]] | None = None) -> bool:
-    """COPY products whose SKUs should all be new straight into the catalogue; False, with
-    nothing written, when one exists after all (then the caller merges them instead). It runs
-    in a savepoint, so a failure leaves the caller's transaction usable.
+@dataclass(frozen=True)
+class Announcement:
+    """What products_bulk_append() needs to announce the products it appends: their
+    product.created event data as product_event_templates() renders it for the payload's rows,
+    and the endpoints subscribed to product.created (products_bulk_subscribers())."""
 
-    With `announce`, the payload with a placeholder for each id (copy_text_id_template), the
-    product_event_templates() of its rows and the subscribed endpoints (products_bulk_subscribers()),
-    the products are announced in product.created events in the caller's transaction. Their ids are taken in advance and their timestamps are the
-    COPY's (the columns' default, the statement's start), read back from one row.
+    events: list[bytes]
+    endpoint_ids: list[int]
+
+
+class _IdsInterleaved(Exception):
+    """Another session took ids among those of an announced append's rows."""
+
+
+def products_bulk_append(*, payload: bytes, announce: Announcement | None = None) -> bool:
+    """COPY products whose SKUs should all be new straight into the catalogue; False, with
+    nothing written, when they must be merged instead: one exists after all, or (announcing)
+    another session took ids among theirs. It runs in a savepoint, so a failure leaves the
+    caller's transaction usable.
+
+    With `announce`, the products are announced in product.created events in the caller's
+    transaction, their ids and timestamps filled into the templates without reading the rows.
     """
     try:
         with transaction.atomic(), connection.cursor() as cursor:
-            if announce is None:
-                with cursor.cursor.copy(f"COPY {TABLE} ({NEW_COLUMNS}) FROM STDIN") as copy:
-                    copy.write(payload)
-            else:
-                with_ids, templates, endpoint_ids = announce
-                cursor.execute(NEW_IDS_SQL, [payload.count(b"\n")])
-                ids = cursor.fetchone()[0].encode().split()
-                with cursor.cursor.copy(f"COPY {TABLE} (id, {NEW_COLUMNS}) FROM STDIN") as copy:
-                    copy.write(with_ids % tuple(ids))
-                cursor.execute(CREATED_AT_SQL, [ids[0].decode()])
-                moment = cursor.fetchone()[0].encode()
-    except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
+            if announce is not None:
+                cursor.execute(ID_BEFORE_SQL)
+                before = cursor.fetchone()[0]
+            with cursor.cursor.copy(f"COPY {TABLE} ({NEW_COLUMNS}) FROM STDIN") as copy:
+                copy.write(payload)
+            if announce is not None:
+                cursor.execute(ID_LAST_SQL)
+                last, moment = cursor.fetchone()
+                if last - before != payload.count(b"\n"):
+                    raise _IdsInterleaved
+    except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected, _IdsInterleaved):
         # Created meanwhile by a concurrent import or a staff member, or a key that only
-        # PostgreSQL's lower() makes equal to one from an earlier batch.
+        # PostgreSQL's lower() makes equal to one from an earlier batch; or ids shared out
+        # between sessions, which the merge's RETURNING gives back instead.
         return False
     if announce is not None:
-        datas = product_event_templates_fill(templates, ids=ids)
-        product_events_date(datas, moment=moment)
-        emit_serialized(events.PRODUCT_CREATED, datas, endpoint_ids=endpoint_ids)
+        datas = product_event_templates_fill(announce.events, ids=[b"%d" % id for id in range(before + 1, last + 1)])
+        product_events_date(datas, moment=moment.encode())
+        emit_serialized(events.PRODUCT_CREATED, datas, endpoint_ids=announce.endpoint_ids)
     return True
 
 

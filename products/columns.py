@@ -79,9 +79,3 @@ IMPORT_COLUMNS = (
 )
 IMPORT_COLUMN_NAMES = tuple(column.name for column in IMPORT_COLUMNS)
 REQUIRED_COLUMN_NAMES = tuple(column.name for column in IMPORT_COLUMNS if column.required)
-
-
-def copy_text_id_template(text: bytes) -> bytes:
-    """COPY text of IMPORT_COLUMNS as a %-format template of the same rows with their id first,
-    a %s each (COPY text holds newlines only between rows: it escapes those in values)."""
-    return b"%s\t" + text[:-1].replace(b"%", b"%%").replace(b"\n", b"\n%s\t") + b"\n" if text else b""

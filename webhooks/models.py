@@ -2,6 +2,7 @@ import base64
 import secrets
 import uuid
 
+import lz4.frame
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 from django.urls import reverse
@@ -19,6 +20,29 @@ def secret_generate() -> str:
 
 def message_id_generate() -> str:
     return f"msg_{uuid.uuid4().hex}"
+
+
+def payload_compress(body: bytes) -> bytes:
+    """A request body as Event stores it: an LZ4 frame (`lz4 -d` reads it)."""
+    return lz4.frame.compress(body)
+
+
+class CompressedTextField(models.TextField):
+    """Text kept as an LZ4 frame of its UTF-8 bytes in a bytea column (payload_compress()).
+
+    Event payloads are large, written once and read once; compressed by the process that writes
+    them, PostgreSQL only stores them (the column's storage is EXTERNAL: it does not try to
+    compress them again). The field is not meant to be filtered on."""
+
+    def db_type(self, connection) -> str:
+        return "bytea"
+
+    def get_db_prep_value(self, value, connection, prepared=False):
+        value = super().get_db_prep_value(value, connection, prepared)
+        return None if value is None else payload_compress(value.encode())
+
+    def from_db_value(self, value, expression, connection):
+        return None if value is None else lz4.frame.decompress(value).decode()
 
 
 class Endpoint(models.Model):
@@ -65,7 +89,7 @@ class Event(models.Model):
     type = models.CharField(max_length=64)
     # The exact request body, serialized once by emit(): every delivery and retry sends (and
     # signs) these bytes.
-    payload = models.TextField()
+    payload = CompressedTextField()
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -212,6 +212,31 @@ def test_appended_products_are_announced_with_the_payload_emit_would_write(run_i
 
 
 @pytest.mark.django_db
+def test_an_append_whose_ids_another_session_shared_is_merged_and_announced_right(run_import, monkeypatch):
+    """When the id sequence gives values to another session during an append, so that the
+    appended rows' ids are not the range after the one taken before it, the batch is merged
+    instead and each product is announced once, with its own id."""
+    endpoint_make(url=UNUSED_URL, event_types=[events.PRODUCT_CREATED])
+    # Takes two values and answers the first, as if another session took the second meanwhile.
+    shared = f"SELECT min(id) FROM (SELECT nextval({bulk.SEQUENCE_SQL}) AS id FROM generate_series(1, 2)) ids"
+    monkeypatch.setattr(bulk, "ID_BEFORE_SQL", shared)
+    appended = []
+
+    def recorded_append(**arguments):
+        appended.append(bulk.products_bulk_append(**arguments))
+        return appended[-1]
+
+    monkeypatch.setattr(pipeline, "products_bulk_append", recorded_append)
+    skus = [f"sku-{i:04d}" for i in range(1_500)]
+    job = run_import(csv_of(skus))
+    assert job.created_count == len(skus)
+    assert appended == [False]
+    announced = [product for event in emitted(events.PRODUCT_CREATED) for product in event["data"]["products"]]
+    assert sorted(product["sku"] for product in announced) == skus
+    assert {product["id"]: product["sku"] for product in announced} == dict(Product.objects.values_list("id", "sku"))
+
+
+@pytest.mark.django_db
 def test_each_batch_looks_up_the_subscribers_once(run_import, small_batches):
     """Appended or merged, announcing created and updated products, a batch reads the
     subscribed endpoints in one query; the import reads them once more at its start (whether
