@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from products.events import product_event_data
 from products.locks import catalogue_exclusive_lock_try
-from products.models import DeleteAllJob, Product, ProductSearch, ProductSearchBacklog
+from products.models import SKU_UNIQUE_INDEX, DeleteAllJob, Product, ProductSearch, ProductSearchBacklog
 from products.search import product_search_index
 from products.selectors import product_sku_taken
 from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED, PRODUCTS_PER_EVENT
@@ -40,7 +40,7 @@ def _product_save(product: Product) -> None:
             product.save()
     except IntegrityError as error:
         diag = getattr(error.__cause__, "diag", None)
-        if diag is not None and diag.constraint_name == "product_sku_ci_unique":
+        if diag is not None and diag.constraint_name == SKU_UNIQUE_INDEX:
             existing = product_sku_taken(sku=product.sku) or product.sku
             raise ValidationError({"sku": sku_taken_message(existing)}, code="unique") from error
         raise
