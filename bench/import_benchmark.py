@@ -41,7 +41,7 @@ def child_import(path: Path, *, search: bool = True) -> dict:
 
     from config.celery import app
     from imports.services import import_job_create, import_job_run
-    from products.bulk import products_bulk_analyze
+    from products.bulk import products_bulk_analyze, products_bulk_statistics_stale
     from products.search import product_search_catch_up
 
     with open(path, "rb") as source:
@@ -56,7 +56,7 @@ def child_import(path: Path, *, search: bool = True) -> dict:
         imported_at = time.time()
     backend_cpu_seconds = cpu.seconds()
     peak_rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    if job.created_count + job.updated_count > 0.1 * job.rows_processed:
+    if products_bulk_statistics_stale(changed=job.created_count + job.updated_count):
         # The statistics refresh the import asked a worker for (products_bulk_analyze_soon):
         # the next case meets the statistics a worker would have left.
         products_bulk_analyze()

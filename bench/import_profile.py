@@ -5,7 +5,7 @@
 It empties the products of its `_bench` database (bench/_django.py), runs one import in this
 process with timers around the pipeline's steps, and prints per batch: the wait for the batch
 from the parser, the append's COPY, the merge of the batch's repeats, the search backlog, the
-error log, the job's progress save, the commit, the cancel check; then the end (ANALYZE, the
+error log, the job's progress save, the commit, the cancel check; then the end (the held repeats' merge, the
 job's finish) and the PostgreSQL backend's CPU time (/proc/<pid>/stat) against the wall time
 of each step: a backend idle while the job waits is time the parser, not the database, sets.
 """
@@ -99,11 +99,9 @@ def profile(path: Path) -> None:
         job = import_job_create(file=File(source), name=path.name, user=None, enqueue=False)
 
     for name, attribute in (
-        ("append", "products_bulk_append"), ("merge", "products_bulk_merge"),
-        ("backlog", "product_search_backlog_extend"), ("analyze", "products_bulk_analyze"),
+        ("append", "products_bulk_append"), ("merge", "products_bulk_merge"), ("backlog", "product_search_backlog_extend"),
     ):  # fmt: skip
-        if hasattr(pipeline, attribute):  # ANALYZE ran in the job before it went to a worker
-            setattr(pipeline, attribute, clock.timed(name, getattr(pipeline, attribute)))
+        setattr(pipeline, attribute, clock.timed(name, getattr(pipeline, attribute)))
     pipeline.RowErrorLog.add = clock.timed("errors", pipeline.RowErrorLog.add)
     ImportJob.save = clock.timed("save", ImportJob.save)
     connection.commit = clock.timed("commit", connection.commit)
@@ -121,7 +119,7 @@ def profile(path: Path) -> None:
     }
     backend_cpu = clock.cpu() - started_cpu
     job_seconds = (job.finished_at - job.started_at).total_seconds()
-    end = clock.current  # what ran after the last batch: ANALYZE and the job's finish
+    end = clock.current  # what ran after the last batch: the held repeats' merge and the job's finish
     print(
         f"{path.name}: {job.rows_processed:,} rows, job {job_seconds:.2f} s (import_job_run"
         f" {time.perf_counter() - started:.2f} s); CPU: PostgreSQL backend {backend_cpu:.2f} s, "
@@ -141,10 +139,9 @@ def profile(path: Path) -> None:
     print("backend CPU per step (ms): " + ", ".join(f"{s} {1000 * totals[s + ' cpu']:.0f}" for s in STEPS))
     print(
         f"after the last batch: merge {1000 * end['merge']:.0f} ms,"
-        f" ANALYZE {1000 * end['analyze']:.0f} ms (backend {1000 * end['analyze cpu']:.0f}),"
         f" the job's last save and commit {1000 * (end['save'] + end['commit']):.0f} ms;"
         f" before the first batch: saves {1000 * clock.before['save']:.0f} ms, header and the rest;"
-        f" unaccounted: {1000 * (job_seconds - wall - end['merge'] - end['analyze'] - end['save'] - end['commit']):.0f} ms"
+        f" unaccounted: {1000 * (job_seconds - wall - end['merge'] - end['save'] - end['commit']):.0f} ms"
     )
 
 

@@ -375,20 +375,26 @@ def products_bulk_announce(*, result: MergeResult, subscribers: dict[str, list[i
             )
 
 
-def products_bulk_analyze_soon(*, changed: int) -> bool:
-    """After an import that changed `changed` products, a large part of the table (more than
-    STALE_STATISTICS_SHARE of the rows PostgreSQL last counted, or it never counted), have a
-    worker refresh the table's statistics once the current transaction commits. Autovacuum
-    would do it later; until then the list's size estimate and the planner work from the old
-    row count. The import's job does not wait for it. Returns whether it asked."""
-    from products.tasks import products_analyze_task  # the task module imports this one
-
+def products_bulk_statistics_stale(*, changed: int) -> bool:
+    """Whether `changed` products are a large part of the table: more than STALE_STATISTICS_SHARE
+    of the rows PostgreSQL last counted, or it never counted. Until ANALYZE (or autovacuum) runs,
+    the list's size estimate and the planner work from the old row count."""
     if not changed:
         return False
     with connection.cursor() as cursor:
         cursor.execute("SELECT reltuples FROM pg_class WHERE oid = %s::regclass", [TABLE])
         counted = cursor.fetchone()[0]
-    if counted > 0 and changed <= STALE_STATISTICS_SHARE * counted:
+    return counted <= 0 or changed > STALE_STATISTICS_SHARE * counted
+
+
+def products_bulk_analyze_soon(*, changed: int) -> bool:
+    """After an import that changed `changed` products, have a worker refresh the table's
+    statistics once the current transaction commits, if they are stale by then
+    (products_bulk_statistics_stale()). The import's job does not wait for it. Returns whether
+    it asked."""
+    from products.tasks import products_analyze_task  # the task module imports this one
+
+    if not products_bulk_statistics_stale(changed=changed):
         return False
     products_analyze_task.delay_on_commit()
     return True
