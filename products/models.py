@@ -1,5 +1,5 @@
 from django.conf import settings
-from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.contrib.postgres.indexes import BrinIndex, GinIndex, OpClass
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import F, Value
@@ -107,6 +107,11 @@ class ProductSearch(models.Model):
                 fastupdate=True,
                 gin_pending_list_limit=GIN_PENDING_LIST_KB,
             ),
+            # The id range of each few pages, of `product_id + 0`: a search bounded that way ANDs
+            # it with the trigram index's candidates and rechecks only the rows in range (the
+            # primary key, which the expression hides, would walk them all). Search rows are
+            # written in id order, so the ranges stay narrow; autovacuum summarizes new pages.
+            BrinIndex(F("product_id") + 0, name="productsearch_id_brin", pages_per_range=16, autosummarize=True),
             # The inactive products' rows alone: a SKU or name term with the inactive filter
             # rechecks only their candidates. Imports write active products, which it never holds.
             GinIndex(

@@ -10,6 +10,7 @@ just stale again, and the next pass picks it up.
 """
 
 import pglock
+from django.contrib.postgres.indexes import GinIndex
 from django.db import IntegrityError, connection, transaction
 
 from config import locks
@@ -193,11 +194,13 @@ def _backlog_exists() -> bool:
 
 
 def _pending_entries_merge() -> None:
-    """Merge the search indexes' pending entries now rather than at the next autovacuum: until
-    then every search reads them one by one."""
+    """Merge the search indexes' pending entries, and summarize the id index's new page ranges,
+    now rather than at the next autovacuum: until then every search reads the entries one by
+    one, and rechecks every row of the new pages."""
     with connection.cursor() as cursor:
         for index in ProductSearch._meta.indexes:
-            cursor.execute("SELECT gin_clean_pending_list(%s::regclass)", [index.name])
+            merge = "gin_clean_pending_list" if isinstance(index, GinIndex) else "brin_summarize_new_values"
+            cursor.execute(f"SELECT {merge}(%s::regclass)", [index.name])
 
 
 def _catch_up_request_clear(*, requested_before) -> bool:

@@ -11,6 +11,7 @@ from django.db import connection
 from django.db.models import BooleanField, F, Max, Min, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Lower, StrIndex
+from django.db.models.lookups import LessThanOrEqual
 
 from products.models import (
     DESCRIPTION_SEARCH_CONFIG,
@@ -35,9 +36,10 @@ EXACT_COUNT_BELOW = 100_000
 # well, and the capped count would read the products table until the cap's matches. Its pages
 # then walk the primary key.
 ESTIMATED_ACTIVE_FILTER_ABOVE = 2 * FILTERED_COUNT_CAP
-# Listing a broad filter in id order walks the primary key until the page is full, but no
-# further than this many ids (~30 ms); past that the matches are fetched and sorted instead.
-PRIMARY_KEY_WALK_LIMIT = 100_000
+# Listing a broad filter in id order walks the primary key until the page is full, where
+# that takes no more than this many ids (~20 ms, about what reading the trigram index's
+# candidates of a common term costs); else the matches in range are fetched and sorted.
+PRIMARY_KEY_WALK_LIMIT = 20_000
 # A search that statistics say is common (more than 2 * FILTERED_COUNT_CAP rows) and whose
 # matches fill at least half of the newest BUNCH_PROBE_IDS products (the SKU prefix of the
 # latest import, say) is first looked for among the newest 2 * FILTERED_COUNT_CAP ids (a walk of
@@ -418,14 +420,15 @@ class _Matches:
     unindexed: QuerySet[Product] | None  # the backlog's matching products
     lookup: _Lookup | None = None
 
-    def ids(self, **bounds) -> QuerySet:
+    def ids(self, *conditions, **bounds) -> QuerySet:
         """The ids of the matching products as `match_id` (in either table's own primary key),
-        within `bounds` (lookups on it, such as match_id__lte). With a backlog, its products are
-        read from the products table and added to the search rows' (UNION ALL): the answer then
-        takes only order_by("match_id") and slicing."""
+        within `bounds` (lookups on it, such as match_id__lte) and `conditions` (expressions of
+        it). With a backlog, its products are read from the products table and added to the
+        search rows' (UNION ALL): the answer then takes only order_by("match_id") and slicing."""
         if self.rows is None:
-            return self.products().annotate(match_id=F("id")).filter(**bounds).values_list("match_id", flat=True)
-        return _indexed_or_backlog_ids(self.rows, self.unindexed, backlog=self.backlog, **bounds)
+            ids = self.products().annotate(match_id=F("id")).filter(*conditions, **bounds)
+            return ids.values_list("match_id", flat=True)
+        return _indexed_or_backlog_ids(self.rows, self.unindexed, *conditions, backlog=self.backlog, **bounds)
 
     def products(self) -> QuerySet[Product]:
         if self.rows is not None:
@@ -470,16 +473,16 @@ def product_filter_sku_or_name(*, term: str) -> QuerySet[Product]:
 
 
 def _indexed_or_backlog_ids(
-    rows: QuerySet[ProductSearch], unindexed: QuerySet[Product] | None, *, backlog, **bounds
+    rows: QuerySet[ProductSearch], unindexed: QuerySet[Product] | None, *conditions, backlog, **bounds
 ) -> QuerySet:
     """The ids of the search `rows` outside the `backlog`, and of the `unindexed` products (the
-    backlog's that match the same conditions), as `match_id` within `bounds`."""
+    backlog's that match the same conditions), as `match_id` within `bounds` and `conditions`."""
     if backlog:
         rows = rows.exclude(_in_backlog(backlog, field="product_id"))
-    matches = rows.annotate(match_id=F("product_id")).filter(**bounds).values_list("match_id", flat=True)
+    matches = rows.annotate(match_id=F("product_id")).filter(*conditions, **bounds).values_list("match_id", flat=True)
     if not backlog:
         return matches
-    unindexed = unindexed.annotate(match_id=F("id")).filter(**bounds).values_list("match_id", flat=True)
+    unindexed = unindexed.annotate(match_id=F("id")).filter(*conditions, **bounds).values_list("match_id", flat=True)
     # Unordered parts (not by the models' default order): a LIMIT on the union then stops both early.
     return matches.order_by().union(unindexed.order_by(), all=True)
 
@@ -569,22 +572,65 @@ def _page_ids_past_the_cap(*, matches: _Matches, found_ids: list[int], span: dic
     """A page of a filter with more matches than the cap, of which `found_ids` are some.
 
     The page's rows all lie at or below the found ids' (offset + wanted)-th smallest. Walking
-    the primary key finds them fastest when matches are spread out; when they sit in a block
-    far from the first product (a SKU prefix of the latest import, say) the walk would take
-    seconds, so it is cut short and the matches in range are fetched and sorted instead.
-    It is cut where evenly spread matches would have filled the page twice over: with more
-    matches than were found, that is at most (offset + wanted) * 2 * ids / found.
+    the primary key finds them fastest when matches are common from the first product on, so
+    it is tried when matches as common as the statistics say (at least as the found ones, were
+    they spread over all ids) fill the page within PRIMARY_KEY_WALK_LIMIT ids, and cut where
+    they would have filled it twice over. Else, or when the walk comes short (the matches sit
+    in a block, a SKU prefix of the latest import, say), the matches in range are fetched and
+    sorted.
     """
     bound = found_ids[offset + wanted - 1]
     span = span or _id_span()
-    spread_walk = 2 * (offset + wanted) * (span["last"] - span["first"] + 1) // len(found_ids)
-    walk_end = min(bound, span["first"] + min(spread_walk, PRIMARY_KEY_WALK_LIMIT))
-    walk = matches.ids(match_id__lte=walk_end)
-    ids = list(walk.order_by("match_id")[offset : offset + wanted])
-    if len(ids) == wanted:
-        return ids
-    in_range = matches.ids(match_id__lte=bound)
-    return list(_sorted_by_id(in_range, backlog=matches.backlog)[offset : offset + wanted])
+    found_share = len(found_ids) / (span["last"] - span["first"] + 1)
+    statistics_share = matches.lookup.share if matches.lookup and matches.lookup.share else 0
+    share = max(statistics_share, found_share)
+    walk = math.ceil((offset + wanted) / share)
+    if walk <= PRIMARY_KEY_WALK_LIMIT:
+        walked = matches.ids(match_id__lte=min(bound, span["first"] + 2 * walk))
+        ids = list(walked.order_by("match_id")[offset : offset + wanted])
+        if len(ids) == wanted:
+            return ids
+    return _sorted_page_ids(matches=matches, bound=bound, offset=offset, wanted=wanted)
+
+
+def _sorted_page_ids(
+    *, matches: _Matches, bound: int, offset: int, wanted: int, after: int | None = None
+) -> list[int]:
+    """The page of the matches after id `after` and at or below id `bound`, fetched and sorted.
+
+    The bound is on `id + 0`, which the search rows' id index (productsearch_id_brin) serves and
+    the primary key does not: the trigram index's candidates are then rechecked only in range,
+    where a walk of the primary key would read every row in range. A tighter bound costs less,
+    so a SKU term that begins SKUs tries its own first (_sku_prefix_bound), kept when the page
+    lies within it.
+    """
+    above = {} if after is None else {"match_id__gt": after}
+
+    def up_to(limit: int) -> list[int]:
+        in_range = matches.ids(LessThanOrEqual(F("match_id") + 0, limit), **above)
+        return list(_sorted_by_id(in_range, backlog=matches.backlog)[offset : offset + wanted])
+
+    tighter = _sku_prefix_bound(filters=matches.filters, count=offset + wanted, after=after)
+    if tighter is not None and tighter < bound:
+        ids = up_to(tighter)
+        if len(ids) == wanted:
+            return ids
+    return up_to(bound)
+
+
+def _sku_prefix_bound(*, filters: ProductFilters, count: int, after: int | None = None) -> int | None:
+    """The largest id of the first `count` products after id `after`, in SKU order, whose SKU
+    begins with the SKU term, read from the SKU's unique index; None without a SKU term, with
+    another search filter, or with fewer such products. As many matches lie at or below it
+    wherever the search rows agree with the products (else the caller finds fewer)."""
+    if not filters.sku or filters.name or filters.description_words:
+        return None
+    key = sku_key()
+    products = Product.objects.alias(key=key).filter(key__startswith=filters.sku.lower())
+    if after is not None:
+        products = products.filter(id__gt=after)
+    ids = list(products.order_by(key).values_list("id", flat=True)[:count])
+    return max(ids) if len(ids) == count else None
 
 
 def product_page(
@@ -745,9 +791,11 @@ def product_keyset_page(
         walk_end = max(bound, start - PRIMARY_KEY_WALK_LIMIT) if backward else min(bound, start + PRIMARY_KEY_WALK_LIMIT)
         walk = found.ids(**bounds, **{limit: walk_end})
         ids = list(walk.order_by(order)[:wanted])
-        if len(ids) < wanted:
+        if len(ids) < wanted and backward:
             in_range = found.ids(**bounds, **{limit: bound})
-            ids = list(_sorted_by_id(in_range, backlog=found.backlog, descending=backward)[:wanted])
+            ids = list(_sorted_by_id(in_range, backlog=found.backlog, descending=True)[:wanted])
+        elif len(ids) < wanted:
+            ids = _sorted_page_ids(matches=found, bound=bound, offset=0, wanted=wanted, after=after)
     return ProductKeysetPage(
         products=list(Product.objects.filter(id__in=ids[:per_page]).order_by("id")), has_more=len(ids) > per_page
     )

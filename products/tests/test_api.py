@@ -64,6 +64,23 @@ def test_filtered_list_past_the_count_cap_pages_correctly(api_client, settings, 
     assert sum(pages, []) == [f"M-{n:02}" for n in range(30) if n % 3]
 
 
+@pytest.mark.parametrize("walk_limit", [20_000, 0], ids=["primary key walk", "fetch and sort in range"])
+def test_a_sku_prefix_past_the_cap_pages_by_cursor_as_the_plain_filter(api_client, monkeypatch, walk_limit):
+    """A SKU term that begins the newest SKUs (created out of SKU order, an old product holding it
+    mid-SKU) pages by cursor exactly as the plain filter finds it."""
+    from products import selectors
+
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 5)
+    monkeypatch.setattr(selectors, "PRIMARY_KEY_WALK_LIMIT", walk_limit)
+    product_make("OLD-KIT-00")
+    for number in range(12):
+        product_make(f"P-{number:02}")
+    for number in (3, 1, 2, 9, 5, 4, 8, 6, 7, 10):
+        product_make(f"KIT-{number:02}")
+    expected = list(Product.objects.filter(sku__icontains="kit").order_by("id").values_list("sku", flat=True))
+    assert sum(_pages(api_client, "/api/products/?sku=Kit&per_page=3"), []) == expected
+
+
 def test_bad_cursor_is_a_400_on_cursor(api_client):
     """A cursor the API did not make is refused with a field error, not a 500."""
     response = api_client.get("/api/products/?cursor=not-a-cursor!!")

@@ -13,6 +13,25 @@ def skus(filters: ProductFilters) -> list[str]:
     return [product.sku for product in product_filter(filters=filters).order_by("id")]
 
 
+def pages_shown(filters: ProductFilters, *, total: str) -> list[str]:
+    """The SKUs of every page of two, from the first until one has no next, each totalled `total`."""
+    shown, number = [], 1
+    while True:
+        page = product_page(filters=filters, number=number, per_page=2)
+        assert str(page.total) == total
+        shown += [product.sku for product in page.products]
+        if not page.has_next:
+            return shown
+        number += 1
+
+
+def answers_spied(monkeypatch, name: str) -> list:
+    """What each call of the selectors' function `name` answers, in a list kept up to date."""
+    answers, function = [], getattr(selectors, name)
+    monkeypatch.setattr(selectors, name, lambda **kwargs: answers.append(function(**kwargs)) or answers[-1])
+    return answers
+
+
 @pytest.fixture
 def catalogue():
     product_make("TEAK-1", "Rustic Teak Stool", "Solid teak, oiled by hand.")
@@ -308,21 +327,8 @@ def test_matches_bunched_in_the_newest_ids_page_as_the_plain_filter(monkeypatch,
         product_make(f"BUNCH-{number:02d}", name="Chair")
     expected = list(Product.objects.filter(sku__icontains="bunch").order_by("id").values_list("sku", flat=True))
     assert len(expected) == 13
-    newest_found = []
-    find_among_the_newest = selectors._found_among_the_newest
-    monkeypatch.setattr(
-        selectors, "_found_among_the_newest", lambda **kwargs: newest_found.append(find_among_the_newest(**kwargs))
-        or newest_found[-1],
-    )
-    shown, number = [], 1
-    while True:
-        page = product_page(filters=ProductFilters(sku="Bunch"), number=number, per_page=2)
-        assert str(page.total) == "4+"
-        shown += [product.sku for product in page.products]
-        if not page.has_next:
-            break
-        number += 1
-    assert shown == expected
+    newest_found = answers_spied(monkeypatch, "_found_among_the_newest")
+    assert pages_shown(ProductFilters(sku="Bunch"), total="4+") == expected
     assert newest_found and all(newest_found) == (probe_ids == 4)  # the newest ids answered the count, or never
 
 
@@ -374,3 +380,39 @@ def test_a_term_with_the_inactive_filter_reads_the_inactive_rows_trigram_index(c
     assert "productsearch_inactive_trgm" in plan, plan
     assert skus(filters) == ["oak-2"]
     assert skus(ProductFilters(name="oak", description="durable", active=False)) == ["oak-2"]
+
+
+@pytest.mark.parametrize("active", [None, True], ids=["SKU term alone", "with the active filter"])
+def test_a_sku_term_beginning_skus_pages_within_their_ids_first_as_the_plain_filter(monkeypatch, active):
+    """Past the cap, a SKU term that begins SKUs (partly created out of SKU order, one old product
+    holding it mid-SKU, the first three inactive) pages in id order exactly as the plain filter finds it, whether its
+    pages lie within the ids of its first SKUs or (the active filter drops some) past them."""
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 4)
+    monkeypatch.setattr(selectors, "PRIMARY_KEY_WALK_LIMIT", 0)
+    for number in range(8):
+        product_make(f"P-{number:02d}", name="Chair")
+    product_make("OLD-KIT-00", name="Chair")
+    for number in (1, 2, 3, 5, 9, 4, 7, 6, 8, 10, 11, 12):  # the first SKUs are inactive
+        product_make(f"KIT-{number:02d}", name="Chair", active=number > 3)
+    plain = Product.objects.filter(sku__icontains="kit").order_by("id")
+    expected = list((plain if active is None else plain.filter(active=active)).values_list("sku", flat=True))
+    bounds = answers_spied(monkeypatch, "_sku_prefix_bound")
+    assert pages_shown(ProductFilters(sku="Kit", active=active), total="4+") == expected
+    assert any(bound is not None for bound in bounds)
+
+
+@pytest.mark.parametrize("walk_limit", [20_000, 0], ids=["primary key walk", "fetch and sort in range"])
+def test_deep_pages_past_the_cap_with_a_search_backlog_are_the_plain_filters_pages(monkeypatch, walk_limit):
+    """Every page of a name past the cap, some of its products still in the search backlog, is
+    the plain filter's page in id order, walked or fetched and sorted within the page's bound."""
+    from products.tests.factories import products_import_make
+
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 6)
+    monkeypatch.setattr(selectors, "PRIMARY_KEY_WALK_LIMIT", walk_limit)
+    for number in range(30):
+        product_make(f"S-{number:02d}", name="Oak Chair" if number % 3 else "Teak Stool")
+    products_import_make(*[(f"B-{number:02d}", "Oak Shelf" if number % 2 else "Pine Shelf", "") for number in range(10)])
+    for number in range(30, 40):
+        product_make(f"S-{number:02d}", name="Oak Chair")
+    expected = list(Product.objects.filter(name__icontains="oak").order_by("id").values_list("sku", flat=True))
+    assert pages_shown(ProductFilters(name="OAK"), total="6+") == expected
