@@ -110,8 +110,9 @@ class ProductSearch(models.Model):
             # The id range of each few pages, of `product_id + 0`: a search bounded that way ANDs
             # it with the trigram index's candidates and rechecks only the rows in range (the
             # primary key, which the expression hides, would walk them all). Search rows are
-            # written in id order, so the ranges stay narrow; autovacuum summarizes new pages.
-            BrinIndex(F("product_id") + 0, name="productsearch_id_brin", pages_per_range=16, autosummarize=True),
+            # written in id order, so the ranges stay narrow; a catch-up's end (or a vacuum)
+            # summarizes its new pages.
+            BrinIndex(F("product_id") + 0, name="productsearch_id_brin", pages_per_range=16),
             # The inactive products' rows alone: a SKU or name term with the inactive filter
             # rechecks only their candidates. Imports write active products, which it never holds.
             GinIndex(

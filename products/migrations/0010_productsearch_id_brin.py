@@ -7,7 +7,8 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     """Adds productsearch_id_brin: the search rows' range of `product_id + 0` per 16 pages, which
-    a search bounded by it ANDs with the trigram index's candidates."""
+    a search bounded by it ANDs with the trigram index's candidates, and analyzes the search rows
+    for the statistics of that expression."""
 
     dependencies = [
         ('products', '0009_productsearch_inactive_trgm'),
@@ -16,6 +17,8 @@ class Migration(migrations.Migration):
     operations = [
         migrations.AddIndex(
             model_name='productsearch',
-            index=django.contrib.postgres.indexes.BrinIndex(django.db.models.expressions.CombinedExpression(models.F('product_id'), '+', models.Value(0)), autosummarize=True, name='productsearch_id_brin', pages_per_range=16),
+            index=django.contrib.postgres.indexes.BrinIndex(django.db.models.expressions.CombinedExpression(models.F('product_id'), '+', models.Value(0)), name='productsearch_id_brin', pages_per_range=16),
         ),
+        # The planner ANDs the index only once it has statistics of its expression.
+        migrations.RunSQL("ANALYZE products_productsearch", reverse_sql=migrations.RunSQL.noop),
     ]
