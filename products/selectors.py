@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import BooleanField, F, Max, Min, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Lower, StrIndex
@@ -65,6 +65,9 @@ SORTS_ON_ANY_LIST = {"id", "sku"}
 # analyzed, and they choose plans, never results: each process reads them (a few ms) at most
 # this often.
 SEARCH_STATISTICS_MAX_AGE = 60  # seconds
+# A SKU or name term finds its candidates through the trigram index unless the description's
+# words are held by less than this share of the term's rows: their candidates are rechecked.
+TERMS_INDEXED_ABOVE = 0.1
 # What rechecking one candidate row of the trigram index costs, in posting-list entries read:
 # it weighs a part of a term that fewer rows hold against the trigrams it makes the index read.
 RECHECK_COST_IN_ENTRIES = 100
@@ -172,6 +175,7 @@ class _Lookup:
     statistics (_statistics) and the description's stems (one to_tsvector)."""
 
     index_terms: dict[str, str]  # "sku"/"name": the part of the term the trigram index reads
+    terms_indexed: bool  # the SKU and name terms find candidates through the trigram index
     stems: tuple[str, ...]  # the description's English stems
     words_drive: bool  # the description's words find the rows through the full-text index
     share: float | None  # of the search rows matching, were the conditions independent; None: unknown
@@ -198,6 +202,10 @@ def _lookup(filters: ProductFilters) -> _Lookup:
         # words are checked on that term's candidates only, as the full-text index's bitmap of a
         # common word costs more than rechecking them (and ANDing it would not stop early).
         words_drive=words_share is None or not term_shares or words_share <= min(term_shares),
+        # And the other way round: words far rarer than every term (a stem past the statistics'
+        # common ones, say) are the only index read, and their few rows are rechecked for the
+        # terms, rather than ANDed with a term's bitmap of a twentieth of the catalogue.
+        terms_indexed=words_share is None or not term_shares or words_share >= TERMS_INDEXED_ABOVE * min(term_shares),
         share=math.prod(shares) if shares else None,
     )
 
@@ -213,9 +221,9 @@ def product_search_filter(*, filters: ProductFilters, lookup: _Lookup | None = N
         rows = rows.alias(search_key=product_search_key())
     for field, index_term in lookup.index_terms.items():
         term = getattr(filters, field).lower()
-        rows = rows.alias(**{f"{field}_position": StrIndex(field, Value(term))}).filter(
-            search_key__contains=index_term, **{f"{field}_position__gt": 0}
-        )
+        rows = rows.alias(**{f"{field}_position": StrIndex(field, Value(term))}).filter(**{f"{field}_position__gt": 0})
+        if lookup.terms_indexed:
+            rows = rows.filter(search_key__contains=index_term)
     if filters.description_words:
         # Whole words, all of them, stemmed ("oak tables" finds "Oak table"). Exact words, not
         # prefixes: PostgreSQL knows how common a word is, not a prefix, and plans by that.
@@ -488,11 +496,17 @@ def _indexed_or_backlog_ids(
 
 
 def _ids_read(ids: QuerySet) -> list[int]:
-    """The `match_id`s a query answers, read as one array: one row, not one per id (10,001
-    rows made that many Python objects per request, and the garbage collector's full
-    collections then cost some requests 100-200 ms)."""
+    """The `match_id`s a capped query answers, read as one array: one row, not one per id
+    (10,001 rows made that many Python objects per request, and the garbage collector's full
+    collections then cost some requests 100-200 ms).
+
+    Without sequential scans: PostgreSQL takes one for a common term's capped pass when it
+    guesses the cap's matches lie in the first pages it reads, and then reads far more (168 ms
+    for "stool" at 5M, where the trigram index finds them in ~60).
+    """
     sql, params = ids.query.sql_with_params()
-    with connection.cursor() as cursor:
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"SELECT coalesce(array_agg(match_id), '{{}}') FROM ({sql}) AS ids", params)
         return cursor.fetchone()[0]
 

@@ -282,6 +282,24 @@ def test_a_common_word_with_a_rarer_name_is_checked_on_the_names_candidates_with
     assert [product.sku for product in product_page(filters=combined, number=1, per_page=25).products] == list(expected)
 
 
+def test_a_rare_word_with_a_common_name_rechecks_the_words_rows_for_the_name_with_the_same_matches():
+    """Statistics saying "quixotic" is far rarer than "table": the name is rechecked on the word's
+    rows instead of read from the trigram index, and the matches stay the plain filter's."""
+    for number in range(200):
+        words = "quixotic finish" if number % 50 in (7, 8) else "durable finish"
+        product_make(f"P-{number:03d}", name="Oak table" if number % 2 else "Pine stool", description=words)
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE products_productsearch")
+    combined = ProductFilters(name="TABLE", description="Quixotic")
+    assert not selectors._lookup(combined).terms_indexed
+    assert selectors._lookup(ProductFilters(name="table", description="durable")).terms_indexed
+    plain = Product.objects.filter(name__icontains="table", description__icontains="quixotic").order_by("id")
+    expected = list(plain.values_list("sku", flat=True))
+    assert expected == ["P-007", "P-057", "P-107", "P-157"]
+    assert skus(combined) == expected
+    assert [product.sku for product in product_page(filters=combined, number=1, per_page=25).products] == expected
+
+
 def test_a_page_reads_the_statistics_and_the_words_stems_once(catalogue):
     """However many queries a filtered page runs (a backlog, a capped count, a walk), it reads
     pg_stats once and stems the description once; the next page reuses the statistics. Both
