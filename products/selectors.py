@@ -4,6 +4,7 @@ import json
 import math
 import re
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
@@ -438,6 +439,11 @@ class _Matches:
             return ids.values_list("match_id", flat=True)
         return _indexed_or_backlog_ids(self.rows, self.unindexed, *conditions, backlog=self.backlog, **bounds)
 
+    @property
+    def trigram_terms(self) -> bool:
+        """Whether a SKU or name term finds the search rows through the trigram index."""
+        return self.lookup is not None and self.lookup.terms_indexed and bool(self.lookup.index_terms)
+
     def products(self) -> QuerySet[Product]:
         if self.rows is not None:
             return Product.objects.filter(id__in=self.ids())
@@ -476,7 +482,7 @@ def product_filter_sku_or_name(*, term: str) -> QuerySet[Product]:
         .filter(search_key__contains=term)
     ) if backlog else None
     matches = _indexed_or_backlog_ids(rows, unindexed, backlog=backlog)
-    found = _ids_read(matches.order_by()[: FILTERED_COUNT_CAP + 1])
+    found = _ids_read(matches.order_by()[: FILTERED_COUNT_CAP + 1], sequential_scan=False)
     return Product.objects.filter(id__in=found if len(found) <= FILTERED_COUNT_CAP else matches)
 
 
@@ -495,18 +501,20 @@ def _indexed_or_backlog_ids(
     return matches.order_by().union(unindexed.order_by(), all=True)
 
 
-def _ids_read(ids: QuerySet) -> list[int]:
+def _ids_read(ids: QuerySet, *, sequential_scan: bool = True) -> list[int]:
     """The `match_id`s a capped query answers, read as one array: one row, not one per id
     (10,001 rows made that many Python objects per request, and the garbage collector's full
     collections then cost some requests 100-200 ms).
 
-    Without sequential scans: PostgreSQL takes one for a common term's capped pass when it
-    guesses the cap's matches lie in the first pages it reads, and then reads far more (168 ms
-    for "stool" at 5M, where the trigram index finds them in ~60).
+    `sequential_scan=False` for a SKU or name term's trigram lookup: PostgreSQL underrates
+    rechecking a trigram candidate and takes a sequential scan when it guesses the cap's
+    matches lie in the first pages it reads (168 ms for "stool" at 5M, where the trigram index
+    finds them in ~60). A common word's full-text lookup keeps it: it does stop early there.
     """
     sql, params = ids.query.sql_with_params()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL enable_seqscan = off")
+    with transaction.atomic() if not sequential_scan else nullcontext(), connection.cursor() as cursor:
+        if not sequential_scan:
+            cursor.execute("SET LOCAL enable_seqscan = off")
         cursor.execute(f"SELECT coalesce(array_agg(match_id), '{{}}') FROM ({sql}) AS ids", params)
         return cursor.fetchone()[0]
 
@@ -564,7 +572,8 @@ def _found_ids(*, matches: _Matches) -> tuple[list[int], dict | None]:
     span = _id_span() if matches.lookup else None
     found = _found_among_the_newest(matches=matches, span=span) if span else None
     # Else one pass through the search indexes, unordered so the LIMIT can stop it.
-    return found or sorted(_ids_read(matches.ids().order_by()[: FILTERED_COUNT_CAP + 1])), span
+    capped = matches.ids().order_by()[: FILTERED_COUNT_CAP + 1]
+    return found or sorted(_ids_read(capped, sequential_scan=not matches.trigram_terms)), span
 
 
 def _found_among_the_newest(*, matches: _Matches, span: dict) -> list[int] | None:
@@ -793,7 +802,8 @@ def product_keyset_page(
         bounds["match_id__lt"] = before
     matches = found.ids(**bounds)
     order = "-match_id" if backward else "match_id"
-    ids = sorted(_ids_read(matches.order_by()[: FILTERED_COUNT_CAP + 1]), reverse=backward) if filters.any else []
+    capped = matches.order_by()[: FILTERED_COUNT_CAP + 1]
+    ids = sorted(_ids_read(capped, sequential_scan=not found.trigram_terms), reverse=backward) if filters.any else []
     if not filters.any or FILTERED_COUNT_CAP < len(ids) < wanted:
         ids = list(matches.order_by(order)[:wanted])
     elif len(ids) > FILTERED_COUNT_CAP:
