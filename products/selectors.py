@@ -41,6 +41,9 @@ ESTIMATED_ACTIVE_FILTER_ABOVE = 2 * FILTERED_COUNT_CAP
 # that takes no more than this many ids (~20 ms, about what reading the trigram index's
 # candidates of a common term costs); else the matches in range are fetched and sorted.
 PRIMARY_KEY_WALK_LIMIT = 20_000
+# Or where the walk costs less than reading the indexes' candidates in the whole catalogue:
+# a walked row costs about as much as this many posting-list entries (~1 against ~0.25 µs).
+WALKED_ROW_COST_IN_ENTRIES = 4
 # A search that statistics say is common (more than 2 * FILTERED_COUNT_CAP rows) and whose
 # matches fill at least half of the newest BUNCH_PROBE_IDS products (the SKU prefix of the
 # latest import, say) is first looked for among the newest 2 * FILTERED_COUNT_CAP ids (a walk of
@@ -180,6 +183,7 @@ class _Lookup:
     stems: tuple[str, ...]  # the description's English stems
     words_drive: bool  # the description's words find the rows through the full-text index
     share: float | None  # of the search rows matching, were the conditions independent; None: unknown
+    candidates: float | None  # share of the search rows the indexes read (the rarest indexed condition's)
 
 
 def _lookup(filters: ProductFilters) -> _Lookup:
@@ -196,18 +200,22 @@ def _lookup(filters: ProductFilters) -> _Lookup:
     shares = [*term_shares, *([] if words_share is None else [words_share])]
     if shares and filters.active is not None:
         shares.append(_flag_share(statistics.get("active"), filters.active))
+    # Unless a SKU or name term is held by fewer rows than the words' rarest stem: then the words
+    # are checked on that term's candidates only, as the full-text index's bitmap of a common
+    # word costs more than rechecking them (and ANDing it would not stop early).
+    words_drive = words_share is None or not term_shares or words_share <= min(term_shares)
+    # And the other way round: words far rarer than every term (a stem past the statistics'
+    # common ones, say) are the only index read, and their few rows are rechecked for the
+    # terms, rather than ANDed with a term's bitmap of a twentieth of the catalogue.
+    terms_indexed = words_share is None or not term_shares or words_share >= TERMS_INDEXED_ABOVE * min(term_shares)
+    indexed = [*(term_shares if terms_indexed else []), *([words_share] if words_drive and words_share is not None else [])]
     return _Lookup(
         index_terms=index_terms,
         stems=stems,
-        # Unless a SKU or name term is held by fewer rows than the words' rarest stem: then the
-        # words are checked on that term's candidates only, as the full-text index's bitmap of a
-        # common word costs more than rechecking them (and ANDing it would not stop early).
-        words_drive=words_share is None or not term_shares or words_share <= min(term_shares),
-        # And the other way round: words far rarer than every term (a stem past the statistics'
-        # common ones, say) are the only index read, and their few rows are rechecked for the
-        # terms, rather than ANDed with a term's bitmap of a twentieth of the catalogue.
-        terms_indexed=words_share is None or not term_shares or words_share >= TERMS_INDEXED_ABOVE * min(term_shares),
+        words_drive=words_drive,
+        terms_indexed=terms_indexed,
         share=math.prod(shares) if shares else None,
+        candidates=min(indexed) if indexed else None,
     )
 
 
@@ -597,18 +605,21 @@ def _page_ids_past_the_cap(*, matches: _Matches, found_ids: list[int], span: dic
     The page's rows all lie at or below the found ids' (offset + wanted)-th smallest. Walking
     the primary key finds them fastest when matches are common from the first product on, so
     it is tried when matches as common as the statistics say (at least as the found ones, were
-    they spread over all ids) fill the page within PRIMARY_KEY_WALK_LIMIT ids, and cut where
-    they would have filled it twice over. Else, or when the walk comes short (the matches sit
-    in a block, a SKU prefix of the latest import, say), the matches in range are fetched and
-    sorted.
+    they spread over all ids) fill the page within PRIMARY_KEY_WALK_LIMIT ids, or sooner than
+    the indexes' candidates are read, and cut where they would have filled it twice over.
+    Else, or when the walk comes short (the matches sit in a block, a SKU prefix of the latest
+    import, say), the matches in range are fetched and sorted.
     """
     bound = found_ids[offset + wanted - 1]
     span = span or _id_span()
-    found_share = len(found_ids) / (span["last"] - span["first"] + 1)
+    span_ids = span["last"] - span["first"] + 1
+    found_share = len(found_ids) / span_ids
     statistics_share = matches.lookup.share if matches.lookup and matches.lookup.share else 0
     share = max(statistics_share, found_share)
     walk = math.ceil((offset + wanted) / share)
-    if walk <= PRIMARY_KEY_WALK_LIMIT:
+    # The fetch and sort reads the indexes' candidates of the whole catalogue first.
+    candidates = (matches.lookup.candidates or 0) * span_ids if matches.lookup else 0
+    if walk <= PRIMARY_KEY_WALK_LIMIT or walk * WALKED_ROW_COST_IN_ENTRIES <= candidates:
         walked = matches.ids(match_id__lte=min(bound, span["first"] + 2 * walk))
         ids = list(walked.order_by("match_id")[offset : offset + wanted])
         if len(ids) == wanted:
