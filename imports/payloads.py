@@ -30,14 +30,22 @@ class Payloads:
 
     new: bytes
     new_count: int
-    new_lines: str  # of the rows in `new`, in the same order, one per line: a compact str, not a list
+    new_file_lines: str  # of the rows in `new`, in file order, one per line: a compact str, not a list
+    new_order: array  # the position in file order of each row of `new`
     merge: bytes
     duplicates: int
     new_events: list[bytes] | None = None
 
+    @property
+    def new_lines(self) -> str:
+        """The lines of the rows in `new`, in the same order, one per line: put in that order
+        here, by the importer, only when the new rows are merged after all."""
+        lines = self.new_file_lines.split("\n")
+        return "\n".join(map(lines.__getitem__, self.new_order))
+
 
 # A batch without rows, to merge what the importer still holds (imports.pipeline).
-NO_ROWS = Payloads(new=b"", new_count=0, new_lines="", merge=b"", duplicates=0)
+NO_ROWS = Payloads(new=b"", new_count=0, new_file_lines="", new_order=array("I"), merge=b"", duplicates=0)
 
 
 class SkuRouter:
@@ -70,40 +78,38 @@ class SkuRouter:
         # in key order, and the merge's sort checks for presorted input first). The merge still
         # collapses and sorts by PostgreSQL's lower(), which the unique index uses.
         latest = {row[0].lower(): row for row in rows}
-        (new_keys, new_rows), (seen_keys, seen_rows) = self._split(latest)
+        duplicates = len(rows) - len(latest)
+        seen_keys, seen_rows = self._split(latest)
+        new_keys, new_rows = list(latest), list(latest.values())
         new_order = _key_order(new_keys)
-        new_sorted = list(map(new_rows.__getitem__, new_order))
-        new = copy_payload(new_rows, new_order, lines=False)
         return Payloads(
-            new=new,
+            new=copy_payload(new_rows, new_order, lines=False),
             new_count=len(new_rows),
-            new_lines="\n".join(map(LINE, new_sorted)),
+            new_file_lines="\n".join(map(LINE, new_rows)),
+            new_order=array("I", new_order),
             merge=copy_payload(seen_rows, _key_order(seen_keys), lines=True),
-            duplicates=len(rows) - len(latest),
-            new_events=product_event_templates(new_sorted) if self._events else None,
+            duplicates=duplicates,
+            new_events=product_event_templates(list(map(new_rows.__getitem__, new_order))) if self._events else None,
         )
 
-    def _split(self, rows_by_key: dict[str, tuple]) -> tuple[tuple[list, list], tuple[list, list]]:
-        """The keys and rows as (new keys, their rows), (seen keys, their rows); records the
-        keys as seen. File order, which reads memory in sequence."""
+    def _split(self, rows_by_key: dict[str, tuple]) -> tuple[list, list]:
+        """Take the rows of keys an earlier batch had out of `rows_by_key`, as (their keys, their
+        rows), and record the others as seen. The loop stores new keys only: they are most."""
         while 4 * (self._count + len(rows_by_key)) > 3 * len(self._table):
             self._grow()
         table, mask = self._table, len(self._table) - 1
-        new_keys, new_rows, seen_keys, seen_rows = [], [], [], []
-        for key, row in rows_by_key.items():
+        seen_keys = []
+        for key in rows_by_key:
             fingerprint = hash(key) or 1  # a str caches its hash: the dict computed it already
             slot = fingerprint & mask
             while (stored := table[slot]) and stored != fingerprint:
                 slot = (slot + 1) & mask
             if stored:
                 seen_keys.append(key)
-                seen_rows.append(row)
             else:
                 table[slot] = fingerprint
-                new_keys.append(key)
-                new_rows.append(row)
-        self._count += len(new_keys)
-        return (new_keys, new_rows), (seen_keys, seen_rows)
+        self._count += len(rows_by_key) - len(seen_keys)
+        return seen_keys, list(map(rows_by_key.pop, seen_keys))
 
     def _grow(self) -> None:
         old, self._table = self._table, _zeros(2 * len(self._table))
@@ -130,24 +136,26 @@ def copy_payload(rows: list[tuple], order: list[int], *, lines: bool) -> bytes:
     """The parser's rows in COPY's text format, in `order`, with their line last (the SKUs an
     earlier batch had) or without it (for products_bulk_append()).
 
-    The rows are already the fields as text, so joining them runs in C; each row's text is
-    built in file order and only then put in order, which reads memory in sequence. Only a
-    field holding a tab, newline, CR or backslash needs escaping, which the separators' count
-    reveals; then the batch is built again with every text field escaped.
+    The rows are already the fields as text, so joining them runs in C. Each row is encoded on
+    its own, in file order, and only the bytes are put in order: a batch's text as one str would
+    take two bytes a character wherever one row holds a non-Latin letter. Only a field holding a
+    tab, newline, CR or backslash needs escaping, which the separators' count reveals; then the
+    batch is built again with every text field escaped.
     """
     if not rows:
         return b""
-    text = _copy_text(rows, order, lines)
+    payload = _copy_text(rows, order, lines)
     tabs = len(rows) * (len(IMPORT_COLUMNS) if lines else len(IMPORT_COLUMNS) - 1)
     nulls = sum(list(map(itemgetter(index), rows)).count(NULL) for index in NULLABLE)  # the only backslashes expected
-    if (text.count("\t"), text.count("\n"), text.count("\\"), "\r" in text) != (tabs, len(rows), nulls, False):
-        text = _copy_text(_escaped(rows), order, lines)
-    return text.encode()
+    counts = (payload.count(b"\t"), payload.count(b"\n"), payload.count(b"\\"), b"\r" in payload)
+    if counts != (tabs, len(rows), nulls, False):
+        payload = _copy_text(_escaped(rows), order, lines)
+    return payload
 
 
-def _copy_text(rows: list[tuple], order: list[int], lines: bool) -> str:
-    texts = list(map("\t".join, rows if lines else map(PRODUCT_FIELDS, rows)))
-    return "\n".join(map(texts.__getitem__, order)) + "\n"
+def _copy_text(rows: list[tuple], order: list[int], lines: bool) -> bytes:
+    texts = list(map(str.encode, map("\t".join, rows if lines else map(PRODUCT_FIELDS, rows))))
+    return b"\n".join(map(texts.__getitem__, order)) + b"\n"
 
 
 def _escaped(rows: list[tuple]) -> list[tuple]:
