@@ -9,7 +9,6 @@ batch, so it may finish and exit long before the importer has written it.
 """
 
 import contextlib
-import os
 import pickle
 import queue
 import subprocess
@@ -26,10 +25,6 @@ from imports.payloads import Payloads
 # The directory that holds the `imports` package, where the child finds it.
 CODE_ROOT = Path(__file__).resolve().parent.parent
 FEED_BYTES = 1024 * 1024
-# glibc's malloc (mallopt(3)) would map each batch's large buffers afresh and give them back
-# after it, so the child would fault the same memory in again for every batch; with these it
-# keeps them for the next batch.
-CHILD_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(64 << 20)}
 
 
 class ParserProcessError(RuntimeError):
@@ -51,7 +46,6 @@ class ParserProcess:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=CODE_ROOT,
-            env={**os.environ, **CHILD_MALLOC},
         )
         self._feed_error: BaseException | None = None
         self._feeder = threading.Thread(target=self._feed, name="import-feeder", daemon=True)
