@@ -31,22 +31,14 @@ class Payloads:
 
     new: bytes
     new_count: int
-    new_file_lines: str  # of the rows in `new`, in file order, one per line: a compact str, not a list
-    new_order: array  # the position in file order of each row of `new`
+    new_lines: str  # of the rows in `new`, in the same order, one per line: a compact str, not a list
     merge: bytes
     duplicates: int
     new_events: list[bytes] | None = None
 
-    @property
-    def new_lines(self) -> str:
-        """The lines of the rows in `new`, in the same order, one per line: put in that order
-        here, by the importer, only when the new rows are merged after all."""
-        lines = self.new_file_lines.split("\n")
-        return "\n".join(map(lines.__getitem__, self.new_order))
-
 
 # A batch without rows, to merge what the importer still holds (imports.pipeline).
-NO_ROWS = Payloads(new=b"", new_count=0, new_file_lines="", new_order=array("I"), merge=b"", duplicates=0)
+NO_ROWS = Payloads(new=b"", new_count=0, new_lines="", merge=b"", duplicates=0)
 
 
 class SkuRouter:
@@ -83,14 +75,15 @@ class SkuRouter:
         seen_keys, seen_rows = self._split(latest)
         new_keys, new_rows = list(latest), list(latest.values())
         new_order = _key_order(new_keys)
+        new_sorted = list(map(new_rows.__getitem__, new_order))
+        new = copy_payload(new_rows, new_order, lines=False)
         return Payloads(
-            new=copy_payload(new_rows, new_order, lines=False),
+            new=new,
             new_count=len(new_rows),
-            new_file_lines="\n".join(map(LINE, new_rows)),
-            new_order=array("I", new_order),
+            new_lines="\n".join(map(LINE, new_sorted)),
             merge=copy_payload(seen_rows, _key_order(seen_keys), lines=True),
             duplicates=duplicates,
-            new_events=product_event_templates(list(map(new_rows.__getitem__, new_order))) if self._events else None,
+            new_events=product_event_templates(new_sorted) if self._events else None,
         )
 
     def _split(self, rows_by_key: dict[str, tuple]) -> tuple[list, list]:
