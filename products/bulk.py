@@ -42,11 +42,14 @@ STAGING_COLUMNS = ", ".join(
         "repeat boolean",
     ]
 )
-# The values an import found in the products it changed, hashed, by product id: a SKU the file
-# repeats is counted as updated only if its last row leaves the product changed after all. No
-# index: only a batch's repeats of products written since the import started look it up, in
-# one hash join, which costs less than keeping an index of every changed product's id.
+# The values an import found in the products it changed, hashed, by product id. No index:
+# every batch appends to it, and it is read once, when the import ends (products_bulk_settle).
 ORIGINALS_TABLE = "import_originals"
+# The repeats of products the import had written already: the product, its values after the
+# repeat hashed and, if the repeat changed it, before. Whether such a SKU ends updated or
+# unchanged is settled against ORIGINALS_TABLE once, when the import ends, so that no batch
+# reads the originals of all the batches before it.
+REPEATS_TABLE = "import_repeats"
 # Room for the temporary tables in memory: an import that changes 500k products remembers them
 # all, which overflows the default 8MB and the merges then read and write its pages on disk.
 TEMP_BUFFERS = "64MB"
@@ -113,7 +116,9 @@ def products_bulk_start() -> datetime:
             cursor.execute(f"SET temp_buffers = '{TEMP_BUFFERS}'")
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {ORIGINALS_TABLE} (product_id bigint, original bigint);"
-            f" TRUNCATE {ORIGINALS_TABLE}"
+            f" CREATE TEMP TABLE IF NOT EXISTS {REPEATS_TABLE}"
+            " (product_id bigint, incoming bigint, found bigint, seq bigint GENERATED ALWAYS AS IDENTITY);"
+            f" TRUNCATE {ORIGINALS_TABLE}, {REPEATS_TABLE}"
         )
         cursor.execute("SELECT now()")
         return cursor.fetchone()[0]
@@ -176,7 +181,8 @@ def products_bulk_merge(
 
     `columns` are the columns the file has: a file without `price` keeps prices. Products whose
     values would not change are not written (no new row version, no `updated_at` bump, no
-    product.updated event). `active` is never written by an import.
+    product.updated event). `active` is never written by an import. A repeat of a product the
+    import wrote already leaves its count as its earlier row left it, until products_bulk_settle().
     """
     fields = [column.name for column in IMPORT_COLUMNS if column.required or column.name in columns]
     texts = [_staging_text(firsts, first_lines, repeat=False), _staging_text(repeats, None, repeat=True)]
@@ -207,6 +213,30 @@ def products_bulk_merge(
     created = [row[:-1] for row in products if row[-1]]
     changed = [row[:-1] for row in products if not row[-1]]
     return MergeResult(**counts, created_products=created, changed_products=changed)
+
+
+def products_bulk_settle() -> int:
+    """Settle, once the import's last batch is merged, the SKUs that repeated products the
+    import had already written: how many more of them end updated than their batches counted
+    (negative when fewer). One ends updated when its last row leaves its product unlike the
+    values the import found (ORIGINALS_TABLE), or, for a product someone else wrote first, the
+    values the import's first change of it found."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            WITH latest AS (
+                SELECT DISTINCT ON (product_id) product_id, incoming FROM {REPEATS_TABLE} ORDER BY product_id, seq DESC
+            ), first_found AS (
+                SELECT DISTINCT ON (product_id) product_id, found
+                FROM {REPEATS_TABLE} WHERE found IS NOT NULL ORDER BY product_id, seq
+            ), originals AS (
+                SELECT DISTINCT ON (product_id) product_id, original FROM {ORIGINALS_TABLE}
+                WHERE product_id IN (SELECT product_id FROM latest) ORDER BY product_id, ctid
+            )
+            SELECT coalesce(sum(CASE WHEN o.original IS NOT NULL THEN -(l.incoming = o.original)::int
+                                     ELSE coalesce((l.incoming <> f.found)::int, 0) END), 0)
+            FROM latest l LEFT JOIN originals o USING (product_id) LEFT JOIN first_found f USING (product_id)
+        """)
+        return cursor.fetchone()[0]
 
 
 def _staging_text(rows: bytes, lines: str | None, *, repeat: bool) -> bytes:
@@ -240,11 +270,7 @@ def _changed_sql(fields: list[str], old: str, new: str) -> str:
 def _lookup_sql(fields: list[str]) -> str:
     """Each key's last row with its product as stored (if any): whether the row changes it,
     whether the product existed before the import started and whether anyone wrote it since;
-    for a change of a product that existed before, its stored values hashed. Then, apart, the
-    rows the counting looks closer at (`notable`): repeats and changes of products that existed
-    before, a repeat's incoming values hashed if its product was written since the import
-    started. Only those written since (`touched`: in most batches none, or the repeats of a
-    re-import that changes what it repeats) may be in ORIGINALS_TABLE, and only they join it."""
+    for a change of a product that existed before, its stored values hashed (`stored`)."""
     return f"""
         batch AS MATERIALIZED (
             SELECT product_id, repeat, changed, existed, recent,
@@ -260,48 +286,36 @@ def _lookup_sql(fields: list[str]) -> str:
                     FROM {TABLE} p WHERE {_key("p")} = {_key("latest")}
                 ) p ON true
             ) looked
-        ), notable AS MATERIALIZED (
-            SELECT product_id, repeat, changed, recent, stored,
-                   CASE WHEN repeat AND recent THEN {_values_sql(fields, "batch")} END AS incoming
-            FROM batch WHERE existed AND (repeat OR changed)
-        ), touched AS MATERIALIZED (
-            SELECT n.*, o.original, o.ctid AS original_at
-            FROM notable n LEFT JOIN {ORIGINALS_TABLE} o ON o.product_id = n.product_id
-            WHERE recent
         )"""
 
 
-def _counts_sql(*, inserted: str = "product_id IS NULL", rewritten: str = "changed", written: str = "") -> str:
-    """Count each staged row once, and keep ORIGINALS_TABLE holding exactly the products the
-    import counts as updated. A repeated SKU's row is a duplicate; when its product existed
-    before the import, the SKU moves between updated and unchanged as its latest row differs
-    from the values the import found or not (`flips`): a product nobody wrote since the import
-    started still holds them, so there the row's own change decides. `inserted` and `rewritten`
-    say of a row of `batch` (joined with `written`) whether it created its product or changed
-    it. The caller passes the number of rows it staged, `staged`."""
+def _counts_sql(fields: list[str], *, inserted: str = "product_id IS NULL", rewritten: str = "changed", written: str = "") -> str:
+    """Count each staged row once. A repeated SKU's earlier row is a duplicate. A product that
+    existed before the import is counted by its first row, and moved to updated by a repeat
+    that changes it while nobody has written it since the import started (`flips`): it then
+    still holds the values the import found. Those values go to ORIGINALS_TABLE as the import
+    changes a product; a repeat of a product written since goes to REPEATS_TABLE, and
+    products_bulk_settle() counts it when the import ends. `inserted` and `rewritten` say of a
+    row of `batch` (joined with `written`) whether it created its product or changed it. The
+    caller passes the number of rows it staged, `staged`."""
     return f"""
         remembered AS (
             INSERT INTO {ORIGINALS_TABLE} (product_id, original)
-            SELECT product_id, stored FROM notable WHERE stored IS NOT NULL AND NOT recent
-            UNION ALL SELECT product_id, stored FROM touched WHERE stored IS NOT NULL AND original IS NULL
-        ), forgotten AS (
-            DELETE FROM {ORIGINALS_TABLE}
-            WHERE ctid = ANY(ARRAY(SELECT original_at FROM touched WHERE incoming = original))
-        ), flips AS MATERIALIZED (  -- once, though counts reads it twice
-            SELECT (SELECT count(*) FROM notable WHERE repeat AND changed AND NOT recent)
-                   + (SELECT coalesce(sum(CASE WHEN original IS NULL THEN changed::int
-                                               ELSE (incoming <> original)::int - 1 END), 0)
-                      FROM touched WHERE repeat) AS flips
+            SELECT product_id, stored FROM batch WHERE stored IS NOT NULL AND NOT (repeat AND recent)
+        ), deferred AS (
+            INSERT INTO {REPEATS_TABLE} (product_id, incoming, found)
+            SELECT product_id, {_values_sql(fields, "batch")}, stored FROM batch WHERE repeat AND existed AND recent
         ), counted AS (
             SELECT count(*) FILTER (WHERE NOT repeat AND {inserted}) AS created,
                    count(*) FILTER (WHERE NOT repeat AND NOT {inserted} AND {rewritten}) AS updated,
                    count(*) FILTER (WHERE NOT repeat AND NOT {inserted} AND NOT {rewritten}) AS unchanged,
+                   count(*) FILTER (WHERE repeat AND existed AND changed AND NOT recent) AS flips,
                    count(*) FILTER (WHERE repeat) AS repeats, count(*) AS latest
             FROM batch {written}
         ), counts AS (
             SELECT created, updated + flips AS updated, unchanged - flips AS unchanged,
                    repeats + %(staged)s - latest AS duplicates
-            FROM counted, flips
+            FROM counted
         )"""
 
 
@@ -321,7 +335,7 @@ def _split_merge_sql(fields: list[str], with_products: bool) -> str:
             INSERT INTO {TABLE} ({NEW_COLUMNS}, active, created_at, updated_at)
             SELECT {NEW_COLUMNS}, true, now(), now() FROM batch WHERE product_id IS NULL ORDER BY {_key("batch")}
             {"RETURNING *" if with_products else ""}
-        ), {_counts_sql()}
+        ), {_counts_sql(fields)}
         {_returning_sql(with_products)}
     """
 
@@ -330,6 +344,7 @@ def _upsert_sql(fields: list[str], with_products: bool) -> str:
     """The fallback: one ON CONFLICT statement, counted from the same lookup (a key another
     import created after the lookup is written as an update)."""
     counts = _counts_sql(
+        fields,
         inserted="coalesce(merged.inserted, false)",
         rewritten="merged.id IS NOT NULL",
         written=f"LEFT JOIN merged ON {_key('merged')} = {_key('batch')}",
