@@ -156,14 +156,16 @@ class CatalogueWriter:
         self.appending = True
         self.since = products_bulk_start()
         self.held = b""  # repeated rows waiting, as products_bulk_merge()'s `repeats`
+        self.unsettled = 0
 
     def finish(self) -> BatchCounts:
         """Merge what waits, then settle the repeats of products the import had written before
         (products_bulk_settle): until then such a SKU counts as its first change left it."""
         counts = self.write(NO_ROWS, last=True) if self.held else BatchCounts()
-        flips = products_bulk_settle()
-        counts.updated += flips
-        counts.unchanged -= flips
+        if self.unsettled:
+            flips = products_bulk_settle()
+            counts.updated += flips
+            counts.unchanged -= flips
         return counts
 
     def write(self, payloads: Payloads, *, last: bool = False) -> BatchCounts:
@@ -211,6 +213,7 @@ class CatalogueWriter:
             counts.created += result.created
             counts.updated, counts.unchanged = result.updated, result.unchanged
             counts.duplicates += result.duplicates
+            self.unsettled += result.unsettled
         self.held = b""
         return counts
 

@@ -101,6 +101,8 @@ class MergeResult:
     updated: int
     unchanged: int
     duplicates: int
+    # Repeats whose count products_bulk_settle() settles.
+    unsettled: int
     # Only when someone listens for them: the created and the changed products, as rows of
     # product_event_columns_sql() (turned into dicts 1,000 at a time, as they are announced).
     created_products: list[tuple] | None = None
@@ -206,10 +208,11 @@ def products_bulk_merge(
             # which locks in key order, handles both.
             cursor.execute(_upsert_sql(fields, with_products), params)
             rows = cursor.fetchall()
-    counts = dict(zip(("created", "updated", "unchanged", "duplicates"), rows[0][:4]))
+    counted = ("created", "updated", "unchanged", "duplicates", "unsettled")
+    counts = dict(zip(counted, rows[0]))
     if not with_products:
         return MergeResult(**counts)
-    products = [row[4:] for row in rows if row[4] is not None]  # the event data, then `inserted`
+    products = [row[len(counted) :] for row in rows if row[len(counted)] is not None]  # the event data, then `inserted`
     created = [row[:-1] for row in products if row[-1]]
     changed = [row[:-1] for row in products if not row[-1]]
     return MergeResult(**counts, created_products=created, changed_products=changed)
@@ -268,17 +271,18 @@ def _changed_sql(fields: list[str], old: str, new: str) -> str:
 
 
 def _lookup_sql(fields: list[str]) -> str:
-    """Each key's last row with its product as stored (if any): whether the row changes it,
-    whether the product existed before the import started and whether anyone wrote it since;
-    for a change of a product that existed before, its stored values hashed (`stored`)."""
+    """Each key's last row with its product as stored (if any): whether the row changes it, and
+    when the product was created and last written (`since` tells whether it existed before the
+    import and whether anyone wrote it since); for a change of a product that existed before,
+    its stored values hashed (`stored`)."""
     return f"""
         batch AS MATERIALIZED (
-            SELECT product_id, repeat, changed, existed, recent,
-                   CASE WHEN existed AND changed THEN {_values_sql(fields, "looked", "old_")} END AS stored,
+            SELECT product_id, repeat, changed, product_created, product_written,
+                   CASE WHEN changed AND product_created < %(since)s THEN {_values_sql(fields, "looked", "old_")} END AS stored,
                    {NEW_COLUMNS}  -- last: scans that only filter on the flags need not read past the text
             FROM (
                 SELECT latest.*, p.id AS product_id, p.id IS NOT NULL AND {_changed_sql(fields, "p", "latest")} AS changed,
-                       p.created_at < %(since)s AS existed, p.updated_at >= %(since)s AS recent,
+                       p.created_at AS product_created, p.updated_at AS product_written,
                        {", ".join(f"p.{f} AS old_{f}" for f in fields)}
                 FROM ({_latest_rows_sql()}) latest
                 LEFT JOIN LATERAL (
@@ -289,33 +293,49 @@ def _lookup_sql(fields: list[str]) -> str:
         )"""
 
 
-def _counts_sql(fields: list[str], *, inserted: str = "product_id IS NULL", rewritten: str = "changed", written: str = "") -> str:
-    """Count each staged row once. A repeated SKU's earlier row is a duplicate. A product that
-    existed before the import is counted by its first row, and moved to updated by a repeat
-    that changes it while nobody has written it since the import started (`flips`): it then
-    still holds the values the import found. Those values go to ORIGINALS_TABLE as the import
-    changes a product; a repeat of a product written since goes to REPEATS_TABLE, and
-    products_bulk_settle() counts it when the import ends. `inserted` and `rewritten` say of a
-    row of `batch` (joined with `written`) whether it created its product or changed it. The
-    caller passes the number of rows it staged, `staged`."""
+def _rewritten_sql(fields: list[str], b: str, p: str) -> str:
+    """What the counting needs of a row of `batch` (`b`) that rewrote its product (`p`, as
+    written): whether it is a repeat; whether it moves its product to updated (`flip`: a repeat
+    of a product that existed and nobody had written since the import started); the values it
+    found, to remember (`original`: unless a repeat of a product written since); and for such a
+    repeat, its values hashed (`incoming`), for products_bulk_settle()."""
+    recent = f"{b}.product_written >= %(since)s"
+    return (
+        f"{b}.product_id, {b}.repeat, {b}.repeat AND {b}.stored IS NOT NULL AND NOT {recent} AS flip,"
+        f" CASE WHEN NOT ({b}.repeat AND {recent}) THEN {b}.stored END AS original,"
+        f" CASE WHEN {b}.repeat AND {recent} AND {b}.product_created < %(since)s THEN {_values_sql(fields, p)} END AS incoming,"
+        f" {b}.stored"
+    )
+
+
+def _counts_sql(*, created: str, written: str = "") -> str:
+    """Count each staged row once, from `batch` (joined with `written`) and the rows `changed`
+    rewrote (their _rewritten_sql() columns); `created` says of a row whether it created its
+    product. A repeated SKU's earlier row is a duplicate. A product that existed before the
+    import is counted by its first row, and moved to updated by a repeat that changes it while
+    nobody has written it since the import started (`flip`): it still holds the values the
+    import found then. Those values go to ORIGINALS_TABLE as the import changes a product; a
+    repeat that changes a product written since goes to REPEATS_TABLE (`deferred`), and
+    products_bulk_settle() counts it when the import ends. The caller passes the number of rows
+    it staged, `staged`."""
     return f"""
         remembered AS (
             INSERT INTO {ORIGINALS_TABLE} (product_id, original)
-            SELECT product_id, stored FROM batch WHERE stored IS NOT NULL AND NOT (repeat AND recent)
+            SELECT product_id, original FROM changed WHERE original IS NOT NULL
         ), deferred AS (
             INSERT INTO {REPEATS_TABLE} (product_id, incoming, found)
-            SELECT product_id, {_values_sql(fields, "batch")}, stored FROM batch WHERE repeat AND existed AND recent
+            SELECT product_id, incoming, stored FROM changed WHERE incoming IS NOT NULL
         ), counted AS (
-            SELECT count(*) FILTER (WHERE NOT repeat AND {inserted}) AS created,
-                   count(*) FILTER (WHERE NOT repeat AND NOT {inserted} AND {rewritten}) AS updated,
-                   count(*) FILTER (WHERE NOT repeat AND NOT {inserted} AND NOT {rewritten}) AS unchanged,
-                   count(*) FILTER (WHERE repeat AND existed AND changed AND NOT recent) AS flips,
-                   count(*) FILTER (WHERE repeat) AS repeats, count(*) AS latest
+            SELECT count(*) FILTER (WHERE NOT repeat) AS firsts, count(*) FILTER (WHERE NOT repeat AND {created}) AS created
             FROM batch {written}
+        ), rewritten AS (
+            SELECT count(*) FILTER (WHERE NOT repeat) AS updated, count(*) FILTER (WHERE flip) AS flips,
+                   count(incoming) AS unsettled
+            FROM changed
         ), counts AS (
-            SELECT created, updated + flips AS updated, unchanged - flips AS unchanged,
-                   repeats + %(staged)s - latest AS duplicates
-            FROM counted
+            SELECT created, updated + flips AS updated, firsts - created - updated - flips AS unchanged,
+                   %(staged)s - firsts AS duplicates, unsettled
+            FROM counted, rewritten
         )"""
 
 
@@ -330,12 +350,12 @@ def _split_merge_sql(fields: list[str], with_products: bool) -> str:
             SET {", ".join(f"{f} = b.{f}" for f in fields)}, updated_at = now()
             FROM batch b
             WHERE b.changed AND p.id = b.product_id AND {_changed_sql(fields, "p", "b")}
-            {"RETURNING p.*" if with_products else ""}
+            RETURNING {_rewritten_sql(fields, "b", "p")}{", p.*" if with_products else ""}
         ), created AS (
             INSERT INTO {TABLE} ({NEW_COLUMNS}, active, created_at, updated_at)
             SELECT {NEW_COLUMNS}, true, now(), now() FROM batch WHERE product_id IS NULL ORDER BY {_key("batch")}
             {"RETURNING *" if with_products else ""}
-        ), {_counts_sql(fields)}
+        ), {_counts_sql(created="product_id IS NULL")}
         {_returning_sql(with_products)}
     """
 
@@ -343,12 +363,6 @@ def _split_merge_sql(fields: list[str], with_products: bool) -> str:
 def _upsert_sql(fields: list[str], with_products: bool) -> str:
     """The fallback: one ON CONFLICT statement, counted from the same lookup (a key another
     import created after the lookup is written as an update)."""
-    counts = _counts_sql(
-        fields,
-        inserted="coalesce(merged.inserted, false)",
-        rewritten="merged.id IS NOT NULL",
-        written=f"LEFT JOIN merged ON {_key('merged')} = {_key('batch')}",
-    )
     return f"""
         WITH {_lookup_sql(fields)}, merged AS (
             INSERT INTO {TABLE} AS p ({NEW_COLUMNS}, active, created_at, updated_at)
@@ -357,8 +371,10 @@ def _upsert_sql(fields: list[str], with_products: bool) -> str:
             SET {", ".join(f"{f} = EXCLUDED.{f}" for f in fields)}, updated_at = now()
             WHERE {_changed_sql(fields, "p", "EXCLUDED")}
             RETURNING p.*, (xmax = 0) AS inserted
-        ), created AS (SELECT * FROM merged WHERE inserted), changed AS (SELECT * FROM merged WHERE NOT inserted),
-        {counts}
+        ), created AS (SELECT * FROM merged WHERE inserted), changed AS (
+            SELECT {_rewritten_sql(fields, "b", "m")}, m.*
+            FROM merged m JOIN batch b ON {_key("b")} = {_key("m")} WHERE NOT m.inserted
+        ), {_counts_sql(created="coalesce(merged.inserted, false)", written=f"LEFT JOIN merged ON {_key('merged')} = {_key('batch')}")}
         {_returning_sql(with_products)}
     """
 
