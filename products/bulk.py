@@ -42,14 +42,13 @@ STAGING_COLUMNS = ", ".join(
         "repeat boolean",
     ]
 )
-# The values an import found in the products it changed, hashed, by product id. No index:
-# every batch appends to it, and it is read once, when the import ends (products_bulk_settle).
-ORIGINALS_TABLE = "import_originals"
-# The repeats of products the import had written already: the product, its values after the
-# repeat hashed and, if the repeat changed it, before. Whether such a SKU ends updated or
-# unchanged is settled against ORIGINALS_TABLE once, when the import ends, so that no batch
-# reads the originals of all the batches before it.
-REPEATS_TABLE = "import_repeats"
+# What each merged batch of an import changed, as arrays in one row (no cost per product):
+# the products it changed that still held the values the import found, with those values
+# hashed; and the repeats that changed products the import had written already, with their
+# values hashed after and before. Read once, when the import ends (products_bulk_settle): a
+# batch's cost does not grow with how far the import has got.
+CHANGES_TABLE = "import_changes"
+CHANGES_ARRAYS = ("product_ids", "originals", "repeat_ids", "incomings", "founds")
 # Room for the temporary tables in memory: an import that changes 500k products remembers them
 # all, which overflows the default 8MB and the merges then read and write its pages on disk.
 TEMP_BUFFERS = "64MB"
@@ -117,10 +116,11 @@ def products_bulk_start() -> datetime:
             # Refused once this session has used temporary tables with another size; harmless.
             cursor.execute(f"SET temp_buffers = '{TEMP_BUFFERS}'")
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {ORIGINALS_TABLE} (product_id bigint, original bigint);"
-            f" CREATE TEMP TABLE IF NOT EXISTS {REPEATS_TABLE}"
-            " (product_id bigint, incoming bigint, found bigint, seq bigint GENERATED ALWAYS AS IDENTITY);"
-            f" TRUNCATE {ORIGINALS_TABLE}, {REPEATS_TABLE}"
+            f"CREATE TEMP TABLE IF NOT EXISTS {CHANGES_TABLE} (batch bigint GENERATED ALWAYS AS IDENTITY,"
+            f" {', '.join(f'{array} bigint[]' for array in CHANGES_ARRAYS)});"
+            # Out of line as they are: compressing a batch's arrays took longer than writing them.
+            f" ALTER TABLE {CHANGES_TABLE} {', '.join(f'ALTER {array} SET STORAGE EXTERNAL' for array in CHANGES_ARRAYS)};"
+            f" TRUNCATE {CHANGES_TABLE}"
         )
         cursor.execute("SELECT now()")
         return cursor.fetchone()[0]
@@ -219,25 +219,27 @@ def products_bulk_merge(
 
 
 def products_bulk_settle() -> int:
-    """Settle, once the import's last batch is merged, the SKUs that repeated products the
-    import had already written: how many more of them end updated than their batches counted
-    (negative when fewer). One ends updated when its last row leaves its product unlike the
-    values the import found (ORIGINALS_TABLE), or, for a product someone else wrote first, the
-    values the import's first change of it found."""
+    """Settle, once the import's last batch is merged, the SKUs whose repeats changed products
+    the import had already written: how many more of them end updated than their batches
+    counted (negative when fewer). One ends updated when its last change left its product
+    unlike the values the import found (CHANGES_TABLE's originals), or, for a product someone
+    else wrote first, the values the first such repeat found."""
     with connection.cursor() as cursor:
         cursor.execute(f"""
-            WITH latest AS (
-                SELECT DISTINCT ON (product_id) product_id, incoming FROM {REPEATS_TABLE} ORDER BY product_id, seq DESC
+            WITH repeats AS (
+                SELECT c.batch, r.* FROM {CHANGES_TABLE} c, unnest(c.repeat_ids, c.incomings, c.founds) r (product_id, incoming, found)
+            ), latest AS (
+                SELECT DISTINCT ON (product_id) product_id, incoming FROM repeats ORDER BY product_id, batch DESC
             ), first_found AS (
-                SELECT DISTINCT ON (product_id) product_id, found
-                FROM {REPEATS_TABLE} WHERE found IS NOT NULL ORDER BY product_id, seq
+                SELECT DISTINCT ON (product_id) product_id, found FROM repeats ORDER BY product_id, batch
             ), originals AS (
-                SELECT DISTINCT ON (product_id) product_id, original FROM {ORIGINALS_TABLE}
-                WHERE product_id IN (SELECT product_id FROM latest) ORDER BY product_id, ctid
+                SELECT DISTINCT ON (o.product_id) o.product_id, o.original
+                FROM {CHANGES_TABLE} c, unnest(c.product_ids, c.originals) o (product_id, original)
+                WHERE o.product_id IN (SELECT product_id FROM latest) ORDER BY o.product_id, c.batch
             )
             SELECT coalesce(sum(CASE WHEN o.original IS NOT NULL THEN -(l.incoming = o.original)::int
-                                     ELSE coalesce((l.incoming <> f.found)::int, 0) END), 0)
-            FROM latest l LEFT JOIN originals o USING (product_id) LEFT JOIN first_found f USING (product_id)
+                                     ELSE (l.incoming <> f.found)::int END), 0)
+            FROM latest l LEFT JOIN originals o USING (product_id) JOIN first_found f USING (product_id)
         """)
         return cursor.fetchone()[0]
 
@@ -262,7 +264,7 @@ def _latest_rows_sql() -> str:
 
 def _values_sql(fields: list[str], table: str, prefix: str = "") -> str:
     """A product's values as a 64-bit hash of the row (each column's own hash, not its text):
-    what ORIGINALS_TABLE keeps."""
+    what CHANGES_TABLE keeps."""
     return f"hash_record_extended(row({', '.join(f'{table}.{prefix}{f}' for f in fields)}), 0)"
 
 
@@ -271,18 +273,17 @@ def _changed_sql(fields: list[str], old: str, new: str) -> str:
 
 
 def _lookup_sql(fields: list[str]) -> str:
-    """Each key's last row with its product as stored (if any): whether the row changes it, and
-    when the product was created and last written (`since` tells whether it existed before the
-    import and whether anyone wrote it since); for a change of a product that existed before,
-    its stored values hashed (`stored`)."""
+    """Each key's last row with its product as stored (if any): whether the row changes it and
+    whether anyone wrote the product since the import started (`recent`); for a change of a
+    product that existed before the import, its stored values hashed (`stored`)."""
     return f"""
         batch AS MATERIALIZED (
-            SELECT product_id, repeat, changed, product_created, product_written,
-                   CASE WHEN changed AND product_created < %(since)s THEN {_values_sql(fields, "looked", "old_")} END AS stored,
+            SELECT product_id, repeat, changed, recent,
+                   CASE WHEN changed AND existed THEN {_values_sql(fields, "looked", "old_")} END AS stored,
                    {NEW_COLUMNS}  -- last: scans that only filter on the flags need not read past the text
             FROM (
                 SELECT latest.*, p.id AS product_id, p.id IS NOT NULL AND {_changed_sql(fields, "p", "latest")} AS changed,
-                       p.created_at AS product_created, p.updated_at AS product_written,
+                       p.created_at < %(since)s AS existed, p.updated_at >= %(since)s AS recent,
                        {", ".join(f"p.{f} AS old_{f}" for f in fields)}
                 FROM ({_latest_rows_sql()}) latest
                 LEFT JOIN LATERAL (
@@ -293,49 +294,36 @@ def _lookup_sql(fields: list[str]) -> str:
         )"""
 
 
-def _rewritten_sql(fields: list[str], b: str, p: str) -> str:
-    """What the counting needs of a row of `batch` (`b`) that rewrote its product (`p`, as
-    written): whether it is a repeat; whether it moves its product to updated (`flip`: a repeat
-    of a product that existed and nobody had written since the import started); the values it
-    found, to remember (`original`: unless a repeat of a product written since); and for such a
-    repeat, its values hashed (`incoming`), for products_bulk_settle()."""
-    recent = f"{b}.product_written >= %(since)s"
-    return (
-        f"{b}.product_id, {b}.repeat, {b}.repeat AND {b}.stored IS NOT NULL AND NOT {recent} AS flip,"
-        f" CASE WHEN NOT ({b}.repeat AND {recent}) THEN {b}.stored END AS original,"
-        f" CASE WHEN {b}.repeat AND {recent} AND {b}.product_created < %(since)s THEN {_values_sql(fields, p)} END AS incoming,"
-        f" {b}.stored"
-    )
-
-
-def _counts_sql(*, created: str, written: str = "") -> str:
-    """Count each staged row once, from `batch` (joined with `written`) and the rows `changed`
-    rewrote (their _rewritten_sql() columns); `created` says of a row whether it created its
-    product. A repeated SKU's earlier row is a duplicate. A product that existed before the
-    import is counted by its first row, and moved to updated by a repeat that changes it while
-    nobody has written it since the import started (`flip`): it still holds the values the
-    import found then. Those values go to ORIGINALS_TABLE as the import changes a product; a
-    repeat that changes a product written since goes to REPEATS_TABLE (`deferred`), and
-    products_bulk_settle() counts it when the import ends. The caller passes the number of rows
-    it staged, `staged`."""
+def _counts_sql(fields: list[str], *, inserted: str = "product_id IS NULL", rewritten: str = "changed", written: str = "") -> str:
+    """Count each staged row once, in one pass over `batch` (joined with `written`); `inserted`
+    and `rewritten` say of a row whether it created its product or changed it. A repeated
+    SKU's earlier row is a duplicate. A product that existed before the import is counted by
+    its first row, and moved to updated by a repeat that changes it while nobody has written it
+    since the import started (`flips`): it still holds the values the import found then. Those
+    values go to CHANGES_TABLE as the import changes a product, and so do the repeats that
+    change a product written since, which products_bulk_settle() counts when the import ends.
+    The caller passes the number of rows it staged, `staged`."""
+    original = f"stored IS NOT NULL AND NOT (repeat AND recent) AND {rewritten}"
+    unsettled = f"stored IS NOT NULL AND repeat AND recent AND {rewritten}"
     return f"""
-        remembered AS (
-            INSERT INTO {ORIGINALS_TABLE} (product_id, original)
-            SELECT product_id, original FROM changed WHERE original IS NOT NULL
-        ), deferred AS (
-            INSERT INTO {REPEATS_TABLE} (product_id, incoming, found)
-            SELECT product_id, incoming, stored FROM changed WHERE incoming IS NOT NULL
-        ), counted AS (
-            SELECT count(*) FILTER (WHERE NOT repeat) AS firsts, count(*) FILTER (WHERE NOT repeat AND {created}) AS created
+        tallied AS (
+            SELECT count(*) FILTER (WHERE NOT repeat) AS firsts,
+                   count(*) FILTER (WHERE NOT repeat AND {inserted}) AS created,
+                   count(*) FILTER (WHERE NOT repeat AND {rewritten}) AS updated,
+                   count(*) FILTER (WHERE stored IS NOT NULL AND repeat AND NOT recent AND {rewritten}) AS flips,
+                   array_agg(product_id) FILTER (WHERE {original}) AS product_ids,
+                   array_agg(stored) FILTER (WHERE {original}) AS originals,
+                   array_agg(product_id) FILTER (WHERE {unsettled}) AS repeat_ids,
+                   array_agg({_values_sql(fields, "batch")}) FILTER (WHERE {unsettled}) AS incomings,
+                   array_agg(stored) FILTER (WHERE {unsettled}) AS founds
             FROM batch {written}
-        ), rewritten AS (
-            SELECT count(*) FILTER (WHERE NOT repeat) AS updated, count(*) FILTER (WHERE flip) AS flips,
-                   count(incoming) AS unsettled
-            FROM changed
+        ), remembered AS (
+            INSERT INTO {CHANGES_TABLE} ({", ".join(CHANGES_ARRAYS)})
+            SELECT {", ".join(CHANGES_ARRAYS)} FROM tallied WHERE product_ids IS NOT NULL OR repeat_ids IS NOT NULL
         ), counts AS (
             SELECT created, updated + flips AS updated, firsts - created - updated - flips AS unchanged,
-                   %(staged)s - firsts AS duplicates, unsettled
-            FROM counted, rewritten
+                   %(staged)s - firsts AS duplicates, coalesce(cardinality(repeat_ids), 0) AS unsettled
+            FROM tallied
         )"""
 
 
@@ -350,12 +338,12 @@ def _split_merge_sql(fields: list[str], with_products: bool) -> str:
             SET {", ".join(f"{f} = b.{f}" for f in fields)}, updated_at = now()
             FROM batch b
             WHERE b.changed AND p.id = b.product_id AND {_changed_sql(fields, "p", "b")}
-            RETURNING {_rewritten_sql(fields, "b", "p")}{", p.*" if with_products else ""}
+            {"RETURNING p.*" if with_products else ""}
         ), created AS (
             INSERT INTO {TABLE} ({NEW_COLUMNS}, active, created_at, updated_at)
             SELECT {NEW_COLUMNS}, true, now(), now() FROM batch WHERE product_id IS NULL ORDER BY {_key("batch")}
             {"RETURNING *" if with_products else ""}
-        ), {_counts_sql(created="product_id IS NULL")}
+        ), {_counts_sql(fields)}
         {_returning_sql(with_products)}
     """
 
@@ -363,6 +351,12 @@ def _split_merge_sql(fields: list[str], with_products: bool) -> str:
 def _upsert_sql(fields: list[str], with_products: bool) -> str:
     """The fallback: one ON CONFLICT statement, counted from the same lookup (a key another
     import created after the lookup is written as an update)."""
+    counts = _counts_sql(
+        fields,
+        inserted="coalesce(merged.inserted, false)",
+        rewritten="coalesce(NOT merged.inserted, false)",
+        written=f"LEFT JOIN merged ON {_key('merged')} = {_key('batch')}",
+    )
     return f"""
         WITH {_lookup_sql(fields)}, merged AS (
             INSERT INTO {TABLE} AS p ({NEW_COLUMNS}, active, created_at, updated_at)
@@ -371,10 +365,8 @@ def _upsert_sql(fields: list[str], with_products: bool) -> str:
             SET {", ".join(f"{f} = EXCLUDED.{f}" for f in fields)}, updated_at = now()
             WHERE {_changed_sql(fields, "p", "EXCLUDED")}
             RETURNING p.*, (xmax = 0) AS inserted
-        ), created AS (SELECT * FROM merged WHERE inserted), changed AS (
-            SELECT {_rewritten_sql(fields, "b", "m")}, m.*
-            FROM merged m JOIN batch b ON {_key("b")} = {_key("m")} WHERE NOT m.inserted
-        ), {_counts_sql(created="coalesce(merged.inserted, false)", written=f"LEFT JOIN merged ON {_key('merged')} = {_key('batch')}")}
+        ), created AS (SELECT * FROM merged WHERE inserted), changed AS (SELECT * FROM merged WHERE NOT inserted),
+        {counts}
         {_returning_sql(with_products)}
     """
 
