@@ -21,7 +21,6 @@ from imports.parser_process import ParserProcess
 from imports.parsing import Batch, CsvFileError, RowError
 from imports.payloads import NO_ROWS, Payloads
 from products.bulk import (
-    Announcement,
     products_bulk_announce,
     products_bulk_append,
     products_bulk_merge,
@@ -64,10 +63,7 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
     with (
         job.file.open("rb") as binary,
         RowErrorLog(job=job) as error_log,
-        # Render the new products' product.created JSON beside the parsing if anyone wants it.
-        ParserProcess(
-            binary, batch_rows=BATCH_ROWS, first_rows=first, events=PRODUCT_CREATED in products_bulk_subscribers()
-        ) as parser,
+        ParserProcess(binary, batch_rows=BATCH_ROWS, first_rows=first) as parser,
     ):
         header = parser.header()
         job.warnings = header.warnings
@@ -139,8 +135,7 @@ class CatalogueWriter:
     until a merge finds most of its new SKUs really new: a re-import merges from its first
     batch on, while a few clashes (a product made meanwhile, a SKU only PostgreSQL's lower()
     makes equal to an earlier one) cost their own batch a merge only. While someone listens for
-    product.created, an append announces its products from the JSON the parser rendered for
-    them; a batch without it (someone subscribed during the import) is merged, and the merge's
+    product.created, an append announces its products with the rows it COPYed; a merge's
     RETURNING feeds the events. The decision is taken here, batch by batch.
 
     The rows of SKUs an earlier batch had wait beside an appended batch, while nobody listens
@@ -208,11 +203,9 @@ class CatalogueWriter:
 
     def _append(self, payloads: Payloads, *, subscribers: dict[str, list[int]]) -> bool:
         """Append the batch's new SKUs if this import still appends; False when they must be merged."""
-        announce = PRODUCT_CREATED in subscribers
-        if not (payloads.new and self.appending and (payloads.new_events is not None or not announce)):
+        if not (payloads.new and self.appending):
             return False
-        announcement = Announcement(events=payloads.new_events, endpoint_ids=subscribers[PRODUCT_CREATED]) if announce else None
-        self.appending = products_bulk_append(payload=payloads.new, announce=announcement)
+        self.appending = products_bulk_append(payload=payloads.new, announce=subscribers.get(PRODUCT_CREATED))
         return self.appending
 
 
