@@ -138,9 +138,9 @@ class CatalogueWriter:
     product.created, an append announces its products with the rows it COPYed; a merge's
     RETURNING feeds the events. The decision is taken here, batch by batch.
 
-    The rows of SKUs an earlier batch had wait beside an appended batch, while nobody listens
-    for product events, until HELD_REPEATS_ROWS of them do or a batch merges anyway; then they
-    are merged with it (its rows come later in the file). `last` merges what waits.
+    The rows of SKUs an earlier batch had wait beside an appended batch until HELD_REPEATS_ROWS
+    of them do or a batch merges anyway; then they are merged with it (its rows come later in
+    the file), and announced in its transaction. `last` merges what waits.
     """
 
     def __init__(self, *, columns: set[str]):
@@ -179,7 +179,7 @@ class CatalogueWriter:
         firsts, first_lines = (b"", "") if appended else (payloads.new, payloads.new_lines)
         counts = BatchCounts(created=payloads.new_count if appended else 0, duplicates=payloads.duplicates)
         repeats = self.held + payloads.merge
-        if not (firsts or subscribers or last) and repeats.count(b"\n") < HELD_REPEATS_ROWS:
+        if not (firsts or last) and repeats.count(b"\n") < HELD_REPEATS_ROWS:
             self.held = repeats
             return counts
         if firsts or repeats:

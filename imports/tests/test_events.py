@@ -226,6 +226,19 @@ def test_a_later_batchs_repeat_leaves_the_created_event_as_the_product_was_creat
 
 
 @pytest.mark.django_db
+def test_repeats_held_back_are_announced_when_merged_after_their_products_creation(run_import, small_batches):
+    """While someone listens, a fresh import's repeated rows still wait and are merged together:
+    the repeats of two batches come in one product.updated event, written with that merge,
+    after the product.created events of their products."""
+    endpoint_make(url=UNUSED_URL, event_types=[events.PRODUCT_CREATED, events.PRODUCT_UPDATED])
+    job = run_import(csv_of(["a", "b", "A", "c", "B", "d"]))
+    assert (job.created_count, job.duplicate_count) == (4, 2)
+    assert product_skus(events.PRODUCT_UPDATED) == [["A", "B"]]
+    types = list(Event.objects.order_by("id").values_list("type", flat=True))
+    assert types == [events.PRODUCT_CREATED] * 3 + [events.PRODUCT_UPDATED]
+
+
+@pytest.mark.django_db
 def test_an_append_whose_ids_another_session_shared_is_merged_and_announced_right(run_import, monkeypatch):
     """When the id sequence gives values to another session during an append, so that the
     appended rows' ids are not the range after the one taken before it, the batch is merged
