@@ -53,16 +53,17 @@ class ParserProcessError(RuntimeError):
 
 
 class ParserProcess:
-    """A child process parsing the CSV file `binary`: `header()` first, then `batches()`.
+    """A child process parsing the CSV file `binary`: `header()` first, then `batches()`; with
+    `events`, the payloads carry the new products as their events keep them too (SkuRouter).
 
     Use it as a context manager: leaving it stops the child and the threads that feed it and
     read from it, also half-way through the file.
     """
 
-    def __init__(self, binary: BinaryIO, *, batch_rows: int, first_rows: int):
+    def __init__(self, binary: BinaryIO, *, batch_rows: int, first_rows: int, events: bool = False):
         self._binary = binary
         self._process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(batch_rows), str(first_rows)],
+            [sys.executable, "-m", __name__, str(batch_rows), str(first_rows), str(int(events))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=CODE_ROOT,
@@ -167,7 +168,7 @@ def _in_background(items: Iterable) -> Iterator:
         thread.join()
 
 
-def main(batch_rows: int, first_rows: int) -> None:
+def main(batch_rows: int, first_rows: int, events: int) -> None:
     """The child: parse stdin, send pickled messages to stdout, until the end of the file."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole terminal; the parent stops us
     gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
@@ -180,7 +181,7 @@ def main(batch_rows: int, first_rows: int) -> None:
     try:
         product_csv = ProductCsv(sys.stdin.buffer)
         send(Header(product_csv.columns, product_csv.warnings))
-        router = SkuRouter()
+        router = SkuRouter(events=bool(events))
         for batch in product_csv.batches(batch_rows, first=first_rows):
             send((batch, router.payloads(batch)))
         send(_END)

@@ -8,6 +8,7 @@ from operator import itemgetter
 
 from imports.parsing import Batch
 from products.columns import COPY_ESCAPES, IMPORT_COLUMNS, NULL
+from products.events import product_rows_events
 
 PRODUCT_FIELDS = itemgetter(*range(len(IMPORT_COLUMNS)))  # of a parser's row: without its line
 LINE = itemgetter(len(IMPORT_COLUMNS))
@@ -22,13 +23,17 @@ class Payloads:
     """One batch's valid rows, the last of each SKU, as COPY text: `new` for products_bulk_append()
     (SKUs the file has not had before, with their lines apart in case they are merged after all),
     `merge` for products_bulk_merge() (SKUs an earlier batch had: each row supersedes one).
-    `duplicates` counts the batch's rows superseded by a later row of the same batch."""
+    `duplicates` counts the batch's rows superseded by a later row of the same batch.
+
+    Made only for an import whose new products are announced: `new_events`, the rows of `new`
+    as their product.created events keep them (product_rows_events)."""
 
     new: bytes
     new_count: int
     new_lines: str  # of the rows in `new`, in the same order, one per line: a compact str, not a list
     merge: bytes
     duplicates: int
+    new_events: list[bytes] | None = None
 
 
 # A batch without rows, to merge what the importer still holds (imports.pipeline).
@@ -43,14 +48,16 @@ class SkuRouter:
     The SKUs already seen are kept as their 64-bit hashes in an open-addressing table (8 MiB for
     the first 786k SKUs, doubling when three quarters full): exact, so the import can count a
     repeated SKU as a duplicate, at a fraction of what a set of strings would hold in memory
-    (64 MiB for up to 6M SKUs, and the old table beside the new one while it grows).
+    (64 MiB for up to 6M SKUs, and the old table beside the new one while it grows). With `events` it
+    also makes what announcing the new rows takes (Payloads.new_events), on the parser's core.
     """
 
     SLOTS = 1 << 20
 
-    def __init__(self):
+    def __init__(self, *, events: bool = False):
         self._table = _zeros(self.SLOTS)
         self._count = 0
+        self._events = events
 
     def payloads(self, batch: Batch) -> Payloads:
         payloads = self._payloads(batch.rows)
@@ -73,6 +80,7 @@ class SkuRouter:
             new_lines="\n".join(map(LINE, new_sorted)),
             merge=copy_payload(seen_rows, _key_order(seen_keys), lines=True),
             duplicates=len(rows) - len(latest),
+            new_events=product_rows_events(new) if self._events else None,
         )
 
     def _split(self, rows_by_key: dict[str, tuple]) -> tuple[tuple[list, list], tuple[list, list]]:

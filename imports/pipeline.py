@@ -60,10 +60,13 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
     of the file, a cancel or a file unreadable part-way (CsvFileError) writes what waits.
     """
     first = min(FIRST_BATCH_ROWS, BATCH_ROWS)
+    subscribers = products_bulk_subscribers()
     with (
         job.file.open("rb") as binary,
         RowErrorLog(job=job) as error_log,
-        ParserProcess(binary, batch_rows=BATCH_ROWS, first_rows=first) as parser,
+        # Cut and compress the new products as their product.created events keep them beside
+        # the parsing, if anyone listens.
+        ParserProcess(binary, batch_rows=BATCH_ROWS, first_rows=first, events=PRODUCT_CREATED in subscribers) as parser,
     ):
         header = parser.header()
         job.warnings = header.warnings
@@ -135,8 +138,9 @@ class CatalogueWriter:
     until a merge finds most of its new SKUs really new: a re-import merges from its first
     batch on, while a few clashes (a product made meanwhile, a SKU only PostgreSQL's lower()
     makes equal to an earlier one) cost their own batch a merge only. While someone listens for
-    product.created, an append announces its products with the rows it COPYed; a merge's
-    RETURNING feeds the events. The decision is taken here, batch by batch.
+    product.created, an append announces its products with the rows it COPYed, as the parser
+    cut them into events (or, when someone subscribed during the import, as it cuts them
+    itself); a merge's RETURNING feeds the events. The decision is taken here, batch by batch.
 
     The rows of SKUs an earlier batch had wait beside an appended batch until HELD_REPEATS_ROWS
     of them do or a batch merges anyway; then they are merged with it (its rows come later in
@@ -205,7 +209,9 @@ class CatalogueWriter:
         """Append the batch's new SKUs if this import still appends; False when they must be merged."""
         if not (payloads.new and self.appending):
             return False
-        self.appending = products_bulk_append(payload=payloads.new, announce=subscribers.get(PRODUCT_CREATED))
+        self.appending = products_bulk_append(
+            payload=payloads.new, announce=subscribers.get(PRODUCT_CREATED), event_rows=payloads.new_events
+        )
         return self.appending
 
 

@@ -19,7 +19,13 @@ from django.db.models.expressions import Col
 from django.db.models.sql import Query
 
 from products.columns import IMPORT_COLUMN_NAMES, IMPORT_COLUMNS
-from products.events import product_event_columns_sql, product_event_timestamp_sql, product_events_json, product_rows_events
+from products.events import (
+    product_event_columns_sql,
+    product_event_timestamp_sql,
+    product_events_json,
+    product_rows_events,
+    product_rows_kept,
+)
 from products.models import Product, sku_key
 from webhooks import events, selectors
 from webhooks.events import PRODUCTS_PER_EVENT
@@ -117,7 +123,7 @@ class _IdsInterleaved(Exception):
     """Another session took ids among those of an announced append's rows."""
 
 
-def products_bulk_append(*, payload: bytes, announce: list[int] | None = None) -> bool:
+def products_bulk_append(*, payload: bytes, announce: list[int] | None = None, event_rows: list[bytes] | None = None) -> bool:
     """COPY products whose SKUs should all be new straight into the catalogue; False, with
     nothing written, when they must be merged instead: one exists after all, or (announcing)
     another session took ids among theirs. It runs in a savepoint, so a failure leaves the
@@ -125,7 +131,8 @@ def products_bulk_append(*, payload: bytes, announce: list[int] | None = None) -
 
     With `announce`, the endpoints subscribed to product.created (products_bulk_subscribers()),
     the products are announced to them in the caller's transaction: their events keep the
-    payload's lines with the ids and the creation time, without reading the rows back.
+    payload's lines (`event_rows`: product_rows_events() of it, if the caller has them) with the
+    ids and the creation time, without reading the rows back.
     """
     try:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -145,9 +152,11 @@ def products_bulk_append(*, payload: bytes, announce: list[int] | None = None) -
         # between sessions, which the merge's RETURNING gives back instead.
         return False
     if announce is not None:
-        emit_products(
-            events.PRODUCT_CREATED, product_rows_events(payload, first_id=before + 1, created_at=moment), endpoint_ids=announce
-        )
+        kept = [
+            product_rows_kept(rows, first_id=before + 1 + index * PRODUCTS_PER_EVENT, created_at=moment)
+            for index, rows in enumerate(product_rows_events(payload) if event_rows is None else event_rows)
+        ]
+        emit_products(events.PRODUCT_CREATED, kept, endpoint_ids=announce)
     return True
 
 

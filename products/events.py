@@ -1,14 +1,17 @@
 """The shape of a product in webhook payloads (`data.products` of product.* events): built from
 a Product, or as JSON text from rows of values, which PostgreSQL gives for the products an
 import merges. The products an import appends are announced with the COPY text that created
-them instead (product_rows_events): their event keeps that text, and the JSON is rendered from it
-when the event is read, by the same renderer (product_events_json)."""
+them instead (product_rows_events): their event keeps that text, compressed by the import's
+parser process (this module needs no Django), and the JSON is rendered from it when the event is
+read, by the same renderer (product_events_json)."""
 
 import json
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+import lz4.frame
 
 from products.columns import COPY_ESCAPES, IMPORT_COLUMN_NAMES, IMPORT_COLUMNS, NULL
 from webhooks.events import PRODUCTS_PER_EVENT
@@ -83,25 +86,27 @@ def _products_json(ids, skus, names, descriptions, prices, actives, created, upd
     return ('{"products":[' + ",".join(map(_PRODUCT_JSON.format, *columns)) + "]}").encode()
 
 
-def product_rows_events(rows: bytes, *, first_id: int, created_at: str) -> list[bytes]:
-    """What the product.created events of products appended by one COPY keep of them,
-    PRODUCTS_PER_EVENT to an event: their lines of the COPY text `rows` (the columns of
-    products.columns.IMPORT_COLUMNS, one product a line, in id order from `first_id`) and when
-    they were created (as product_event_timestamp_sql() writes it), each in the form
-    product_rows_json() reads."""
-    moment = created_at.encode()
-    return [
-        b"%d\t%s\n%s" % (first_id + index * PRODUCTS_PER_EVENT, moment, lines)
-        for index, lines in enumerate(_EVENT_LINES.findall(rows))
-    ]
+def product_rows_events(rows: bytes) -> list[bytes]:
+    """The products of the COPY text `rows` (the columns of products.columns.IMPORT_COLUMNS, one
+    product a line) as the product.created events announcing them keep them: PRODUCTS_PER_EVENT
+    lines to an event, each piece an LZ4 frame. Without Django: the import's parser process
+    makes them, on its own core."""
+    return [lz4.frame.compress(lines) for lines in _EVENT_LINES.findall(rows)]
+
+
+def product_rows_kept(rows: bytes, *, first_id: int, created_at: str) -> bytes:
+    """An item of product_rows_events() with what else its event needs once the products exist:
+    the first one's id (the others' follow in order) and when they were created (as
+    product_event_timestamp_sql() writes it)."""
+    return b"%d\t%s\n%s" % (first_id, created_at.encode(), rows)
 
 
 def product_rows_json(kept: bytes) -> bytes:
-    """product_events_json() of the products an item of product_rows_events() keeps, as they were
+    """product_events_json() of the products a product_rows_kept() event keeps, as they were
     appended: active, and last updated when created."""
-    head, _, text = kept.partition(b"\n")
+    head, _, frame = kept.partition(b"\n")
     first_id, created_at = head.decode().split("\t")
-    rows = [line.split("\t") for line in text.decode().split("\n")[:-1]]
+    rows = [line.split("\t") for line in lz4.frame.decompress(frame).decode().split("\n")[:-1]]
     values = dict(zip(IMPORT_COLUMN_NAMES, map(_copy_values, IMPORT_COLUMNS, zip(*rows))))
     count = len(rows)
     values.update(

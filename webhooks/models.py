@@ -12,8 +12,8 @@ from products.events import product_rows_json
 from webhooks.events import EVENT_TYPE_CHOICES
 
 SECRET_PREFIX = "whsec_"
-# Marks a payload stored as the products of a product event (payload_compress_products()); a
-# JSON body never starts with it.
+# Marks a payload stored as the products of a product event (payload_compress_products()); an
+# LZ4 frame never starts with it, and the head of a JSON body never holds it.
 PRODUCTS_FORM = b"\0"
 
 
@@ -33,17 +33,17 @@ def payload_compress(body: bytes) -> bytes:
 
 def payload_compress_products(head: bytes, products: bytes) -> bytes:
     """The body `head` + {"products": [...]} + "}" as Event stores it when `products` are an item of
-    products.events.product_rows_events(): those, not their JSON, which is rendered when read."""
-    return lz4.frame.compress(b"".join((PRODUCTS_FORM, head, PRODUCTS_FORM, products)))
+    products.events.product_rows_kept(), compressed already: those, not their JSON, which is
+    rendered when read."""
+    return b"".join((PRODUCTS_FORM, head, PRODUCTS_FORM, products))
 
 
 def payload_decompress(stored: bytes) -> str:
     """The request body that payload_compress() or payload_compress_products() stored."""
-    body = lz4.frame.decompress(stored)
-    if body.startswith(PRODUCTS_FORM):
-        _, head, products = body.split(PRODUCTS_FORM, 2)
-        body = b"".join((head, product_rows_json(products), b"}"))
-    return body.decode()
+    if stored.startswith(PRODUCTS_FORM):
+        _, head, products = stored.split(PRODUCTS_FORM, 2)
+        return b"".join((head, product_rows_json(products), b"}")).decode()
+    return lz4.frame.decompress(stored).decode()
 
 
 class CompressedTextField(models.TextField):

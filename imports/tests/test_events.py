@@ -239,6 +239,25 @@ def test_repeats_held_back_are_announced_when_merged_after_their_products_creati
 
 
 @pytest.mark.django_db
+def test_an_endpoint_subscribed_during_the_import_is_told_of_the_products_appended_since(run_import, monkeypatch):
+    """The parser cuts the new products into events only if someone listened when the import
+    started; an endpoint subscribed later still gets each product appended after, with its id."""
+    endpoint_make(url=UNUSED_URL, event_types=[events.PRODUCT_CREATED])
+    looked_up = []
+    monkeypatch.setattr(pipeline, "products_bulk_subscribers", lambda: looked_up.append(1) or (
+        bulk.products_bulk_subscribers() if len(looked_up) > 1 else {}))
+    appended = []
+    real_append = pipeline.products_bulk_append
+    monkeypatch.setattr(pipeline, "products_bulk_append", lambda **kwargs: appended.append(kwargs) or real_append(**kwargs))
+    skus = [f"sku-{i:04d}" for i in range(1_500)]
+    run_import(csv_of(skus))
+    assert appended and all(kwargs["announce"] and kwargs["event_rows"] is None for kwargs in appended)
+    announced = [product for event in emitted(events.PRODUCT_CREATED) for product in event["data"]["products"]]
+    assert {product["id"]: product["sku"] for product in announced} == dict(Product.objects.values_list("id", "sku"))
+    assert len(announced) == len(skus)
+
+
+@pytest.mark.django_db
 def test_an_append_whose_ids_another_session_shared_is_merged_and_announced_right(run_import, monkeypatch):
     """When the id sequence gives values to another session during an append, so that the
     appended rows' ids are not the range after the one taken before it, the batch is merged
@@ -266,7 +285,8 @@ def test_an_append_whose_ids_another_session_shared_is_merged_and_announced_righ
 @pytest.mark.django_db
 def test_each_batch_looks_up_the_subscribers_once(run_import, small_batches):
     """Appended or merged, announcing created and updated products, a batch reads the
-    subscribed endpoints in one query; the import reads them once more for upload.completed."""
+    subscribed endpoints in one query; the import reads them once more at its start (whether
+    the parser renders events) and once for upload.completed."""
     endpoint_make(url=UNUSED_URL)
     Product.objects.create(sku="old", name="Old")
     rows = ["a", "b", "OLD", "A", "c", "d"]  # batches: append; merge (created + updated); append
@@ -275,7 +295,7 @@ def test_each_batch_looks_up_the_subscribers_once(run_import, small_batches):
     assert (job.created_count, job.updated_count, job.duplicate_count) == (4, 1, 1)
     assert [sorted(skus) for skus in product_skus(events.PRODUCT_UPDATED)] == [["A", "OLD"]]
     lookups = [query for query in queries if 'FROM "webhooks_endpoint"' in query["sql"]]
-    assert len(lookups) == 3 + 1
+    assert len(lookups) == 3 + 2
 
 
 @pytest.mark.django_db(transaction=True)  # batches really commit, or roll back
