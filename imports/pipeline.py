@@ -30,6 +30,7 @@ from products.bulk import (
 from products.locks import catalogue_shared_lock
 from products.search import product_search_backlog_extend, product_search_backlog_start
 from webhooks.events import PRODUCT_CREATED
+from webhooks.services import deliveries_enqueue_prepare
 
 # A batch is one transaction; the parser process's memory grows with it (docs/performance.md).
 BATCH_ROWS = 30_000
@@ -68,6 +69,8 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
         # the parsing, if anyone listens.
         ParserProcess(binary, batch_rows=BATCH_ROWS, first_rows=first, events=PRODUCT_CREATED in subscribers) as parser,
     ):
+        if subscribers:
+            deliveries_enqueue_prepare()
         header = parser.header()
         job.warnings = header.warnings
         job.stage = ImportJob.Stage.VALIDATING

@@ -5,9 +5,11 @@ carries a delivery id, the schedule lives in `next_attempt_at`, and a beat sweep
 whatever is due, so a lost broker message or a dead worker delays a delivery but never loses it.
 """
 
+import contextlib
 import json
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from datetime import timedelta
@@ -17,6 +19,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from webhooks import selectors
 from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED, WEBHOOK_TEST
@@ -75,6 +78,23 @@ def _deliveries_enqueue(delivery_ids: list[int]) -> None:
         deliveries_enqueue_task.delay(delivery_ids)
     else:
         deliveries_enqueue(delivery_ids=delivery_ids)
+
+
+def deliveries_enqueue_prepare() -> None:
+    """Get this process ready to send tasks, in a thread of its own, for a caller that will queue
+    deliveries on its commits to come (an import, batch by batch): a process's first task
+    message loads the broker's client, the result backend and Celery's message sender and
+    connects to the broker, which would otherwise hold up the caller's first commit. A broker
+    out of reach is left for that first message to report."""
+    threading.Thread(target=_sending_prepare, name="webhooks-sending-prepare", daemon=True).start()
+
+
+def _sending_prepare() -> None:
+    from config.celery import app
+
+    app.backend, app.amqp.send_task_message  # built on first use
+    with contextlib.suppress(BrokerError), app.producer_or_acquire() as producer:
+        producer.connection.ensure_connection(max_retries=1)
 
 
 def deliveries_enqueue(*, delivery_ids: list[int]) -> None:
