@@ -123,7 +123,9 @@ class _IdsInterleaved(Exception):
     """Another session took ids among those of an announced append's rows."""
 
 
-def products_bulk_append(*, payload: bytes, announce: list[int] | None = None, event_rows: list[bytes] | None = None) -> bool:
+def products_bulk_append(
+    *, payload: bytes, announce: list[int] | None = None, event_rows: list[bytes] | None = None
+) -> bool:
     """COPY products whose SKUs should all be new straight into the catalogue; False, with
     nothing written, when they must be merged instead: one exists after all, or (announcing)
     another session took ids among theirs. It runs in a savepoint, so a failure leaves the

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 import lz4.frame
 
-from products.columns import COPY_ESCAPES, IMPORT_COLUMN_NAMES, IMPORT_COLUMNS, NULL
+from products.columns import COPY_ESCAPES, IMPORT_COLUMN_NAMES, IMPORT_COLUMNS, NULL, ImportColumn
 from webhooks.events import PRODUCTS_PER_EVENT
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def product_rows_json(kept: bytes) -> bytes:
     return _products_json(*(values[field] for field in EVENT_FIELDS))
 
 
-def _copy_values(column, texts: Sequence[str]) -> list[str | None]:
+def _copy_values(column: ImportColumn, texts: Sequence[str]) -> list[str | None]:
     """A column's values from their COPY text: unescaped, None for NULL."""
     nullable = column.empty == NULL
     return [

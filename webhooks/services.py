@@ -106,7 +106,11 @@ def deliveries_enqueue(*, delivery_ids: list[int]) -> None:
 
 
 def _deliveries_queue(
-    *, endpoint_ids: list[int], event_type: str, payloads: list[bytes], store: Callable[[bytes], bytes] = payload_compress
+    *,
+    endpoint_ids: list[int],
+    event_type: str,
+    payloads: list[bytes],
+    store: Callable[[bytes], bytes] = payload_compress,
 ) -> list[int]:
     """One event per payload, stored as `store` makes it (the Event.payload column), each
     delivered to every endpoint, in the order given; returns the deliveries' ids. The events are
@@ -119,8 +123,8 @@ def _deliveries_queue(
         event_ids = [event_id for event_id, in cursor.fetchall()]
         columns = "id, type, payload, created_at"
         with cursor.cursor.copy(f"COPY {Event._meta.db_table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            # Binary: no escaping. Each payload is compressed as it is written, while PostgreSQL
-            # stores the ones before it (Event.payload).
+            # Binary: no escaping. Each payload is made ready to store (compressed) as it is
+            # written, while PostgreSQL stores the ones before it (Event.payload).
             copy.set_types(["bigint", "text", "bytea", "timestamptz"])
             for event_id, payload in zip(event_ids, payloads):
                 copy.write_row((event_id, event_type, store(payload), now))
@@ -169,12 +173,14 @@ def emit_many(event_type: str, datas: Iterable[dict], *, endpoint_ids: list[int]
 def emit_serialized(event_type: str, datas: Iterable[bytes], *, endpoint_ids: list[int] | None = None) -> int:
     """emit_many() with each item of `datas` the JSON of its `data` exactly as emit() writes it
     (compact, ASCII): for callers that render many events faster than json.dumps()."""
-    return _emit(event_type, datas, endpoint_ids=endpoint_ids, store=lambda head, data: payload_compress(head + data + b"}"))
+    return _emit(
+        event_type, datas, endpoint_ids=endpoint_ids, store=lambda head, data: payload_compress(head + data + b"}")
+    )
 
 
 def emit_products(event_type: str, products: Iterable[bytes], *, endpoint_ids: list[int]) -> int:
-    """emit_serialized() of product events whose data each item of `products`, an item of
-    products.events.product_rows_events(), renders: kept so, and rendered when the event is read."""
+    """emit_serialized() of product events whose data each item of `products` (one of
+    products.events.product_rows_kept()) renders: kept so, and rendered when the event is read."""
     return _emit(event_type, products, endpoint_ids=endpoint_ids, store=payload_compress_products)
 
 
@@ -190,10 +196,10 @@ def _emit(
     if not payloads:
         return 0
     head = _payload_head(event_type).encode()
-    stored = _deliveries_queue(
+    queued = _deliveries_queue(
         endpoint_ids=endpoint_ids, event_type=event_type, payloads=payloads, store=lambda data: store(head, data)
     )
-    return len(stored)
+    return len(queued)
 
 
 def endpoint_create(*, url: str, description: str, event_types: list[str]) -> Endpoint:
