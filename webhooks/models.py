@@ -48,7 +48,7 @@ def payload_decompress(stored: bytes) -> str:
 
 class CompressedTextField(models.TextField):
     """Text kept as an LZ4 frame of its UTF-8 bytes in a bytea column (payload_compress()), or
-    of what renders it (payload_compress_products()).
+    as what renders it, compressed (payload_compress_products()).
 
     Event payloads are large, written once and read once; compressed by the process that writes
     them, PostgreSQL only stores them (the column's storage is EXTERNAL: it does not try to
