@@ -16,7 +16,7 @@ from products.events import product_event_columns_sql, product_event_data, produ
 from products.models import DeleteAllJob, Product
 from products.services import product_update, products_delete_all
 from webhooks.events import PRODUCT_CREATED, PRODUCTS_PER_EVENT
-from webhooks.models import Event
+from webhooks.models import Delivery, Event
 from webhooks.services import _payload_serialize
 from webhooks.signing import signature_headers
 from webhooks.tests.factories import endpoint_make
@@ -103,3 +103,14 @@ def test_an_appended_products_event_keeps_the_values_it_was_created_with():
     created.refresh_from_db()
     assert created.payload == before
     assert [product["name"] for product in json.loads(before)["data"]["products"]] == ["Old name"]
+
+
+def test_the_delivery_page_shows_an_appended_products_event_as_json(staff_client):
+    """The webhook pages read the event as its JSON too: the delivery page shows the appended
+    product, indented for reading."""
+    endpoint = endpoint_make(url="https://receiver.example.com/hooks", event_types=[PRODUCT_CREATED])
+    _appended([("tab-1", "Tab\there", "", None)], endpoint)
+    delivery = Delivery.objects.get()
+    content = staff_client.get(delivery.get_absolute_url()).content.decode()
+    assert "&quot;sku&quot;: &quot;tab-1&quot;" in content
+    assert "&quot;name&quot;: &quot;Tab\\there&quot;" in content and "&quot;price&quot;: null" in content
