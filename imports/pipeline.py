@@ -24,6 +24,7 @@ from products.bulk import (
     products_bulk_announce,
     products_bulk_append,
     products_bulk_merge,
+    products_bulk_settle,
     products_bulk_start,
     products_bulk_subscribers,
 )
@@ -96,18 +97,20 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
                         cancelled = True
                         break
             except CsvFileError:
-                _write_held(job, writer)  # the rows before the bad one are imported, as their batches said
+                _finish(job, writer)  # the rows before the bad one are imported, as their batches said
                 raise
-            _write_held(job, writer)
+            _finish(job, writer)
     return cancelled
 
 
-def _write_held(job: ImportJob, writer: "CatalogueWriter") -> None:
-    """Merge the repeated rows the last batches held back, and count them, in one transaction."""
-    if writer.holding:
-        with transaction.atomic():
-            _commit_without_flush()
-            _count_writes(job, writer.write(NO_ROWS, last=True))
+def _finish(job: ImportJob, writer: "CatalogueWriter") -> None:
+    """Merge the repeated rows the last batches held back and settle the counts of the SKUs the
+    file repeated (CatalogueWriter.finish), in one transaction."""
+    with transaction.atomic():
+        _commit_without_flush()
+        counts = writer.finish()
+        if counts != BatchCounts():
+            _count_writes(job, counts)
             job.save(update_fields=PROGRESS_FIELDS)
 
 
@@ -155,10 +158,17 @@ class CatalogueWriter:
         self.appending = True
         self.since = products_bulk_start()
         self.held = b""  # repeated rows waiting, as products_bulk_merge()'s `repeats`
+        self.unsettled = 0
 
-    @property
-    def holding(self) -> bool:
-        return bool(self.held)
+    def finish(self) -> BatchCounts:
+        """Merge what waits, then settle the repeats of products the import had written before
+        (products_bulk_settle): until then such a SKU counts as its first change left it."""
+        counts = self.write(NO_ROWS, last=True) if self.held else BatchCounts()
+        if self.unsettled:
+            flips = products_bulk_settle()
+            counts.updated += flips
+            counts.unchanged -= flips
+        return counts
 
     def write(self, payloads: Payloads, *, last: bool = False) -> BatchCounts:
         """Write one batch in the caller's transaction; returns what its rows did, less the
@@ -205,6 +215,7 @@ class CatalogueWriter:
             counts.created += result.created
             counts.updated, counts.unchanged = result.updated, result.unchanged
             counts.duplicates += result.duplicates
+            self.unsettled += result.unsettled
         self.held = b""
         return counts
 
