@@ -33,7 +33,7 @@ class ParserProcessError(RuntimeError):
 
 class ParserProcess:
     """A child process parsing the CSV file `binary`: `header()` first, then `batches()`; with
-    `events`, the payloads carry the new products' event JSON too (SkuRouter).
+    `events`, the payloads carry the new products as their events keep them too (SkuRouter).
 
     Use it as a context manager: leaving it stops the child and the threads that feed it and
     read from it, also half-way through the file.

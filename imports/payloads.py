@@ -7,16 +7,16 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from imports.parsing import Batch
-from products.columns import IMPORT_COLUMNS, NULL
-from products.events import product_event_templates
+from products.columns import COPY_ESCAPES, IMPORT_COLUMNS, NULL
+from products.events import product_rows_events
 
 PRODUCT_FIELDS = itemgetter(*range(len(IMPORT_COLUMNS)))  # of a parser's row: without its line
 LINE = itemgetter(len(IMPORT_COLUMNS))
 # The fields COPY gets NULL in, and the free-text fields that may need escaping.
 NULLABLE = [index for index, column in enumerate(IMPORT_COLUMNS) if column.empty == NULL]
 TEXT = frozenset(index for index, column in enumerate(IMPORT_COLUMNS) if column.parse is None)
-COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
-COPY_SPECIALS = "".join(map(chr, COPY_ESCAPES)).encode()  # the bytes COPY_ESCAPES escapes
+ESCAPES = str.maketrans(COPY_ESCAPES)
+COPY_SPECIALS = "".join(COPY_ESCAPES).encode()  # the bytes COPY_ESCAPES escapes
 
 
 @dataclass(frozen=True)
@@ -26,8 +26,8 @@ class Payloads:
     `merge` for products_bulk_merge() (SKUs an earlier batch had: each row supersedes one).
     `duplicates` counts the batch's rows superseded by a later row of the same batch.
 
-    Rendered only for an import whose new products are announced: `new_events`, their
-    product.created event data (product_event_templates)."""
+    Made only for an import whose new products are announced: `new_events`, the rows of `new`
+    as their product.created events keep them (product_rows_events)."""
 
     new: bytes
     new_count: int
@@ -50,7 +50,7 @@ class SkuRouter:
     the first 786k SKUs, doubling when three quarters full): exact, so the import can count a
     repeated SKU as a duplicate, at a fraction of what a set of strings would hold in memory
     (64 MiB for up to 6M SKUs, and the old table beside the new one while it grows). With `events` it
-    also renders what announcing the new rows takes (Payloads.new_events).
+    also makes what announcing the new rows takes (Payloads.new_events), on the parser's core.
     """
 
     SLOTS = 1 << 20
@@ -75,15 +75,14 @@ class SkuRouter:
         seen_keys, seen_rows = self._split(latest)
         new_keys, new_rows = list(latest), list(latest.values())
         new_order = _key_order(new_keys)
-        new_sorted = list(map(new_rows.__getitem__, new_order))
         new = copy_payload(new_rows, new_order, lines=False)
         return Payloads(
             new=new,
             new_count=len(new_rows),
-            new_lines="\n".join(map(LINE, new_sorted)),
+            new_lines="\n".join(map(LINE, map(new_rows.__getitem__, new_order))),
             merge=copy_payload(seen_rows, _key_order(seen_keys), lines=True),
             duplicates=duplicates,
-            new_events=product_event_templates(new_sorted) if self._events else None,
+            new_events=product_rows_events(new) if self._events else None,
         )
 
     def _split(self, rows_by_key: dict[str, tuple]) -> tuple[list, list]:
@@ -154,5 +153,5 @@ def _copy_text(rows: list[tuple], order: list[int], lines: bool) -> bytes:
 
 
 def _escaped(rows: list[tuple]) -> list[tuple]:
-    table = COPY_ESCAPES
+    table = ESCAPES
     return [tuple(field.translate(table) if index in TEXT else field for index, field in enumerate(row)) for row in rows]

@@ -21,7 +21,6 @@ from imports.parser_process import ParserProcess
 from imports.parsing import Batch, CsvFileError, RowError
 from imports.payloads import NO_ROWS, Payloads
 from products.bulk import (
-    Announcement,
     products_bulk_announce,
     products_bulk_append,
     products_bulk_merge,
@@ -32,6 +31,7 @@ from products.bulk import (
 from products.locks import catalogue_shared_lock
 from products.search import product_search_backlog_extend, product_search_backlog_start
 from webhooks.events import PRODUCT_CREATED
+from webhooks.services import deliveries_enqueue_prepare
 
 # A batch is one transaction; the parser process's memory grows with it (docs/performance.md).
 BATCH_ROWS = 30_000
@@ -62,14 +62,16 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
     of the file, a cancel or a file unreadable part-way (CsvFileError) writes what waits.
     """
     first = min(FIRST_BATCH_ROWS, BATCH_ROWS)
+    subscribers = products_bulk_subscribers()
     with (
         job.file.open("rb") as binary,
         RowErrorLog(job=job) as error_log,
-        # Render the new products' product.created JSON beside the parsing if anyone wants it.
-        ParserProcess(
-            binary, batch_rows=BATCH_ROWS, first_rows=first, events=PRODUCT_CREATED in products_bulk_subscribers()
-        ) as parser,
+        # Cut and compress the new products as their product.created events keep them beside
+        # the parsing, if anyone listens.
+        ParserProcess(binary, batch_rows=BATCH_ROWS, first_rows=first, events=PRODUCT_CREATED in subscribers) as parser,
     ):
+        if subscribers:
+            deliveries_enqueue_prepare()
         header = parser.header()
         job.warnings = header.warnings
         job.stage = ImportJob.Stage.VALIDATING
@@ -142,13 +144,13 @@ class CatalogueWriter:
     until a merge finds most of its new SKUs really new: a re-import merges from its first
     batch on, while a few clashes (a product made meanwhile, a SKU only PostgreSQL's lower()
     makes equal to an earlier one) cost their own batch a merge only. While someone listens for
-    product.created, an append announces its products from the JSON the parser rendered for
-    them; a batch without it (someone subscribed during the import) is merged, and the merge's
-    RETURNING feeds the events. The decision is taken here, batch by batch.
+    product.created, an append announces its products with the rows it COPYed, as the parser
+    cut them into events (or, when someone subscribed during the import, as it cuts them
+    itself); a merge's RETURNING feeds the events. The decision is taken here, batch by batch.
 
-    The rows of SKUs an earlier batch had wait beside an appended batch, while nobody listens
-    for product events, until HELD_REPEATS_ROWS of them do or a batch merges anyway; then they
-    are merged with it (its rows come later in the file). `last` merges what waits.
+    The rows of SKUs an earlier batch had wait beside an appended batch until HELD_REPEATS_ROWS
+    of them do or a batch merges anyway; then they are merged with it (its rows come later in
+    the file), and announced in its transaction. `last` merges what waits.
     """
 
     def __init__(self, *, columns: set[str]):
@@ -194,7 +196,7 @@ class CatalogueWriter:
         firsts, first_lines = (b"", "") if appended else (payloads.new, payloads.new_lines)
         counts = BatchCounts(created=payloads.new_count if appended else 0, duplicates=payloads.duplicates)
         repeats = self.held + payloads.merge
-        if not (firsts or subscribers or last) and repeats.count(b"\n") < HELD_REPEATS_ROWS:
+        if not (firsts or last) and repeats.count(b"\n") < HELD_REPEATS_ROWS:
             self.held = repeats
             return counts
         if firsts or repeats:
@@ -219,11 +221,11 @@ class CatalogueWriter:
 
     def _append(self, payloads: Payloads, *, subscribers: dict[str, list[int]]) -> bool:
         """Append the batch's new SKUs if this import still appends; False when they must be merged."""
-        announce = PRODUCT_CREATED in subscribers
-        if not (payloads.new and self.appending and (payloads.new_events is not None or not announce)):
+        if not (payloads.new and self.appending):
             return False
-        announcement = Announcement(events=payloads.new_events, endpoint_ids=subscribers[PRODUCT_CREATED]) if announce else None
-        self.appending = products_bulk_append(payload=payloads.new, announce=announcement)
+        self.appending = products_bulk_append(
+            payload=payloads.new, announce=subscribers.get(PRODUCT_CREATED), event_rows=payloads.new_events
+        )
         return self.appending
 
 

@@ -21,15 +21,15 @@ from django.db.models.sql import Query
 from products.columns import IMPORT_COLUMN_NAMES, IMPORT_COLUMNS
 from products.events import (
     product_event_columns_sql,
-    product_event_data_from_row,
-    product_event_templates_fill,
     product_event_timestamp_sql,
-    product_events_date,
+    product_events_json,
+    product_rows_events,
+    product_rows_kept,
 )
 from products.models import Product, sku_key
-from products.services import products_announce
 from webhooks import events, selectors
-from webhooks.services import emit_serialized
+from webhooks.events import PRODUCTS_PER_EVENT
+from webhooks.services import emit_products, emit_serialized
 
 TABLE = Product._meta.db_table
 STAGING_TABLE = "import_staging"
@@ -103,7 +103,7 @@ class MergeResult:
     # Repeats whose count products_bulk_settle() settles.
     unsettled: int
     # Only when someone listens for them: the created and the changed products, as rows of
-    # product_event_columns_sql() (turned into dicts 1,000 at a time, as they are announced).
+    # product_event_columns_sql().
     created_products: list[tuple] | None = None
     changed_products: list[tuple] | None = None
 
@@ -126,28 +126,22 @@ def products_bulk_start() -> datetime:
         return cursor.fetchone()[0]
 
 
-@dataclass(frozen=True)
-class Announcement:
-    """What products_bulk_append() needs to announce the products it appends: their
-    product.created event data as product_event_templates() renders it for the payload's rows,
-    and the endpoints subscribed to product.created (products_bulk_subscribers())."""
-
-    events: list[bytes]
-    endpoint_ids: list[int]
-
-
 class _IdsInterleaved(Exception):
     """Another session took ids among those of an announced append's rows."""
 
 
-def products_bulk_append(*, payload: bytes, announce: Announcement | None = None) -> bool:
+def products_bulk_append(
+    *, payload: bytes, announce: list[int] | None = None, event_rows: list[bytes] | None = None
+) -> bool:
     """COPY products whose SKUs should all be new straight into the catalogue; False, with
     nothing written, when they must be merged instead: one exists after all, or (announcing)
     another session took ids among theirs. It runs in a savepoint, so a failure leaves the
     caller's transaction usable.
 
-    With `announce`, the products are announced in product.created events in the caller's
-    transaction, their ids and timestamps filled into the templates without reading the rows.
+    With `announce`, the endpoints subscribed to product.created (products_bulk_subscribers()),
+    the products are announced to them in the caller's transaction: their events keep the
+    payload's lines (`event_rows`: product_rows_events() of it, if the caller has them) with the
+    ids and the creation time, without reading the rows back.
     """
     try:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -167,9 +161,11 @@ def products_bulk_append(*, payload: bytes, announce: Announcement | None = None
         # between sessions, which the merge's RETURNING gives back instead.
         return False
     if announce is not None:
-        datas = product_event_templates_fill(announce.events, ids=[b"%d" % id for id in range(before + 1, last + 1)])
-        product_events_date(datas, moment=moment.encode())
-        emit_serialized(events.PRODUCT_CREATED, datas, endpoint_ids=announce.endpoint_ids)
+        kept = [
+            product_rows_kept(rows, first_id=before + 1 + index * PRODUCTS_PER_EVENT, created_at=moment)
+            for index, rows in enumerate(product_rows_events(payload) if event_rows is None else event_rows)
+        ]
+        emit_products(events.PRODUCT_CREATED, kept, endpoint_ids=announce)
     return True
 
 
@@ -393,9 +389,9 @@ def products_bulk_announce(*, result: MergeResult, subscribers: dict[str, list[i
     announced = ((events.PRODUCT_CREATED, result.created_products), (events.PRODUCT_UPDATED, result.changed_products))
     for event_type, products in announced:
         if products and event_type in subscribers:
-            products_announce(
-                event_type, products, data=product_event_data_from_row, endpoint_ids=subscribers[event_type]
-            )
+            datas = (product_events_json(products[start : start + PRODUCTS_PER_EVENT])
+                     for start in range(0, len(products), PRODUCTS_PER_EVENT))
+            emit_serialized(event_type, datas, endpoint_ids=subscribers[event_type])
 
 
 def products_bulk_statistics_stale(*, changed: int) -> bool:
