@@ -11,7 +11,7 @@ in a fresh child process, like the `import_products` command: "job" is the job's
 finished time (what the UI shows), "process" the child's from its start to the import's end
 (Python and Django start-up and staging the file included), both also as a ratio to the bare
 COPY. The peak RSS printed is that of the importing process alone, then that of its parser
-process (imports.parser_process). After each import it runs the search catch-up the import asks
+process (imports.parser_child). After each import it runs the search catch-up the import asks
 a worker for (products/search.py) and prints how long search took to catch up.
 """
 
@@ -129,7 +129,7 @@ class ParserPeakRss(threading.Thread):
             for path in Path(f"/proc/{os.getpid()}/task").glob("*/children"):
                 for pid in path.read_text().split():
                     with contextlib.suppress(OSError):  # ended meanwhile
-                        if b"imports.parser_process" not in Path(f"/proc/{pid}/cmdline").read_bytes():
+                        if b"imports.parser_child" not in Path(f"/proc/{pid}/cmdline").read_bytes():
                             continue
                         status = Path(f"/proc/{pid}/status").read_text()
                         if "VmHWM:" in status:  # not yet a zombie

@@ -1,5 +1,5 @@
-"""The import's parser in a process of its own: it reads the file's bytes from a pipe and sends
-back the header, then each batch with its COPY payloads (imports.parsing, imports.payloads).
+"""The import's parser in a process of its own (imports.parser_child): it reads the file's bytes
+from a pipe and sends back the header, then each batch with its COPY payloads.
 
 Parsing is Python work and the writes are PostgreSQL's, so on two cores they overlap; in a
 thread they would also share the GIL (docs/performance.md). The child loads neither Django nor
@@ -9,43 +9,22 @@ batch, so it may finish and exit long before the importer has written it.
 """
 
 import contextlib
-import gc
-import os
 import pickle
 import queue
-import signal
 import subprocess
 import sys
 import threading
-import traceback
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from imports.parsing import Batch, CsvFileError, ProductCsv
-from imports.payloads import Payloads, SkuRouter
+from imports.parser_child import COMMAND, END, Crash, Header
+from imports.parsing import Batch, CsvFileError
+from imports.payloads import Payloads
 
-# The directory that holds the `imports` package, for the child's `python -m`.
+# The directory that holds the `imports` package, where the child finds it.
 CODE_ROOT = Path(__file__).resolve().parent.parent
 FEED_BYTES = 1024 * 1024
-# Parsing makes millions of lists and tuples that form no reference cycles: at the collector's
-# default threshold (700 allocations) it would run thousands of times per file.
-GC_THRESHOLD = 100_000
-
-
-@dataclass(frozen=True)
-class Header:
-    columns: dict[str, int]
-    warnings: list[str]
-
-
-@dataclass(frozen=True)
-class _Crash:
-    traceback: str
-
-
-_END = "end"
 
 
 class ParserProcessError(RuntimeError):
@@ -54,7 +33,7 @@ class ParserProcessError(RuntimeError):
 
 class ParserProcess:
     """A child process parsing the CSV file `binary`: `header()` first, then `batches()`; with
-    `events`, the payloads carry the new products' event JSON too (SkuRouter).
+    `events`, the payloads carry the new products as their events keep them too (SkuRouter).
 
     Use it as a context manager: leaving it stops the child and the threads that feed it and
     read from it, also half-way through the file.
@@ -63,7 +42,7 @@ class ParserProcess:
     def __init__(self, binary: BinaryIO, *, batch_rows: int, first_rows: int, events: bool = False):
         self._binary = binary
         self._process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(batch_rows), str(first_rows), str(int(events))],
+            [sys.executable, "-c", COMMAND, str(batch_rows), str(first_rows), str(int(events))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=CODE_ROOT,
@@ -96,7 +75,7 @@ class ParserProcess:
         """The batches and their payloads, read from the pipe a batch ahead of the caller by a
         thread: the read overlaps the caller's writes, and a batch that parses slowly does not
         hold the database up at once."""
-        self._batches = _in_background(iter(self._receive, _END))
+        self._batches = _in_background(iter(self._receive, END))
         return self._batches
 
     def _receive(self):
@@ -108,7 +87,7 @@ class ParserProcess:
             ) from None
         if isinstance(message, CsvFileError):
             raise message
-        if isinstance(message, _Crash):
+        if isinstance(message, Crash):
             raise ParserProcessError(f"The parser process failed:\n{message.traceback}")
         return message
 
@@ -166,37 +145,3 @@ def _in_background(items: Iterable) -> Iterator:
     finally:
         stop.set()
         thread.join()
-
-
-def main(batch_rows: int, first_rows: int, events: int) -> None:
-    """The child: parse stdin, send pickled messages to stdout, until the end of the file."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole terminal; the parent stops us
-    gc.set_threshold(GC_THRESHOLD, *gc.get_threshold()[1:])
-    out = sys.stdout.buffer
-
-    def send(message) -> None:
-        pickle.dump(message, out, protocol=pickle.HIGHEST_PROTOCOL)
-        out.flush()
-
-    try:
-        product_csv = ProductCsv(sys.stdin.buffer)
-        send(Header(product_csv.columns, product_csv.warnings))
-        router = SkuRouter(events=bool(events))
-        for batch in product_csv.batches(batch_rows, first=first_rows):
-            send((batch, router.payloads(batch)))
-        send(_END)
-    except BrokenPipeError:
-        # The importing process stopped reading: it is done with this file. (Python would
-        # report the pipe again when it flushes stdout at exit.)
-        os.dup2(os.open(os.devnull, os.O_WRONLY), out.fileno())
-    except CsvFileError as error:
-        send(error)
-    except Exception:
-        send(_Crash(traceback.format_exc()))
-
-
-if __name__ == "__main__":
-    # Run the module under its own name, so that what it pickles unpickles in the parent.
-    from imports.parser_process import main as parser_main
-
-    parser_main(*map(int, sys.argv[1:]))

@@ -7,15 +7,16 @@ from dataclasses import dataclass
 from operator import itemgetter
 
 from imports.parsing import Batch
-from products.columns import IMPORT_COLUMNS, NULL
-from products.events import product_event_templates
+from products.columns import COPY_ESCAPES, IMPORT_COLUMNS, NULL
+from products.events import product_rows_events
 
 PRODUCT_FIELDS = itemgetter(*range(len(IMPORT_COLUMNS)))  # of a parser's row: without its line
 LINE = itemgetter(len(IMPORT_COLUMNS))
 # The fields COPY gets NULL in, and the free-text fields that may need escaping.
 NULLABLE = [index for index, column in enumerate(IMPORT_COLUMNS) if column.empty == NULL]
 TEXT = frozenset(index for index, column in enumerate(IMPORT_COLUMNS) if column.parse is None)
-COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+ESCAPES = str.maketrans(COPY_ESCAPES)
+COPY_SPECIALS = "".join(COPY_ESCAPES).encode()  # the bytes COPY_ESCAPES escapes
 
 
 @dataclass(frozen=True)
@@ -25,8 +26,8 @@ class Payloads:
     `merge` for products_bulk_merge() (SKUs an earlier batch had: each row supersedes one).
     `duplicates` counts the batch's rows superseded by a later row of the same batch.
 
-    Rendered only for an import whose new products are announced: `new_events`, their
-    product.created event data (product_event_templates)."""
+    Made only for an import whose new products are announced: `new_events`, the rows of `new`
+    as their product.created events keep them (product_rows_events)."""
 
     new: bytes
     new_count: int
@@ -49,7 +50,7 @@ class SkuRouter:
     the first 786k SKUs, doubling when three quarters full): exact, so the import can count a
     repeated SKU as a duplicate, at a fraction of what a set of strings would hold in memory
     (64 MiB for up to 6M SKUs, and the old table beside the new one while it grows). With `events` it
-    also renders what announcing the new rows takes (Payloads.new_events).
+    also makes what announcing the new rows takes (Payloads.new_events), on the parser's core.
     """
 
     SLOTS = 1 << 20
@@ -70,40 +71,38 @@ class SkuRouter:
         # in key order, and the merge's sort checks for presorted input first). The merge still
         # collapses and sorts by PostgreSQL's lower(), which the unique index uses.
         latest = {row[0].lower(): row for row in rows}
-        (new_keys, new_rows), (seen_keys, seen_rows) = self._split(latest)
+        duplicates = len(rows) - len(latest)
+        seen_keys, seen_rows = self._split(latest)
+        new_keys, new_rows = list(latest), list(latest.values())
         new_order = _key_order(new_keys)
-        new_sorted = list(map(new_rows.__getitem__, new_order))
         new = copy_payload(new_rows, new_order, lines=False)
         return Payloads(
             new=new,
             new_count=len(new_rows),
-            new_lines="\n".join(map(LINE, new_sorted)),
+            new_lines="\n".join(map(LINE, map(new_rows.__getitem__, new_order))),
             merge=copy_payload(seen_rows, _key_order(seen_keys), lines=True),
-            duplicates=len(rows) - len(latest),
-            new_events=product_event_templates(new_sorted) if self._events else None,
+            duplicates=duplicates,
+            new_events=product_rows_events(new) if self._events else None,
         )
 
-    def _split(self, rows_by_key: dict[str, tuple]) -> tuple[tuple[list, list], tuple[list, list]]:
-        """The keys and rows as (new keys, their rows), (seen keys, their rows); records the
-        keys as seen. File order, which reads memory in sequence."""
+    def _split(self, rows_by_key: dict[str, tuple]) -> tuple[list, list]:
+        """Take the rows of keys an earlier batch had out of `rows_by_key`, as (their keys, their
+        rows), and record the others as seen. The loop stores new keys only: they are most."""
         while 4 * (self._count + len(rows_by_key)) > 3 * len(self._table):
             self._grow()
         table, mask = self._table, len(self._table) - 1
-        new_keys, new_rows, seen_keys, seen_rows = [], [], [], []
-        for key, row in rows_by_key.items():
+        seen_keys = []
+        for key in rows_by_key:
             fingerprint = hash(key) or 1  # a str caches its hash: the dict computed it already
             slot = fingerprint & mask
             while (stored := table[slot]) and stored != fingerprint:
                 slot = (slot + 1) & mask
             if stored:
                 seen_keys.append(key)
-                seen_rows.append(row)
             else:
                 table[slot] = fingerprint
-                new_keys.append(key)
-                new_rows.append(row)
-        self._count += len(new_keys)
-        return (new_keys, new_rows), (seen_keys, seen_rows)
+        self._count += len(rows_by_key) - len(seen_keys)
+        return seen_keys, list(map(rows_by_key.pop, seen_keys))
 
     def _grow(self) -> None:
         old, self._table = self._table, _zeros(2 * len(self._table))
@@ -122,34 +121,37 @@ def _zeros(slots: int) -> array:
 
 
 def _key_order(keys: list[str]) -> list[int]:
-    """The positions of `keys` in sorted order."""
-    return sorted(range(len(keys)), key=keys.__getitem__)
+    """The positions of `keys` in sorted order. Sorted as UTF-8, which orders them as their code
+    points do, and bytes compare faster than a mix of one- and two-byte strs."""
+    encoded = list(map(str.encode, keys))
+    return sorted(range(len(encoded)), key=encoded.__getitem__)
 
 
 def copy_payload(rows: list[tuple], order: list[int], *, lines: bool) -> bytes:
     """The parser's rows in COPY's text format, in `order`, with their line last (the SKUs an
     earlier batch had) or without it (for products_bulk_append()).
 
-    The rows are already the fields as text, so joining them runs in C; each row's text is
-    built in file order and only then put in order, which reads memory in sequence. Only a
-    field holding a tab, newline, CR or backslash needs escaping, which the separators' count
-    reveals; then the batch is built again with every text field escaped.
+    The rows are already the fields as text, so joining them runs in C. Each row is encoded on
+    its own, in file order, and only the bytes are put in order: a batch's text as one str would
+    take two bytes a character wherever one row holds a non-Latin letter. Only a field holding a
+    tab, newline, CR or backslash needs escaping, which a count of those bytes beyond the
+    separators and NULLs reveals; then the batch is built again with every text field escaped.
     """
     if not rows:
         return b""
-    text = _copy_text(rows, order, lines)
+    payload = _copy_text(rows, order, lines)
     tabs = len(rows) * (len(IMPORT_COLUMNS) if lines else len(IMPORT_COLUMNS) - 1)
     nulls = sum(list(map(itemgetter(index), rows)).count(NULL) for index in NULLABLE)  # the only backslashes expected
-    if (text.count("\t"), text.count("\n"), text.count("\\"), "\r" in text) != (tabs, len(rows), nulls, False):
-        text = _copy_text(_escaped(rows), order, lines)
-    return text.encode()
+    if len(payload) - len(payload.translate(None, COPY_SPECIALS)) != tabs + len(rows) + nulls:
+        payload = _copy_text(_escaped(rows), order, lines)
+    return payload
 
 
-def _copy_text(rows: list[tuple], order: list[int], lines: bool) -> str:
-    texts = list(map("\t".join, rows if lines else map(PRODUCT_FIELDS, rows)))
-    return "\n".join(map(texts.__getitem__, order)) + "\n"
+def _copy_text(rows: list[tuple], order: list[int], lines: bool) -> bytes:
+    texts = list(map(str.encode, map("\t".join, rows if lines else map(PRODUCT_FIELDS, rows))))
+    return b"\n".join(map(texts.__getitem__, order)) + b"\n"
 
 
 def _escaped(rows: list[tuple]) -> list[tuple]:
-    table = COPY_ESCAPES
+    table = ESCAPES
     return [tuple(field.translate(table) if index in TEXT else field for index, field in enumerate(row)) for row in rows]

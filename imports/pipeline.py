@@ -21,16 +21,17 @@ from imports.parser_process import ParserProcess
 from imports.parsing import Batch, CsvFileError, RowError
 from imports.payloads import NO_ROWS, Payloads
 from products.bulk import (
-    Announcement,
     products_bulk_announce,
     products_bulk_append,
     products_bulk_merge,
+    products_bulk_settle,
     products_bulk_start,
     products_bulk_subscribers,
 )
 from products.locks import catalogue_shared_lock
 from products.search import product_search_backlog_extend, product_search_backlog_start
 from webhooks.events import PRODUCT_CREATED
+from webhooks.services import deliveries_enqueue_prepare
 
 # A batch is one transaction; the parser process's memory grows with it (docs/performance.md).
 BATCH_ROWS = 30_000
@@ -61,14 +62,16 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
     of the file, a cancel or a file unreadable part-way (CsvFileError) writes what waits.
     """
     first = min(FIRST_BATCH_ROWS, BATCH_ROWS)
+    subscribers = products_bulk_subscribers()
     with (
         job.file.open("rb") as binary,
         RowErrorLog(job=job) as error_log,
-        # Render the new products' product.created JSON beside the parsing if anyone wants it.
-        ParserProcess(
-            binary, batch_rows=BATCH_ROWS, first_rows=first, events=PRODUCT_CREATED in products_bulk_subscribers()
-        ) as parser,
+        # Cut and compress the new products as their product.created events keep them beside
+        # the parsing, if anyone listens.
+        ParserProcess(binary, batch_rows=BATCH_ROWS, first_rows=first, events=PRODUCT_CREATED in subscribers) as parser,
     ):
+        if subscribers:
+            deliveries_enqueue_prepare()
         header = parser.header()
         job.warnings = header.warnings
         job.stage = ImportJob.Stage.VALIDATING
@@ -94,18 +97,20 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
                         cancelled = True
                         break
             except CsvFileError:
-                _write_held(job, writer)  # the rows before the bad one are imported, as their batches said
+                _finish(job, writer)  # the rows before the bad one are imported, as their batches said
                 raise
-            _write_held(job, writer)
+            _finish(job, writer)
     return cancelled
 
 
-def _write_held(job: ImportJob, writer: "CatalogueWriter") -> None:
-    """Merge the repeated rows the last batches held back, and count them, in one transaction."""
-    if writer.holding:
-        with transaction.atomic():
-            _commit_without_flush()
-            _count_writes(job, writer.write(NO_ROWS, last=True))
+def _finish(job: ImportJob, writer: "CatalogueWriter") -> None:
+    """Merge the repeated rows the last batches held back and settle the counts of the SKUs the
+    file repeated (CatalogueWriter.finish), in one transaction."""
+    with transaction.atomic():
+        _commit_without_flush()
+        counts = writer.finish()
+        if counts != BatchCounts():
+            _count_writes(job, counts)
             job.save(update_fields=PROGRESS_FIELDS)
 
 
@@ -139,13 +144,13 @@ class CatalogueWriter:
     until a merge finds most of its new SKUs really new: a re-import merges from its first
     batch on, while a few clashes (a product made meanwhile, a SKU only PostgreSQL's lower()
     makes equal to an earlier one) cost their own batch a merge only. While someone listens for
-    product.created, an append announces its products from the JSON the parser rendered for
-    them; a batch without it (someone subscribed during the import) is merged, and the merge's
-    RETURNING feeds the events. The decision is taken here, batch by batch.
+    product.created, an append announces its products with the rows it COPYed, as the parser
+    cut them into events (or, when someone subscribed during the import, as it cuts them
+    itself); a merge's RETURNING feeds the events. The decision is taken here, batch by batch.
 
-    The rows of SKUs an earlier batch had wait beside an appended batch, while nobody listens
-    for product events, until HELD_REPEATS_ROWS of them do or a batch merges anyway; then they
-    are merged with it (its rows come later in the file). `last` merges what waits.
+    The rows of SKUs an earlier batch had wait beside an appended batch until HELD_REPEATS_ROWS
+    of them do or a batch merges anyway; then they are merged with it (its rows come later in
+    the file), and announced in its transaction. `last` merges what waits.
     """
 
     def __init__(self, *, columns: set[str]):
@@ -153,10 +158,17 @@ class CatalogueWriter:
         self.appending = True
         self.since = products_bulk_start()
         self.held = b""  # repeated rows waiting, as products_bulk_merge()'s `repeats`
+        self.unsettled = 0
 
-    @property
-    def holding(self) -> bool:
-        return bool(self.held)
+    def finish(self) -> BatchCounts:
+        """Merge what waits, then settle the repeats of products the import had written before
+        (products_bulk_settle): until then such a SKU counts as its first change left it."""
+        counts = self.write(NO_ROWS, last=True) if self.held else BatchCounts()
+        if self.unsettled:
+            flips = products_bulk_settle()
+            counts.updated += flips
+            counts.unchanged -= flips
+        return counts
 
     def write(self, payloads: Payloads, *, last: bool = False) -> BatchCounts:
         """Write one batch in the caller's transaction; returns what its rows did, less the
@@ -184,7 +196,7 @@ class CatalogueWriter:
         firsts, first_lines = (b"", "") if appended else (payloads.new, payloads.new_lines)
         counts = BatchCounts(created=payloads.new_count if appended else 0, duplicates=payloads.duplicates)
         repeats = self.held + payloads.merge
-        if not (firsts or subscribers or last) and repeats.count(b"\n") < HELD_REPEATS_ROWS:
+        if not (firsts or last) and repeats.count(b"\n") < HELD_REPEATS_ROWS:
             self.held = repeats
             return counts
         if firsts or repeats:
@@ -203,16 +215,17 @@ class CatalogueWriter:
             counts.created += result.created
             counts.updated, counts.unchanged = result.updated, result.unchanged
             counts.duplicates += result.duplicates
+            self.unsettled += result.unsettled
         self.held = b""
         return counts
 
     def _append(self, payloads: Payloads, *, subscribers: dict[str, list[int]]) -> bool:
         """Append the batch's new SKUs if this import still appends; False when they must be merged."""
-        announce = PRODUCT_CREATED in subscribers
-        if not (payloads.new and self.appending and (payloads.new_events is not None or not announce)):
+        if not (payloads.new and self.appending):
             return False
-        announcement = Announcement(events=payloads.new_events, endpoint_ids=subscribers[PRODUCT_CREATED]) if announce else None
-        self.appending = products_bulk_append(payload=payloads.new, announce=announcement)
+        self.appending = products_bulk_append(
+            payload=payloads.new, announce=subscribers.get(PRODUCT_CREATED), event_rows=payloads.new_events
+        )
         return self.appending
 
 

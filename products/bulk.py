@@ -21,15 +21,15 @@ from django.db.models.sql import Query
 from products.columns import IMPORT_COLUMN_NAMES, IMPORT_COLUMNS
 from products.events import (
     product_event_columns_sql,
-    product_event_data_from_row,
-    product_event_templates_fill,
     product_event_timestamp_sql,
-    product_events_date,
+    product_events_json,
+    product_rows_events,
+    product_rows_kept,
 )
 from products.models import Product, sku_key
-from products.services import products_announce
 from webhooks import events, selectors
-from webhooks.services import emit_serialized
+from webhooks.events import PRODUCTS_PER_EVENT
+from webhooks.services import emit_products, emit_serialized
 
 TABLE = Product._meta.db_table
 STAGING_TABLE = "import_staging"
@@ -42,11 +42,13 @@ STAGING_COLUMNS = ", ".join(
         "repeat boolean",
     ]
 )
-# The values an import found in the products it changed, hashed, by product id: a SKU the file
-# repeats is counted as updated only if its last row leaves the product changed after all. No
-# index: only a batch's repeats of products written since the import started look it up, in
-# one hash join, which costs less than keeping an index of every changed product's id.
-ORIGINALS_TABLE = "import_originals"
+# What each merged batch of an import changed, as arrays in one row (no cost per product):
+# the products it changed that still held the values the import found, with those values
+# hashed; and the repeats that changed products the import had written already, with their
+# values hashed after and before. Read once, when the import ends (products_bulk_settle): a
+# batch's cost does not grow with how far the import has got.
+CHANGES_TABLE = "import_changes"
+CHANGES_ARRAYS = ("product_ids", "originals", "repeat_ids", "incomings", "founds")
 # Room for the temporary tables in memory: an import that changes 500k products remembers them
 # all, which overflows the default 8MB and the merges then read and write its pages on disk.
 TEMP_BUFFERS = "64MB"
@@ -98,8 +100,10 @@ class MergeResult:
     updated: int
     unchanged: int
     duplicates: int
+    # Repeats whose count products_bulk_settle() settles.
+    unsettled: int
     # Only when someone listens for them: the created and the changed products, as rows of
-    # product_event_columns_sql() (turned into dicts 1,000 at a time, as they are announced).
+    # product_event_columns_sql().
     created_products: list[tuple] | None = None
     changed_products: list[tuple] | None = None
 
@@ -112,35 +116,32 @@ def products_bulk_start() -> datetime:
             # Refused once this session has used temporary tables with another size; harmless.
             cursor.execute(f"SET temp_buffers = '{TEMP_BUFFERS}'")
         cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {ORIGINALS_TABLE} (product_id bigint, original bigint);"
-            f" TRUNCATE {ORIGINALS_TABLE}"
+            f"CREATE TEMP TABLE IF NOT EXISTS {CHANGES_TABLE} (batch bigint GENERATED ALWAYS AS IDENTITY,"
+            f" {', '.join(f'{array} bigint[]' for array in CHANGES_ARRAYS)});"
+            # Out of line as they are: compressing a batch's arrays took longer than writing them.
+            f" ALTER TABLE {CHANGES_TABLE} {', '.join(f'ALTER {array} SET STORAGE EXTERNAL' for array in CHANGES_ARRAYS)};"
+            f" TRUNCATE {CHANGES_TABLE}"
         )
         cursor.execute("SELECT now()")
         return cursor.fetchone()[0]
-
-
-@dataclass(frozen=True)
-class Announcement:
-    """What products_bulk_append() needs to announce the products it appends: their
-    product.created event data as product_event_templates() renders it for the payload's rows,
-    and the endpoints subscribed to product.created (products_bulk_subscribers())."""
-
-    events: list[bytes]
-    endpoint_ids: list[int]
 
 
 class _IdsInterleaved(Exception):
     """Another session took ids among those of an announced append's rows."""
 
 
-def products_bulk_append(*, payload: bytes, announce: Announcement | None = None) -> bool:
+def products_bulk_append(
+    *, payload: bytes, announce: list[int] | None = None, event_rows: list[bytes] | None = None
+) -> bool:
     """COPY products whose SKUs should all be new straight into the catalogue; False, with
     nothing written, when they must be merged instead: one exists after all, or (announcing)
     another session took ids among theirs. It runs in a savepoint, so a failure leaves the
     caller's transaction usable.
 
-    With `announce`, the products are announced in product.created events in the caller's
-    transaction, their ids and timestamps filled into the templates without reading the rows.
+    With `announce`, the endpoints subscribed to product.created (products_bulk_subscribers()),
+    the products are announced to them in the caller's transaction: their events keep the
+    payload's lines (`event_rows`: product_rows_events() of it, if the caller has them) with the
+    ids and the creation time, without reading the rows back.
     """
     try:
         with transaction.atomic(), connection.cursor() as cursor:
@@ -160,9 +161,11 @@ def products_bulk_append(*, payload: bytes, announce: Announcement | None = None
         # between sessions, which the merge's RETURNING gives back instead.
         return False
     if announce is not None:
-        datas = product_event_templates_fill(announce.events, ids=[b"%d" % id for id in range(before + 1, last + 1)])
-        product_events_date(datas, moment=moment.encode())
-        emit_serialized(events.PRODUCT_CREATED, datas, endpoint_ids=announce.endpoint_ids)
+        kept = [
+            product_rows_kept(rows, first_id=before + 1 + index * PRODUCTS_PER_EVENT, created_at=moment)
+            for index, rows in enumerate(product_rows_events(payload) if event_rows is None else event_rows)
+        ]
+        emit_products(events.PRODUCT_CREATED, kept, endpoint_ids=announce)
     return True
 
 
@@ -176,7 +179,8 @@ def products_bulk_merge(
 
     `columns` are the columns the file has: a file without `price` keeps prices. Products whose
     values would not change are not written (no new row version, no `updated_at` bump, no
-    product.updated event). `active` is never written by an import.
+    product.updated event). `active` is never written by an import. A repeat of a product the
+    import wrote already leaves its count as its earlier row left it, until products_bulk_settle().
     """
     fields = [column.name for column in IMPORT_COLUMNS if column.required or column.name in columns]
     texts = [_staging_text(firsts, first_lines, repeat=False), _staging_text(repeats, None, repeat=True)]
@@ -200,13 +204,40 @@ def products_bulk_merge(
             # which locks in key order, handles both.
             cursor.execute(_upsert_sql(fields, with_products), params)
             rows = cursor.fetchall()
-    counts = dict(zip(("created", "updated", "unchanged", "duplicates"), rows[0][:4]))
+    counted = ("created", "updated", "unchanged", "duplicates", "unsettled")
+    counts = dict(zip(counted, rows[0]))
     if not with_products:
         return MergeResult(**counts)
-    products = [row[4:] for row in rows if row[4] is not None]  # the event data, then `inserted`
+    products = [row[len(counted) :] for row in rows if row[len(counted)] is not None]  # the event data, then `inserted`
     created = [row[:-1] for row in products if row[-1]]
     changed = [row[:-1] for row in products if not row[-1]]
     return MergeResult(**counts, created_products=created, changed_products=changed)
+
+
+def products_bulk_settle() -> int:
+    """Settle, once the import's last batch is merged, the SKUs whose repeats changed products
+    the import had already written: how many more of them end updated than their batches
+    counted (negative when fewer). One ends updated when its last change left its product
+    unlike the values the import found (CHANGES_TABLE's originals), or, for a product someone
+    else wrote first, the values the first such repeat found."""
+    with connection.cursor() as cursor:
+        cursor.execute(f"""
+            WITH repeats AS (
+                SELECT c.batch, r.* FROM {CHANGES_TABLE} c, unnest(c.repeat_ids, c.incomings, c.founds) r (product_id, incoming, found)
+            ), latest AS (
+                SELECT DISTINCT ON (product_id) product_id, incoming FROM repeats ORDER BY product_id, batch DESC
+            ), first_found AS (
+                SELECT DISTINCT ON (product_id) product_id, found FROM repeats ORDER BY product_id, batch
+            ), originals AS (
+                SELECT DISTINCT ON (o.product_id) o.product_id, o.original
+                FROM {CHANGES_TABLE} c, unnest(c.product_ids, c.originals) o (product_id, original)
+                WHERE o.product_id IN (SELECT product_id FROM latest) ORDER BY o.product_id, c.batch
+            )
+            SELECT coalesce(sum(CASE WHEN o.original IS NOT NULL THEN -(l.incoming = o.original)::int
+                                     ELSE (l.incoming <> f.found)::int END), 0)
+            FROM latest l LEFT JOIN originals o USING (product_id) JOIN first_found f USING (product_id)
+        """)
+        return cursor.fetchone()[0]
 
 
 def _staging_text(rows: bytes, lines: str | None, *, repeat: bool) -> bytes:
@@ -229,7 +260,7 @@ def _latest_rows_sql() -> str:
 
 def _values_sql(fields: list[str], table: str, prefix: str = "") -> str:
     """A product's values as a 64-bit hash of the row (each column's own hash, not its text):
-    what ORIGINALS_TABLE keeps."""
+    what CHANGES_TABLE keeps."""
     return f"hash_record_extended(row({', '.join(f'{table}.{prefix}{f}' for f in fields)}), 0)"
 
 
@@ -238,17 +269,13 @@ def _changed_sql(fields: list[str], old: str, new: str) -> str:
 
 
 def _lookup_sql(fields: list[str]) -> str:
-    """Each key's last row with its product as stored (if any): whether the row changes it,
-    whether the product existed before the import started and whether anyone wrote it since;
-    for a change of a product that existed before, its stored values hashed. Then, apart, the
-    rows the counting looks closer at (`notable`): repeats and changes of products that existed
-    before, a repeat's incoming values hashed if its product was written since the import
-    started. Only those written since (`touched`: in most batches none, or the repeats of a
-    re-import that changes what it repeats) may be in ORIGINALS_TABLE, and only they join it."""
+    """Each key's last row with its product as stored (if any): whether the row changes it and
+    whether anyone wrote the product since the import started (`recent`); for a change of a
+    product that existed before the import, its stored values hashed (`stored`)."""
     return f"""
         batch AS MATERIALIZED (
-            SELECT product_id, repeat, changed, existed, recent,
-                   CASE WHEN existed AND changed THEN {_values_sql(fields, "looked", "old_")} END AS stored,
+            SELECT product_id, repeat, changed, recent,
+                   CASE WHEN changed AND existed THEN {_values_sql(fields, "looked", "old_")} END AS stored,
                    {NEW_COLUMNS}  -- last: scans that only filter on the flags need not read past the text
             FROM (
                 SELECT latest.*, p.id AS product_id, p.id IS NOT NULL AND {_changed_sql(fields, "p", "latest")} AS changed,
@@ -260,48 +287,39 @@ def _lookup_sql(fields: list[str]) -> str:
                     FROM {TABLE} p WHERE {_key("p")} = {_key("latest")}
                 ) p ON true
             ) looked
-        ), notable AS MATERIALIZED (
-            SELECT product_id, repeat, changed, recent, stored,
-                   CASE WHEN repeat AND recent THEN {_values_sql(fields, "batch")} END AS incoming
-            FROM batch WHERE existed AND (repeat OR changed)
-        ), touched AS MATERIALIZED (
-            SELECT n.*, o.original, o.ctid AS original_at
-            FROM notable n LEFT JOIN {ORIGINALS_TABLE} o ON o.product_id = n.product_id
-            WHERE recent
         )"""
 
 
-def _counts_sql(*, inserted: str = "product_id IS NULL", rewritten: str = "changed", written: str = "") -> str:
-    """Count each staged row once, and keep ORIGINALS_TABLE holding exactly the products the
-    import counts as updated. A repeated SKU's row is a duplicate; when its product existed
-    before the import, the SKU moves between updated and unchanged as its latest row differs
-    from the values the import found or not (`flips`): a product nobody wrote since the import
-    started still holds them, so there the row's own change decides. `inserted` and `rewritten`
-    say of a row of `batch` (joined with `written`) whether it created its product or changed
-    it. The caller passes the number of rows it staged, `staged`."""
+def _counts_sql(fields: list[str], *, inserted: str = "product_id IS NULL", rewritten: str = "changed", written: str = "") -> str:
+    """Count each staged row once, in one pass over `batch` (joined with `written`); `inserted`
+    and `rewritten` say of a row whether it created its product or changed it. A repeated
+    SKU's earlier row is a duplicate. A product that existed before the import is counted by
+    its first row, and moved to updated by a repeat that changes it while nobody has written it
+    since the import started (`flips`): it still holds the values the import found then. Those
+    values go to CHANGES_TABLE as the import changes a product, and so do the repeats that
+    change a product written since, which products_bulk_settle() counts when the import ends.
+    The caller passes the number of rows it staged, `staged`."""
+    original = f"stored IS NOT NULL AND NOT (repeat AND recent) AND {rewritten}"
+    unsettled = f"stored IS NOT NULL AND repeat AND recent AND {rewritten}"
     return f"""
-        remembered AS (
-            INSERT INTO {ORIGINALS_TABLE} (product_id, original)
-            SELECT product_id, stored FROM notable WHERE stored IS NOT NULL AND NOT recent
-            UNION ALL SELECT product_id, stored FROM touched WHERE stored IS NOT NULL AND original IS NULL
-        ), forgotten AS (
-            DELETE FROM {ORIGINALS_TABLE}
-            WHERE ctid = ANY(ARRAY(SELECT original_at FROM touched WHERE incoming = original))
-        ), flips AS MATERIALIZED (  -- once, though counts reads it twice
-            SELECT (SELECT count(*) FROM notable WHERE repeat AND changed AND NOT recent)
-                   + (SELECT coalesce(sum(CASE WHEN original IS NULL THEN changed::int
-                                               ELSE (incoming <> original)::int - 1 END), 0)
-                      FROM touched WHERE repeat) AS flips
-        ), counted AS (
-            SELECT count(*) FILTER (WHERE NOT repeat AND {inserted}) AS created,
-                   count(*) FILTER (WHERE NOT repeat AND NOT {inserted} AND {rewritten}) AS updated,
-                   count(*) FILTER (WHERE NOT repeat AND NOT {inserted} AND NOT {rewritten}) AS unchanged,
-                   count(*) FILTER (WHERE repeat) AS repeats, count(*) AS latest
+        tallied AS (
+            SELECT count(*) FILTER (WHERE NOT repeat) AS firsts,
+                   count(*) FILTER (WHERE NOT repeat AND {inserted}) AS created,
+                   count(*) FILTER (WHERE NOT repeat AND {rewritten}) AS updated,
+                   count(*) FILTER (WHERE stored IS NOT NULL AND repeat AND NOT recent AND {rewritten}) AS flips,
+                   array_agg(product_id) FILTER (WHERE {original}) AS product_ids,
+                   array_agg(stored) FILTER (WHERE {original}) AS originals,
+                   array_agg(product_id) FILTER (WHERE {unsettled}) AS repeat_ids,
+                   array_agg({_values_sql(fields, "batch")}) FILTER (WHERE {unsettled}) AS incomings,
+                   array_agg(stored) FILTER (WHERE {unsettled}) AS founds
             FROM batch {written}
+        ), remembered AS (
+            INSERT INTO {CHANGES_TABLE} ({", ".join(CHANGES_ARRAYS)})
+            SELECT {", ".join(CHANGES_ARRAYS)} FROM tallied WHERE product_ids IS NOT NULL OR repeat_ids IS NOT NULL
         ), counts AS (
-            SELECT created, updated + flips AS updated, unchanged - flips AS unchanged,
-                   repeats + %(staged)s - latest AS duplicates
-            FROM counted, flips
+            SELECT created, updated + flips AS updated, firsts - created - updated - flips AS unchanged,
+                   %(staged)s - firsts AS duplicates, coalesce(cardinality(repeat_ids), 0) AS unsettled
+            FROM tallied
         )"""
 
 
@@ -321,7 +339,7 @@ def _split_merge_sql(fields: list[str], with_products: bool) -> str:
             INSERT INTO {TABLE} ({NEW_COLUMNS}, active, created_at, updated_at)
             SELECT {NEW_COLUMNS}, true, now(), now() FROM batch WHERE product_id IS NULL ORDER BY {_key("batch")}
             {"RETURNING *" if with_products else ""}
-        ), {_counts_sql()}
+        ), {_counts_sql(fields)}
         {_returning_sql(with_products)}
     """
 
@@ -330,8 +348,9 @@ def _upsert_sql(fields: list[str], with_products: bool) -> str:
     """The fallback: one ON CONFLICT statement, counted from the same lookup (a key another
     import created after the lookup is written as an update)."""
     counts = _counts_sql(
+        fields,
         inserted="coalesce(merged.inserted, false)",
-        rewritten="merged.id IS NOT NULL",
+        rewritten="coalesce(NOT merged.inserted, false)",
         written=f"LEFT JOIN merged ON {_key('merged')} = {_key('batch')}",
     )
     return f"""
@@ -370,9 +389,9 @@ def products_bulk_announce(*, result: MergeResult, subscribers: dict[str, list[i
     announced = ((events.PRODUCT_CREATED, result.created_products), (events.PRODUCT_UPDATED, result.changed_products))
     for event_type, products in announced:
         if products and event_type in subscribers:
-            products_announce(
-                event_type, products, data=product_event_data_from_row, endpoint_ids=subscribers[event_type]
-            )
+            datas = (product_events_json(products[start : start + PRODUCTS_PER_EVENT])
+                     for start in range(0, len(products), PRODUCTS_PER_EVENT))
+            emit_serialized(event_type, datas, endpoint_ids=subscribers[event_type])
 
 
 def products_bulk_statistics_stale(*, changed: int) -> bool:

@@ -25,8 +25,9 @@ from products.limits import (
     SKU_TOO_LONG_MESSAGE,
 )
 
-# COPY's marker for NULL, in the payloads' text format.
+# COPY's marker for NULL, in the payloads' text format, and the escapes its text fields need.
 NULL = "\\N"
+COPY_ESCAPES = {"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"}
 
 
 def parse_price(text: str) -> tuple[str | None, str]:

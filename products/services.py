@@ -1,9 +1,8 @@
 """Writes to the catalogue. Every single-product change emits its webhook event in the same
 transaction (the webhooks app's outbox sends it on commit)."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from decimal import Decimal
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, connection, transaction
@@ -104,21 +103,13 @@ def products_active_set(*, products: list[Product], active: bool) -> list[Produc
     return changed
 
 
-def products_announce(
-    event_type: str,
-    products: Sequence,
-    *,
-    data: Callable[[Any], dict] = product_event_data,
-    endpoint_ids: list[int] | None = None,
-) -> None:
-    """Emit `event_type` for `products`, PRODUCTS_PER_EVENT to an event; `data` turns each into
-    its event data as its event is built, so only one event's worth of dicts is alive at once.
-    `endpoint_ids`: the subscribers, if the caller has looked them up (emit_many())."""
+def products_announce(event_type: str, products: Sequence[Product]) -> None:
+    """Emit `event_type` for `products`, PRODUCTS_PER_EVENT to an event, each event's data built
+    as it is written, so only one event's worth of dicts is alive at once."""
     emit_many(
         event_type,
-        ({"products": [data(product) for product in products[start : start + PRODUCTS_PER_EVENT]]}
+        ({"products": [product_event_data(product) for product in products[start : start + PRODUCTS_PER_EVENT]]}
          for start in range(0, len(products), PRODUCTS_PER_EVENT)),
-        endpoint_ids=endpoint_ids,
     )
 
 

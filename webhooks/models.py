@@ -8,9 +8,13 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from products.events import product_rows_json
 from webhooks.events import EVENT_TYPE_CHOICES
 
 SECRET_PREFIX = "whsec_"
+# Marks a payload stored as the products of a product event (payload_compress_products()); an
+# LZ4 frame never starts with it, and the head of a JSON body never holds it.
+PRODUCTS_FORM = b"\0"
 
 
 def secret_generate() -> str:
@@ -27,8 +31,24 @@ def payload_compress(body: bytes) -> bytes:
     return lz4.frame.compress(body)
 
 
+def payload_compress_products(head: bytes, products: bytes) -> bytes:
+    """The body `head` + {"products": [...]} + "}" as Event stores it when `products` are an item of
+    products.events.product_rows_kept(), compressed already: those, not their JSON, which is
+    rendered when read."""
+    return b"".join((PRODUCTS_FORM, head, PRODUCTS_FORM, products))
+
+
+def payload_decompress(stored: bytes) -> str:
+    """The request body that payload_compress() or payload_compress_products() stored."""
+    if stored.startswith(PRODUCTS_FORM):
+        _, head, products = stored.split(PRODUCTS_FORM, 2)
+        return b"".join((head, product_rows_json(products), b"}")).decode()
+    return lz4.frame.decompress(stored).decode()
+
+
 class CompressedTextField(models.TextField):
-    """Text kept as an LZ4 frame of its UTF-8 bytes in a bytea column (payload_compress()).
+    """Text kept as an LZ4 frame of its UTF-8 bytes in a bytea column (payload_compress()), or
+    as what renders it, compressed (payload_compress_products()).
 
     Event payloads are large, written once and read once; compressed by the process that writes
     them, PostgreSQL only stores them (the column's storage is EXTERNAL: it does not try to
@@ -42,7 +62,7 @@ class CompressedTextField(models.TextField):
         return None if value is None else payload_compress(value.encode())
 
     def from_db_value(self, value, expression, connection):
-        return None if value is None else lz4.frame.decompress(value).decode()
+        return None if value is None else payload_decompress(value)
 
 
 class Endpoint(models.Model):
@@ -87,8 +107,8 @@ class Event(models.Model):
     """One emitted event: its payload is stored once, however many endpoints receive it."""
 
     type = models.CharField(max_length=64)
-    # The exact request body, serialized once by emit(): every delivery and retry sends (and
-    # signs) these bytes.
+    # The exact request body, serialized once by emit(), or rendered when read from the values
+    # it was emitted with: every delivery and retry sends (and signs) these bytes.
     payload = CompressedTextField()
     created_at = models.DateTimeField(auto_now_add=True)
 

@@ -5,11 +5,13 @@ carries a delivery id, the schedule lives in `next_attempt_at`, and a beat sweep
 whatever is due, so a lost broker message or a dead worker delays a delivery but never loses it.
 """
 
+import contextlib
 import json
 import logging
 import random
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import timedelta
 
 from django.conf import settings
@@ -17,11 +19,20 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Q
 from django.utils import timezone
+from kombu.exceptions import OperationalError as BrokerError
 
 from webhooks import selectors
 from webhooks.events import PRODUCT_CREATED, PRODUCT_DELETED, PRODUCT_UPDATED, WEBHOOK_TEST
 from webhooks.http import Outcome, http_post
-from webhooks.models import Delivery, DeliveryAttempt, Endpoint, Event, payload_compress, secret_generate
+from webhooks.models import (
+    Delivery,
+    DeliveryAttempt,
+    Endpoint,
+    Event,
+    payload_compress,
+    payload_compress_products,
+    secret_generate,
+)
 from webhooks.signing import signature_headers
 
 logger = logging.getLogger(__name__)
@@ -69,6 +80,23 @@ def _deliveries_enqueue(delivery_ids: list[int]) -> None:
         deliveries_enqueue(delivery_ids=delivery_ids)
 
 
+def deliveries_enqueue_prepare() -> None:
+    """Get this process ready to send tasks, in a thread of its own, for a caller that will queue
+    deliveries on its commits to come (an import, batch by batch): a process's first task
+    message loads the broker's client, the result backend and Celery's message sender and
+    connects to the broker, which would otherwise hold up the caller's first commit. A broker
+    out of reach is left for that first message to report."""
+    threading.Thread(target=_sending_prepare, name="webhooks-sending-prepare", daemon=True).start()
+
+
+def _sending_prepare() -> None:
+    from config.celery import app
+
+    app.backend, app.amqp.send_task_message  # built on first use
+    with contextlib.suppress(BrokerError), app.producer_or_acquire() as producer:
+        producer.connection.ensure_connection(max_retries=1)
+
+
 def deliveries_enqueue(*, delivery_ids: list[int]) -> None:
     """Send a task per delivery (a worker's half of _deliveries_enqueue)."""
     from webhooks.tasks import delivery_send
@@ -78,11 +106,16 @@ def deliveries_enqueue(*, delivery_ids: list[int]) -> None:
 
 
 def _deliveries_queue(
-    *, endpoint_ids: list[int], event_type: str, payloads: list[bytes], head: bytes = b"", tail: bytes = b""
+    *,
+    endpoint_ids: list[int],
+    event_type: str,
+    payloads: list[bytes],
+    store: Callable[[bytes], bytes] = payload_compress,
 ) -> list[int]:
-    """One event per payload (UTF-8, between `head` and `tail`), each delivered to every endpoint,
-    in the order given; returns the deliveries' ids. The events are COPYed with ids taken in
-    advance: an import writes hundreds of large ones; each is put together as it is written."""
+    """One event per payload, stored as `store` makes it (the Event.payload column), each
+    delivered to every endpoint, in the order given; returns the deliveries' ids. The events are
+    COPYed with ids taken in advance: an import writes hundreds of large ones; each is put
+    together as it is written."""
     now = timezone.now()
     # Joins the caller's transaction without a savepoint; is its own one when there is none.
     with transaction.atomic(savepoint=False), connection.cursor() as cursor:
@@ -90,11 +123,11 @@ def _deliveries_queue(
         event_ids = [event_id for event_id, in cursor.fetchall()]
         columns = "id, type, payload, created_at"
         with cursor.cursor.copy(f"COPY {Event._meta.db_table} ({columns}) FROM STDIN (FORMAT BINARY)") as copy:
-            # Binary: no escaping. Each payload is compressed as it is written, while PostgreSQL
-            # stores the ones before it (Event.payload).
+            # Binary: no escaping. Each payload is made ready to store (compressed) as it is
+            # written, while PostgreSQL stores the ones before it (Event.payload).
             copy.set_types(["bigint", "text", "bytea", "timestamptz"])
             for event_id, payload in zip(event_ids, payloads):
-                copy.write_row((event_id, event_type, payload_compress(b"".join((head, payload, tail))), now))
+                copy.write_row((event_id, event_type, store(payload), now))
         pairs = [(event_id, endpoint_id) for event_id in event_ids for endpoint_id in endpoint_ids]
         cursor.execute(*_deliveries_insert(pairs, now=now))
         ids = [delivery_id for delivery_id, in cursor.fetchall()]
@@ -140,6 +173,21 @@ def emit_many(event_type: str, datas: Iterable[dict], *, endpoint_ids: list[int]
 def emit_serialized(event_type: str, datas: Iterable[bytes], *, endpoint_ids: list[int] | None = None) -> int:
     """emit_many() with each item of `datas` the JSON of its `data` exactly as emit() writes it
     (compact, ASCII): for callers that render many events faster than json.dumps()."""
+    return _emit(
+        event_type, datas, endpoint_ids=endpoint_ids, store=lambda head, data: payload_compress(head + data + b"}")
+    )
+
+
+def emit_products(event_type: str, products: Iterable[bytes], *, endpoint_ids: list[int]) -> int:
+    """emit_serialized() of product events whose data each item of `products` (one of
+    products.events.product_rows_kept()) renders: kept so, and rendered when the event is read."""
+    return _emit(event_type, products, endpoint_ids=endpoint_ids, store=payload_compress_products)
+
+
+def _emit(
+    event_type: str, datas: Iterable[bytes], *, endpoint_ids: list[int] | None, store: Callable[[bytes, bytes], bytes]
+) -> int:
+    """Queue one event per item of `datas`, whose payload `store` makes of the body's head and the item."""
     if endpoint_ids is None:
         endpoint_ids = selectors.event_subscribers(event_type).get(event_type, [])
     if not endpoint_ids:
@@ -148,7 +196,10 @@ def emit_serialized(event_type: str, datas: Iterable[bytes], *, endpoint_ids: li
     if not payloads:
         return 0
     head = _payload_head(event_type).encode()
-    return len(_deliveries_queue(endpoint_ids=endpoint_ids, event_type=event_type, payloads=payloads, head=head, tail=b"}"))
+    queued = _deliveries_queue(
+        endpoint_ids=endpoint_ids, event_type=event_type, payloads=payloads, store=lambda data: store(head, data)
+    )
+    return len(queued)
 
 
 def endpoint_create(*, url: str, description: str, event_types: list[str]) -> Endpoint:

@@ -7,6 +7,7 @@ import pytest
 from imports import pipeline
 from imports.models import ImportJob
 from imports.services import import_job_retry
+from products import bulk
 from products.models import Product
 from webhooks import events
 from webhooks.tests.factories import endpoint_make
@@ -53,8 +54,15 @@ def test_a_file_full_of_repeated_skus_imported_twice(run_import, batches_of_50, 
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_repeated_sku_counts_as_updated_only_if_its_last_row_changes_the_product(run_import, batches_of_50):
-    """Across batches, a SKU is updated or unchanged by what its last row leaves, and rows read add up."""
+@pytest.mark.parametrize("fallback", [False, True], ids=["split", "on-conflict"])
+def test_a_repeated_sku_counts_as_updated_only_if_its_last_row_changes_the_product(
+    run_import, batches_of_50, monkeypatch, fallback
+):
+    """Across batches, a SKU is updated or unchanged by what its last row leaves, and rows read
+    add up; also when every merge falls back to the ON CONFLICT statement."""
+    if fallback:  # a unique violation in the fast path, as a concurrent import would cause
+        clash = "INSERT INTO products_product (sku, name, description, active, created_at, updated_at) VALUES ('kept', '', '', true, now(), now())"
+        monkeypatch.setattr(bulk, "_split_merge_sql", lambda fields, with_products: clash)
     Product.objects.create(sku="kept", name="Kept")
     Product.objects.create(sku="changed", name="Old")
     filler = "".join(f"f-{n},F\n" for n in range(120))

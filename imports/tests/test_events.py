@@ -212,6 +212,52 @@ def test_appended_products_are_announced_with_the_payload_emit_would_write(run_i
 
 
 @pytest.mark.django_db
+def test_a_later_batchs_repeat_leaves_the_created_event_as_the_product_was_created(run_import, small_batches):
+    """An appended product's product.created event says what its row created, also once a later
+    batch's row of its SKU has changed the product (announced in product.updated)."""
+    endpoint_make(url=UNUSED_URL, event_types=[events.PRODUCT_CREATED, events.PRODUCT_UPDATED])
+    job = run_import(csv_of(["a", "b", "A", "c"]))
+    assert (job.created_count, job.duplicate_count) == (3, 1)
+    created = [product for event in emitted(events.PRODUCT_CREATED) for product in event["data"]["products"]]
+    updated = [product for event in emitted(events.PRODUCT_UPDATED) for product in event["data"]["products"]]
+    assert {product["sku"]: product["name"] for product in created} == {"a": "Name a", "b": "Name b", "c": "Name c"}
+    assert [(product["sku"], product["name"]) for product in updated] == [("A", "Name A")]
+    assert Product.objects.get(sku="A").name == "Name A"
+
+
+@pytest.mark.django_db
+def test_repeats_held_back_are_announced_when_merged_after_their_products_creation(run_import, small_batches):
+    """While someone listens, a fresh import's repeated rows still wait and are merged together:
+    the repeats of two batches come in one product.updated event, written with that merge,
+    after the product.created events of their products."""
+    endpoint_make(url=UNUSED_URL, event_types=[events.PRODUCT_CREATED, events.PRODUCT_UPDATED])
+    job = run_import(csv_of(["a", "b", "A", "c", "B", "d"]))
+    assert (job.created_count, job.duplicate_count) == (4, 2)
+    assert product_skus(events.PRODUCT_UPDATED) == [["A", "B"]]
+    types = list(Event.objects.order_by("id").values_list("type", flat=True))
+    assert types == [events.PRODUCT_CREATED] * 3 + [events.PRODUCT_UPDATED]
+
+
+@pytest.mark.django_db
+def test_an_endpoint_subscribed_during_the_import_is_told_of_the_products_appended_since(run_import, monkeypatch):
+    """The parser cuts the new products into events only if someone listened when the import
+    started; an endpoint subscribed later still gets each product appended after, with its id."""
+    endpoint_make(url=UNUSED_URL, event_types=[events.PRODUCT_CREATED])
+    looked_up = []
+    monkeypatch.setattr(pipeline, "products_bulk_subscribers", lambda: looked_up.append(1) or (
+        bulk.products_bulk_subscribers() if len(looked_up) > 1 else {}))
+    appended = []
+    real_append = pipeline.products_bulk_append
+    monkeypatch.setattr(pipeline, "products_bulk_append", lambda **kwargs: appended.append(kwargs) or real_append(**kwargs))
+    skus = [f"sku-{i:04d}" for i in range(1_500)]
+    run_import(csv_of(skus))
+    assert appended and all(kwargs["announce"] and kwargs["event_rows"] is None for kwargs in appended)
+    announced = [product for event in emitted(events.PRODUCT_CREATED) for product in event["data"]["products"]]
+    assert {product["id"]: product["sku"] for product in announced} == dict(Product.objects.values_list("id", "sku"))
+    assert len(announced) == len(skus)
+
+
+@pytest.mark.django_db
 def test_an_append_whose_ids_another_session_shared_is_merged_and_announced_right(run_import, monkeypatch):
     """When the id sequence gives values to another session during an append, so that the
     appended rows' ids are not the range after the one taken before it, the batch is merged

@@ -15,7 +15,7 @@ def parser_processes() -> list[int]:
     """This process's children that run the import's parser, found through /proc."""
     children = Path(f"/proc/{os.getpid()}/task").glob("*/children")
     pids = [int(pid) for path in children for pid in path.read_text().split()]
-    return [pid for pid in pids if b"imports.parser_process" in _cmdline(pid)]
+    return [pid for pid in pids if b"imports.parser_child" in _cmdline(pid)]
 
 
 def _cmdline(pid: int) -> bytes:

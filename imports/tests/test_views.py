@@ -116,6 +116,16 @@ def test_progress_fragment_polls_while_the_job_runs(staff_client, make_job):
     assert "HX-Trigger" not in response
 
 
+def test_a_running_jobs_updated_count_says_it_is_settled_at_the_end(staff_client, make_job, run_import):
+    """While a job runs, its Updated count tells that later rows may move products to unchanged; once it ends, not."""
+    running = make_job("sku,name\na,A\n")
+    ImportJob.objects.filter(pk=running.pk).update(status="running", stage="importing")
+    ended = run_import("sku,name\na,A\n")
+    for job, shown in ((running, True), (ended, False)):
+        html = staff_client.get(reverse("imports:progress", args=[job.pk]), headers=HTMX).content.decode()
+        assert ("counts as unchanged once the import ends" in html) is shown
+
+
 def test_progress_fragment_stops_polling_when_the_job_ends(staff_client, run_import):
     """The fragment of an ended job has no trigger, shows the counts, and tells the history to refresh."""
     job = run_import("sku,name\na,A\n,B\n")
