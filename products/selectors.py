@@ -38,11 +38,11 @@ EXACT_COUNT_BELOW = 100_000
 # then walk the primary key.
 ESTIMATED_ACTIVE_FILTER_ABOVE = 2 * FILTERED_COUNT_CAP
 # Listing a broad filter in id order walks the primary key until the page is full, where
-# that takes no more than this many ids (~20 ms, about what reading the trigram index's
-# candidates of a common term costs); else the matches in range are fetched and sorted.
+# that takes no more than this many ids (about what reading the trigram index's candidates
+# of a common term costs); else the matches in range are fetched and sorted.
 PRIMARY_KEY_WALK_LIMIT = 20_000
 # Or where the walk costs less than reading the indexes' candidates in the whole catalogue:
-# a walked row costs about as much as this many posting-list entries (~1 against ~0.25 µs).
+# a walked row costs about as much as this many posting-list entries (docs/performance.md).
 WALKED_ROW_COST_IN_ENTRIES = 4
 # A search that statistics say is common (more than 2 * FILTERED_COUNT_CAP rows) and whose
 # matches fill at least half of the newest BUNCH_PROBE_IDS products (the SKU prefix of the
@@ -511,13 +511,13 @@ def _indexed_or_backlog_ids(
 
 def _ids_read(ids: QuerySet, *, sequential_scan: bool = True) -> list[int]:
     """The `match_id`s a capped query answers, read as one array: one row, not one per id
-    (10,001 rows made that many Python objects per request, and the garbage collector's full
-    collections then cost some requests 100-200 ms).
+    (a row per id made that many Python objects per request, and the garbage collector's full
+    collections then slowed requests down).
 
     `sequential_scan=False` for a SKU or name term's trigram lookup: PostgreSQL underrates
     rechecking a trigram candidate and takes a sequential scan when it guesses the cap's
-    matches lie in the first pages it reads (168 ms for "stool" at 5M, where the trigram index
-    finds them in ~60). A common word's full-text lookup keeps it: it does stop early there.
+    matches lie in the first pages it reads, which is slower than the trigram index at 5M
+    (docs/performance.md). A common word's full-text lookup keeps it: it does stop early there.
     """
     sql, params = ids.query.sql_with_params()
     with transaction.atomic() if not sequential_scan else nullcontext(), connection.cursor() as cursor:
