@@ -308,8 +308,11 @@ def _delivery_claim(delivery_id: int) -> Delivery | None:
         .filter(Q(locked_until__isnull=True) | Q(locked_until__lt=now))
         .update(locked_until=now + lease)
     )
-    # None as well when the delivery was deleted with its endpoint just after the claim.
-    return Delivery.objects.select_related("endpoint", "event").filter(pk=delivery_id).first() if claimed else None
+    # None as well when the delivery was deleted with its endpoint just after the claim. The
+    # payload is loaded (and a product event's JSON rendered) only if the attempt goes ahead:
+    # a delivery that waits for an earlier one is claimed again each time it is re-enqueued.
+    deliveries = Delivery.objects.select_related("endpoint", "event").defer("event__payload")
+    return deliveries.filter(pk=delivery_id).first() if claimed else None
 
 
 def _retry_delay(attempts: int, outcome: Outcome) -> timedelta:
