@@ -219,19 +219,22 @@ def products_bulk_settle() -> int:
     the import had already written: how many more of them end updated than their batches
     counted (negative when fewer). One ends updated when its last change left its product
     unlike the values the import found (CHANGES_TABLE's originals), or, for a product someone
-    else wrote first, the values the first such repeat found."""
+    else wrote first, the values the first such repeat found. The arrays are unnested in the
+    select list, side by side, which streams them; unnest() in FROM first stores every element."""
     with connection.cursor() as cursor:
         cursor.execute(f"""
             WITH repeats AS (
-                SELECT c.batch, r.* FROM {CHANGES_TABLE} c, unnest(c.repeat_ids, c.incomings, c.founds) r (product_id, incoming, found)
+                SELECT batch, unnest(repeat_ids) AS product_id, unnest(incomings) AS incoming, unnest(founds) AS found
+                FROM {CHANGES_TABLE}
             ), latest AS (
                 SELECT DISTINCT ON (product_id) product_id, incoming FROM repeats ORDER BY product_id, batch DESC
             ), first_found AS (
                 SELECT DISTINCT ON (product_id) product_id, found FROM repeats ORDER BY product_id, batch
             ), originals AS (
-                SELECT DISTINCT ON (o.product_id) o.product_id, o.original
-                FROM {CHANGES_TABLE} c, unnest(c.product_ids, c.originals) o (product_id, original)
-                WHERE o.product_id IN (SELECT product_id FROM latest) ORDER BY o.product_id, c.batch
+                SELECT DISTINCT ON (product_id) product_id, original FROM (
+                    SELECT batch, unnest(product_ids) AS product_id, unnest(originals) AS original FROM {CHANGES_TABLE}
+                ) o
+                WHERE product_id IN (SELECT product_id FROM latest) ORDER BY product_id, batch
             )
             SELECT coalesce(sum(CASE WHEN o.original IS NOT NULL THEN -(l.incoming = o.original)::int
                                      ELSE (l.incoming <> f.found)::int END), 0)
