@@ -3,7 +3,9 @@ products_bulk_append(), the others for products_bulk_merge() (products.bulk). Pu
 without Django: it runs in the import's parser process (imports.parser_process)."""
 
 from array import array
+from bisect import bisect_left
 from dataclasses import dataclass
+from functools import partial
 from operator import itemgetter
 
 from imports.parsing import Batch
@@ -25,6 +27,8 @@ class Payloads:
     (SKUs the file has not had before, with their lines apart in case they are merged after all),
     `merge` for products_bulk_merge() (SKUs an earlier batch had: each row supersedes one).
     `duplicates` counts the batch's rows superseded by a later row of the same batch.
+    `merge_at` says where each row of `merge` goes among `new`'s in key order (how many come
+    before it), so that a merge of both can stage them as one sorted run.
 
     Made only for an import whose new products are announced: `new_events`, the rows of `new`
     as their product.created events keep them (product_rows_events)."""
@@ -34,11 +38,12 @@ class Payloads:
     new_lines: str  # of the rows in `new`, in the same order, one per line: a compact str, not a list
     merge: bytes
     duplicates: int
+    merge_at: list[int]
     new_events: list[bytes] | None = None
 
 
 # A batch without rows, to merge what the importer still holds (imports.pipeline).
-NO_ROWS = Payloads(new=b"", new_count=0, new_lines="", merge=b"", duplicates=0)
+NO_ROWS = Payloads(new=b"", new_count=0, new_lines="", merge=b"", duplicates=0, merge_at=[])
 
 
 class SkuRouter:
@@ -74,14 +79,16 @@ class SkuRouter:
         duplicates = len(rows) - len(latest)
         seen_keys, seen_rows = self._split(latest)
         new_keys, new_rows = list(latest), list(latest.values())
-        new_order = _key_order(new_keys)
+        new_order, new_encoded = _key_order(new_keys)
+        seen_order, seen_encoded = _key_order(seen_keys)
         new = copy_payload(new_rows, new_order, lines=False)
         return Payloads(
             new=new,
             new_count=len(new_rows),
             new_lines="\n".join(map(LINE, map(new_rows.__getitem__, new_order))),
-            merge=copy_payload(seen_rows, _key_order(seen_keys), lines=True),
+            merge=copy_payload(seen_rows, seen_order, lines=True),
             duplicates=duplicates,
+            merge_at=_merge_at(new_encoded, new_order, seen_encoded, seen_order),
             new_events=product_rows_events(new) if self._events else None,
         )
 
@@ -120,11 +127,20 @@ def _zeros(slots: int) -> array:
     return array("q", [0]) * slots
 
 
-def _key_order(keys: list[str]) -> list[int]:
-    """The positions of `keys` in sorted order. Sorted as UTF-8, which orders them as their code
-    points do, and bytes compare faster than a mix of one- and two-byte strs."""
+def _key_order(keys: list[str]) -> tuple[list[int], list[bytes]]:
+    """The positions of `keys` in sorted order, and the keys as UTF-8. Sorted as UTF-8, which
+    orders them as their code points do, and bytes compare faster than a mix of one- and two-byte
+    strs."""
     encoded = list(map(str.encode, keys))
-    return sorted(range(len(encoded)), key=encoded.__getitem__)
+    return sorted(range(len(encoded)), key=encoded.__getitem__), encoded
+
+
+def _merge_at(new: list[bytes], new_order: list[int], seen: list[bytes], seen_order: list[int]) -> list[int]:
+    """For each seen key in sorted order, how many new keys sort before it (none equals it)."""
+    if not seen_order:
+        return []
+    before = partial(bisect_left, list(map(new.__getitem__, new_order)))
+    return list(map(before, map(seen.__getitem__, seen_order)))
 
 
 def copy_payload(rows: list[tuple], order: list[int], *, lines: bool) -> bytes:

@@ -204,6 +204,7 @@ class CatalogueWriter:
                 firsts=firsts,
                 first_lines=first_lines,
                 repeats=repeats,
+                repeats_at=None if self.held else payloads.merge_at,  # the held rows are not in the batch's order
                 columns=self.columns,
                 with_products=bool(subscribers),
                 since=self.since,

@@ -170,12 +170,21 @@ def products_bulk_append(
 
 
 def products_bulk_merge(
-    *, firsts: bytes, first_lines: str, repeats: bytes, columns: set[str], with_products: bool, since: datetime
+    *,
+    firsts: bytes,
+    first_lines: str,
+    repeats: bytes,
+    repeats_at: list[int] | None,
+    columns: set[str],
+    with_products: bool,
+    since: datetime,
 ) -> MergeResult:
     """Upsert one batch; the last row of a SKU (any case) wins. `firsts` are rows of SKUs new to
     the file, as products_bulk_append() takes them, with their lines apart (one per line of
-    text); `repeats` rows of SKUs an earlier batch had, each followed by its line. `since` is
-    products_bulk_start()'s answer for this import.
+    text); `repeats` rows of SKUs an earlier batch had, each followed by its line. Both come in
+    key order; `repeats_at` says, when known, how many `firsts` come before each repeat, so that
+    the batch is staged as one sorted run. `since` is products_bulk_start()'s answer for this
+    import.
 
     `columns` are the columns the file has: a file without `price` keeps prices. Products whose
     values would not change are not written (no new row version, no `updated_at` bump, no
@@ -183,7 +192,7 @@ def products_bulk_merge(
     import wrote already leaves its count as its earlier row left it, until products_bulk_settle().
     """
     fields = [column.name for column in IMPORT_COLUMNS if column.required or column.name in columns]
-    texts = [_staging_text(firsts, first_lines, repeat=False), _staging_text(repeats, None, repeat=True)]
+    staged = _staging_text(firsts, first_lines, repeats, repeats_at)
     with connection.cursor() as cursor:
         cursor.execute(  # one round trip
             "SET LOCAL work_mem = '64MB';"  # sort a batch in memory, not on disk
@@ -191,8 +200,7 @@ def products_bulk_merge(
             f" TRUNCATE {STAGING_TABLE}"
         )
         with cursor.cursor.copy(f"COPY {STAGING_TABLE} ({NEW_COLUMNS}, line, repeat) FROM STDIN") as copy:
-            for text in texts:
-                copy.write(text)
+            copy.write(staged)
         params = {"since": since, "staged": firsts.count(b"\n") + repeats.count(b"\n")}
         try:
             with transaction.atomic():
@@ -243,15 +251,25 @@ def products_bulk_settle() -> int:
         return cursor.fetchone()[0]
 
 
-def _staging_text(rows: bytes, lines: str | None, *, repeat: bool) -> bytes:
-    """COPY text `rows` as STAGING_COLUMNS: each row followed by its line from `lines` (one per
-    line of text; None when the rows end with theirs already) and `repeat`."""
-    end = b"\tt\n" if repeat else b"\tf\n"
-    if lines is None:
-        return rows.replace(b"\n", end)
-    if not rows:
-        return b""
-    return rows.replace(b"%", b"%%").replace(b"\n", b"\t%s" + end) % tuple(lines.encode().split(b"\n"))
+def _staging_text(firsts: bytes, first_lines: str, repeats: bytes, repeats_at: list[int] | None) -> bytes:
+    """products_bulk_merge()'s rows as COPY text in STAGING_COLUMNS: each first followed by its
+    line from `first_lines` and `f`, each repeat by `t`. With `repeats_at`, every repeat goes
+    after the first it follows in key order, and the collapse's sort finds one sorted run;
+    without, the repeats follow the firsts. The firsts are not split into rows: a repeat rides
+    in the text that ends the first before it."""
+    if not firsts:
+        return repeats.replace(b"\n", b"\tt\n")
+    ends = (first_lines.replace("\n", "\tf\n") + "\tf").encode().split(b"\n")
+    text = firsts.replace(b"%", b"%%").replace(b"\n", b"\t%s\n")
+    if repeats_at is None:
+        return text % tuple(ends) + repeats.replace(b"\n", b"\tt\n")
+    head = []
+    for at, row in zip(repeats_at, repeats.split(b"\n")):
+        if at:
+            ends[at - 1] += b"\n" + row + b"\tt"
+        else:
+            head.append(row + b"\tt\n")
+    return b"".join(head) + text % tuple(ends)
 
 
 def _latest_rows_sql() -> str:

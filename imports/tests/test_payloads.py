@@ -24,3 +24,14 @@ def test_seen_skus_are_told_apart_exactly_across_many_growths_of_the_table(monke
         assert payloads.new_count == len(fresh)
         assert payloads.merge.count(b"\n") == len(again)
     assert len(router._table) >= 3_000 * 4 // 3
+
+
+def test_each_repeated_row_is_placed_among_the_new_rows_by_its_key():
+    """merge_at counts, for each repeated row in key order, the new rows whose keys sort before it."""
+    router = SkuRouter()
+    router.payloads(batch_of(["b-1", "D-2", "f-3", "zz-4"], 2))
+    payloads = router.payloads(batch_of(["e-5", "Zz-4", "c-6", "B-1", "a-7", "g-8", "F-3"], 6))
+    assert payloads.new.split(b"\n")[0].startswith(b"a-7\t")
+    assert [row.split(b"\t")[0] for row in payloads.merge.splitlines()] == [b"B-1", b"F-3", b"Zz-4"]
+    # new rows in key order: a-7, c-6, e-5, g-8
+    assert payloads.merge_at == [1, 3, 4]
