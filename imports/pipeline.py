@@ -5,16 +5,18 @@ Parsing and validating is Python work; COPY and the merge are PostgreSQL's. The 
 a few batches whatever the file's size.
 """
 
+import contextlib
 import csv
 import io
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import PurePath
 
 import psycopg
 from django.core.files import File
-from django.db import OperationalError, connection, transaction
+from django.db import Error, OperationalError, connection, transaction
 
 from imports.models import ImportJob, ImportRowError
 from imports.parser_process import ParserProcess
@@ -69,21 +71,23 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
         # Cut and compress the new products as their product.created events keep them beside
         # the parsing, if anyone listens.
         ParserProcess(binary, batch_rows=BATCH_ROWS, first_rows=first, events=PRODUCT_CREATED in subscribers) as parser,
+        _commits_without_flush(),
     ):
+        # What needs no header runs while the parser process starts.
         if subscribers:
             deliveries_enqueue_prepare()
+        since = products_bulk_start()
+        unindexed_after = product_search_backlog_start()
         header = parser.header()
         job.warnings = header.warnings
         job.stage = ImportJob.Stage.VALIDATING
         job.save(update_fields=["warnings", *PROGRESS_FIELDS])
-        writer = CatalogueWriter(columns=set(header.columns))
+        writer = CatalogueWriter(columns=set(header.columns), since=since)
         cancelled = False
-        unindexed_after = product_search_backlog_start()
         with catalogue_shared_lock():
             try:
                 for batch, payloads in parser.batches():
                     with transaction.atomic():
-                        _commit_without_flush()
                         counts = writer.write(payloads)
                         # The filters find the batch's new products from its commit on.
                         unindexed_after = product_search_backlog_extend(after_id=unindexed_after)
@@ -107,22 +111,31 @@ def _finish(job: ImportJob, writer: "CatalogueWriter") -> None:
     """Merge the repeated rows the last batches held back and settle the counts of the SKUs the
     file repeated (CatalogueWriter.finish), in one transaction."""
     with transaction.atomic():
-        _commit_without_flush()
         counts = writer.finish()
         if counts != BatchCounts():
             _count_writes(job, counts)
             job.save(update_fields=PROGRESS_FIELDS)
 
 
-def _commit_without_flush() -> None:
-    """Let the current transaction commit without waiting for its WAL to reach the disk.
+@contextlib.contextmanager
+def _commits_without_flush() -> Iterator[None]:
+    """Let this session's commits return without waiting for their WAL to reach the disk, until
+    the block ends: set once for the session, not per batch, which would cost a round trip each.
 
     A crash can then lose the last batches committed, but whole: the job's progress is in the
     same transaction, the job ends with a commit that waits for all of them, and a re-run (the
     upsert is idempotent) writes them again, also sending their product events again.
     """
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute("SET synchronous_commit = off")
+    try:
+        yield
+    finally:
+        # Not in a transaction an error broke: its rollback undoes the SET. A lost session
+        # takes the setting with it (the error that lost it is the one to report).
+        if not connection.needs_rollback:
+            with contextlib.suppress(Error), connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
 
 
 @dataclass
@@ -153,10 +166,10 @@ class CatalogueWriter:
     the file), and announced in its transaction. `last` merges what waits.
     """
 
-    def __init__(self, *, columns: set[str]):
+    def __init__(self, *, columns: set[str], since: datetime):
         self.columns = columns
         self.appending = True
-        self.since = products_bulk_start()
+        self.since = since  # products_bulk_start()'s answer
         self.held = b""  # repeated rows waiting, as products_bulk_merge()'s `repeats`
         self.unsettled = 0
 
