@@ -189,9 +189,14 @@ class CatalogueWriter:
 
         An append locks its keys, then the merge the others: two runs in key order, which can
         deadlock with another import writing the same keys. The loser rolls its batch back and
-        writes it again as one merge, which locks every key in order.
+        writes it again as one merge, which locks every key in order. A batch that only appends
+        (nobody listens, its repeats wait) needs no savepoint for that: products_bulk_append()
+        rolls back to its own, and a batch whose append failed is then written like any other.
         """
         subscribers = products_bulk_subscribers()
+        appends_only = not subscribers and self._holds(payloads, firsts=b"", last=last)
+        if appends_only and self._append(payloads, subscribers=subscribers):
+            return self._hold(payloads, created=payloads.new_count)
         attempt = 1
         while True:
             try:
@@ -207,11 +212,10 @@ class CatalogueWriter:
     ) -> BatchCounts:
         appended = append and self._append(payloads, subscribers=subscribers)
         firsts, first_lines = (b"", "") if appended else (payloads.new, payloads.new_lines)
+        if self._holds(payloads, firsts=firsts, last=last):
+            return self._hold(payloads, created=payloads.new_count if appended else 0)
         counts = BatchCounts(created=payloads.new_count if appended else 0, duplicates=payloads.duplicates)
         repeats = self.held + payloads.merge
-        if not (firsts or last) and repeats.count(b"\n") < HELD_REPEATS_ROWS:
-            self.held = repeats
-            return counts
         if firsts or repeats:
             result = products_bulk_merge(
                 firsts=firsts,
@@ -231,6 +235,15 @@ class CatalogueWriter:
             self.unsettled += result.unsettled
         self.held = b""
         return counts
+
+    def _holds(self, payloads: Payloads, *, firsts: bytes, last: bool) -> bool:
+        """Whether the batch's repeats wait for a later batch: nothing else of it is merged (no
+        `firsts`), it is not the last, and fewer than HELD_REPEATS_ROWS would then wait."""
+        return not (firsts or last) and self.held.count(b"\n") + payloads.merge.count(b"\n") < HELD_REPEATS_ROWS
+
+    def _hold(self, payloads: Payloads, *, created: int) -> BatchCounts:
+        self.held += payloads.merge
+        return BatchCounts(created=created, duplicates=payloads.duplicates)
 
     def _append(self, payloads: Payloads, *, subscribers: dict[str, list[int]]) -> bool:
         """Append the batch's new SKUs if this import still appends; False when they must be merged."""
