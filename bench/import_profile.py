@@ -8,15 +8,20 @@ from the parser, the append's COPY, the merge of the batch's repeats, the search
 error log, the job's progress save, the commit, the cancel check; then the end (the held repeats' merge, the
 job's finish) and the PostgreSQL backend's CPU time (/proc/<pid>/stat) against the wall time
 of each step: a backend idle while the job waits is time the parser, not the database, sets.
+With --waits, a thread with its own connection samples the backend's wait event in
+pg_stat_activity every 5 ms over the import and prints each state's share of the samples (the
+thread costs the importing process some CPU: compare such runs with each other).
 """
 
 import argparse
+import contextlib
 import functools
 import os
 import resource
 import tempfile
+import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 import _django
@@ -76,9 +81,39 @@ def timed_batches(clock: Clock, batches):
 
 
 STEPS = ("wait", "append", "merge", "backlog", "errors", "save", "commit", "cancel")
+WAIT_SAMPLE_SECONDS = 0.005
 
 
-def profile(path: Path) -> None:
+@contextlib.contextmanager
+def sampled_waits(backend_pid: int):
+    """Count the backend's (state, wait event type, wait event, statement) every
+    WAIT_SAMPLE_SECONDS in a thread with its own connection, while the block runs."""
+    import psycopg
+    from django.db import connection
+
+    samples: Counter = Counter()
+    stop = threading.Event()
+    settings = connection.settings_dict
+    conninfo = {"host": settings["HOST"], "port": settings["PORT"], "user": settings["USER"], "dbname": settings["NAME"]}
+
+    def sample() -> None:
+        with psycopg.connect(**conninfo, password=settings["PASSWORD"] or None, autocommit=True) as watcher:
+            while not stop.wait(WAIT_SAMPLE_SECONDS):
+                samples[watcher.execute(
+                    "SELECT state, wait_event_type, wait_event, CASE WHEN state = 'active' THEN substring(query from '\\w+') END"
+                    " FROM pg_stat_activity WHERE pid = %s", [backend_pid],
+                ).fetchone()] += 1
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    try:
+        yield samples
+    finally:
+        stop.set()
+        thread.join()
+
+
+def profile(path: Path, *, waits: bool = False) -> None:
     from django.core.files import File
     from django.db import connection
     from django.db.models import QuerySet
@@ -111,7 +146,8 @@ def profile(path: Path) -> None:
 
     started_cpu, started = clock.cpu(), time.perf_counter()
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
-    job = import_job_run(job_id=job.pk)
+    with sampled_waits(clock.backend_pid) if waits else contextlib.nullcontext() as samples:
+        job = import_job_run(job_id=job.pk)
     own_after, children_after = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = {
         name: after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
@@ -143,17 +179,23 @@ def profile(path: Path) -> None:
         f" before the first batch: saves {1000 * clock.before['save']:.0f} ms, header and the rest;"
         f" unaccounted: {1000 * (job_seconds - wall - end['merge'] - end['save'] - end['commit']):.0f} ms"
     )
+    if samples:
+        total = sum(samples.values())
+        print(f"the backend's state, {total:,} samples (state, wait event type, wait event, statement):")
+        for state, share in samples.most_common(12):
+            print(f"  {100 * share / total:5.1f}%  " + ", ".join(str(part) for part in state if part))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=BENCH_DIR / "data" / "products-spread-500000.csv")
+    parser.add_argument("--waits", action="store_true", help="sample the backend's wait events too")
     args = parser.parse_args()
     _django.setup()
     from django.conf import settings
 
     settings.MEDIA_ROOT = Path(tempfile.mkdtemp(prefix="import-profile-"))
-    profile(args.data)
+    profile(args.data, waits=args.waits)
 
 
 if __name__ == "__main__":

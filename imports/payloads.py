@@ -10,7 +10,6 @@ from operator import itemgetter
 
 from imports.parsing import Batch
 from products.columns import COPY_ESCAPES, IMPORT_COLUMNS, NULL
-from products.events import product_rows_events
 
 PRODUCT_FIELDS = itemgetter(*range(len(IMPORT_COLUMNS)))  # of a parser's row: without its line
 LINE = itemgetter(len(IMPORT_COLUMNS))
@@ -63,7 +62,13 @@ class SkuRouter:
     def __init__(self, *, events: bool = False):
         self._table = _zeros(self.SLOTS)
         self._count = 0
-        self._events = events
+        self._events = None
+        if events:
+            # Only here: the parser process starts before every import's first write, and most
+            # imports announce nothing (the module loads json, lz4 and datetime).
+            from products.events import product_rows_events
+
+            self._events = product_rows_events
 
     def payloads(self, batch: Batch) -> Payloads:
         payloads = self._payloads(batch.rows)
@@ -89,7 +94,7 @@ class SkuRouter:
             merge=copy_payload(seen_rows, seen_order, lines=True),
             duplicates=duplicates,
             merge_at=_merge_at(new_encoded, new_order, seen_encoded, seen_order),
-            new_events=product_rows_events(new) if self._events else None,
+            new_events=self._events(new) if self._events else None,
         )
 
     def _split(self, rows_by_key: dict[str, tuple]) -> tuple[list, list]:

@@ -5,16 +5,18 @@ Parsing and validating is Python work; COPY and the merge are PostgreSQL's. The 
 a few batches whatever the file's size.
 """
 
+import contextlib
 import csv
 import io
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import PurePath
 
 import psycopg
 from django.core.files import File
-from django.db import OperationalError, connection, transaction
+from django.db import Error, OperationalError, connection, transaction
 
 from imports.models import ImportJob, ImportRowError
 from imports.parser_process import ParserProcess
@@ -69,21 +71,23 @@ def import_rows(*, job: ImportJob, on_progress: Callable[[ImportJob], None] | No
         # Cut and compress the new products as their product.created events keep them beside
         # the parsing, if anyone listens.
         ParserProcess(binary, batch_rows=BATCH_ROWS, first_rows=first, events=PRODUCT_CREATED in subscribers) as parser,
+        _commits_without_flush(),
     ):
+        # What needs no header runs while the parser process starts.
         if subscribers:
             deliveries_enqueue_prepare()
+        since = products_bulk_start()
+        unindexed_after = product_search_backlog_start()
         header = parser.header()
         job.warnings = header.warnings
         job.stage = ImportJob.Stage.VALIDATING
         job.save(update_fields=["warnings", *PROGRESS_FIELDS])
-        writer = CatalogueWriter(columns=set(header.columns))
+        writer = CatalogueWriter(columns=set(header.columns), since=since)
         cancelled = False
-        unindexed_after = product_search_backlog_start()
         with catalogue_shared_lock():
             try:
                 for batch, payloads in parser.batches():
                     with transaction.atomic():
-                        _commit_without_flush()
                         counts = writer.write(payloads)
                         # The filters find the batch's new products from its commit on.
                         unindexed_after = product_search_backlog_extend(after_id=unindexed_after)
@@ -107,22 +111,31 @@ def _finish(job: ImportJob, writer: "CatalogueWriter") -> None:
     """Merge the repeated rows the last batches held back and settle the counts of the SKUs the
     file repeated (CatalogueWriter.finish), in one transaction."""
     with transaction.atomic():
-        _commit_without_flush()
         counts = writer.finish()
         if counts != BatchCounts():
             _count_writes(job, counts)
             job.save(update_fields=PROGRESS_FIELDS)
 
 
-def _commit_without_flush() -> None:
-    """Let the current transaction commit without waiting for its WAL to reach the disk.
+@contextlib.contextmanager
+def _commits_without_flush() -> Iterator[None]:
+    """Let this session's commits return without waiting for their WAL to reach the disk, until
+    the block ends: set once for the session, not per batch, which would cost a round trip each.
 
     A crash can then lose the last batches committed, but whole: the job's progress is in the
     same transaction, the job ends with a commit that waits for all of them, and a re-run (the
     upsert is idempotent) writes them again, also sending their product events again.
     """
     with connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit = off")
+        cursor.execute("SET synchronous_commit = off")
+    try:
+        yield
+    finally:
+        # Not in a transaction an error broke: its rollback undoes the SET. A lost session
+        # takes the setting with it (the error that lost it is the one to report).
+        if not connection.needs_rollback:
+            with contextlib.suppress(Error), connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
 
 
 @dataclass
@@ -153,10 +166,10 @@ class CatalogueWriter:
     the file), and announced in its transaction. `last` merges what waits.
     """
 
-    def __init__(self, *, columns: set[str]):
+    def __init__(self, *, columns: set[str], since: datetime):
         self.columns = columns
         self.appending = True
-        self.since = products_bulk_start()
+        self.since = since  # products_bulk_start()'s answer
         self.held = b""  # repeated rows waiting, as products_bulk_merge()'s `repeats`
         self.unsettled = 0
 
@@ -176,9 +189,14 @@ class CatalogueWriter:
 
         An append locks its keys, then the merge the others: two runs in key order, which can
         deadlock with another import writing the same keys. The loser rolls its batch back and
-        writes it again as one merge, which locks every key in order.
+        writes it again as one merge, which locks every key in order. A batch that only appends
+        (nobody listens, its repeats wait) needs no savepoint for that: products_bulk_append()
+        rolls back to its own, and a batch whose append failed is then written like any other.
         """
         subscribers = products_bulk_subscribers()
+        appends_only = not subscribers and self._holds(payloads, firsts=b"", last=last)
+        if appends_only and self._append(payloads, subscribers=subscribers):
+            return self._hold(payloads, created=payloads.new_count)
         attempt = 1
         while True:
             try:
@@ -194,11 +212,10 @@ class CatalogueWriter:
     ) -> BatchCounts:
         appended = append and self._append(payloads, subscribers=subscribers)
         firsts, first_lines = (b"", "") if appended else (payloads.new, payloads.new_lines)
+        if self._holds(payloads, firsts=firsts, last=last):
+            return self._hold(payloads, created=payloads.new_count if appended else 0)
         counts = BatchCounts(created=payloads.new_count if appended else 0, duplicates=payloads.duplicates)
         repeats = self.held + payloads.merge
-        if not (firsts or last) and repeats.count(b"\n") < HELD_REPEATS_ROWS:
-            self.held = repeats
-            return counts
         if firsts or repeats:
             result = products_bulk_merge(
                 firsts=firsts,
@@ -219,6 +236,15 @@ class CatalogueWriter:
             self.unsettled += result.unsettled
         self.held = b""
         return counts
+
+    def _holds(self, payloads: Payloads, *, firsts: bytes, last: bool) -> bool:
+        """Whether the batch's repeats wait for a later batch: nothing else of it is merged (no
+        `firsts`), it is not the last, and fewer than HELD_REPEATS_ROWS would then wait."""
+        return not (firsts or last) and self.held.count(b"\n") + payloads.merge.count(b"\n") < HELD_REPEATS_ROWS
+
+    def _hold(self, payloads: Payloads, *, created: int) -> BatchCounts:
+        self.held += payloads.merge
+        return BatchCounts(created=created, duplicates=payloads.duplicates)
 
     def _append(self, payloads: Payloads, *, subscribers: dict[str, list[int]]) -> bool:
         """Append the batch's new SKUs if this import still appends; False when they must be merged."""

@@ -90,14 +90,14 @@ def product_search_backlog_extend(*, after_id: int) -> int:
     sessions took in between are read from the products table too, which is only slower.
     """
     with connection.cursor() as cursor:
-        cursor.execute("SELECT currval(pg_get_serial_sequence(%s, 'id'))", [Product._meta.db_table])
-        last_id = cursor.fetchone()[0]
-        if last_id > after_id:
-            cursor.execute(
-                f"INSERT INTO {ProductSearchBacklog._meta.db_table} (first_id, last_id) VALUES (%s, %s)",
-                [after_id + 1, last_id],
-            )
-    return last_id
+        cursor.execute(  # one round trip: an import calls this for every batch
+            "WITH last AS (SELECT currval(pg_get_serial_sequence(%s, 'id')) AS id), recorded AS ("
+            f" INSERT INTO {ProductSearchBacklog._meta.db_table} (first_id, last_id)"
+            " SELECT %s, id FROM last WHERE id > %s"
+            ") SELECT id FROM last",
+            [Product._meta.db_table, after_id + 1, after_id],
+        )
+        return cursor.fetchone()[0]
 
 
 def product_search_catch_up_soon() -> None:

@@ -189,6 +189,27 @@ def test_a_file_that_turns_bad_still_writes_the_repeated_rows_held_back(run_impo
     assert job.duplicate_count == 1
 
 
+def synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)  # as in production: each batch commits on its own
+@pytest.mark.parametrize(("ending", "status"), [("", "completed"), ("b,Café\n", "failed")])
+def test_batches_commit_without_waiting_for_the_disk_until_the_job_ends(make_job, monkeypatch, ending, status):
+    """The batches commit without flushing the WAL; the job's end, also a file's failure, is
+    committed by a session that waits for the disk again."""
+    monkeypatch.setattr(pipeline, "BATCH_ROWS", 500)
+    filler = "".join(f"f-{n:05d},Filler\n" for n in range(6000))  # past the parser's first 64 KiB read
+    seen = []
+    job = make_job(f"sku,name\n{filler}".encode() + ending.encode("latin-1"))
+    job = services.import_job_run(job_id=job.pk, on_progress=lambda job: seen.append(synchronous_commit()))
+    assert job.status == status, job.error_message
+    assert len(seen) > 1 and set(seen) == {"off"}
+    assert synchronous_commit() == "on"
+
+
 @pytest.mark.django_db
 def test_cancel_of_a_queued_job_is_immediate_and_the_task_then_does_nothing(make_job):
     """A queued job is cancelled at once; a task that still arrives leaves it alone."""
