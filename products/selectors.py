@@ -4,7 +4,7 @@ import json
 import math
 import re
 import time
-from contextlib import nullcontext
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
@@ -75,6 +75,12 @@ TERMS_INDEXED_ABOVE = 0.1
 # What rechecking one candidate row of the trigram index costs, in posting-list entries read:
 # it weighs a part of a term that fewer rows hold against the trigrams it makes the index read.
 RECHECK_COST_IN_ENTRIES = 100
+# The fetch and sort of a page's matches (_sorted_ids) plans without parallel workers and JIT.
+# Its leader builds the bitmap of the indexes' candidates alone in either plan, but a parallel
+# plan builds it in shared memory, about twice as slowly, and leaves the workers only the
+# shorter heap part; at millions of rows its cost passes jit_above_cost, and compiling costs
+# more than it saves for one page (docs/performance.md).
+FETCH_AND_SORT_SETTINGS = ("max_parallel_workers_per_gather = 0", "jit = off")
 
 
 @dataclass(frozen=True)
@@ -520,21 +526,37 @@ def _ids_read(ids: QuerySet, *, sequential_scan: bool = True) -> list[int]:
     (docs/performance.md). A common word's full-text lookup keeps it: it does stop early there.
     """
     sql, params = ids.query.sql_with_params()
-    with transaction.atomic() if not sequential_scan else nullcontext(), connection.cursor() as cursor:
-        if not sequential_scan:
-            cursor.execute("SET LOCAL enable_seqscan = off")
+    with _planned_with(*([] if sequential_scan else ["enable_seqscan = off"])), connection.cursor() as cursor:
         cursor.execute(f"SELECT coalesce(array_agg(match_id), '{{}}') FROM ({sql}) AS ids", params)
         return cursor.fetchone()[0]
 
 
-def _sorted_by_id(matches: QuerySet, *, backlog: list[tuple[int, int]], descending: bool = False) -> QuerySet:
-    """`matches` in id order, fetched and sorted rather than found by walking the primary key:
-    `+ 0` hides that order from PostgreSQL. (A union with the backlog's products can only be
-    ordered by its column; PostgreSQL then merges or sorts as it estimates best.)"""
+@contextmanager
+def _planned_with(*settings: str):
+    """The statements run inside plan with these settings ("name = value"): SET LOCAL in a
+    transaction of their own. Without settings, nothing is set."""
+    if not settings:
+        yield
+        return
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("; ".join(f"SET LOCAL {setting}" for setting in settings))
+        yield
+
+
+def _sorted_ids(
+    matches: QuerySet, *, backlog: list[tuple[int, int]], offset: int, wanted: int, descending: bool = False
+) -> list[int]:
+    """`wanted` of `matches` from `offset` in id order, fetched and sorted rather than found by
+    walking the primary key: `+ 0` hides that order from PostgreSQL. (A union with the backlog's
+    products can only be ordered by its column; PostgreSQL then merges or sorts as it estimates
+    best.) Planned with FETCH_AND_SORT_SETTINGS."""
     if backlog:
-        return matches.order_by("-match_id" if descending else "match_id")
-    key = F("match_id") + 0
-    return matches.order_by(key.desc() if descending else key.asc())
+        ordered = matches.order_by("-match_id" if descending else "match_id")
+    else:
+        key = F("match_id") + 0
+        ordered = matches.order_by(key.desc() if descending else key.asc())
+    with _planned_with(*FETCH_AND_SORT_SETTINGS):
+        return list(ordered[offset : offset + wanted])
 
 
 def product_search_is_behind() -> bool:
@@ -642,7 +664,7 @@ def _sorted_page_ids(
 
     def up_to(limit: int) -> list[int]:
         in_range = matches.ids(LessThanOrEqual(F("match_id") + 0, limit), **above)
-        return list(_sorted_by_id(in_range, backlog=matches.backlog)[offset : offset + wanted])
+        return _sorted_ids(in_range, backlog=matches.backlog, offset=offset, wanted=wanted)
 
     tighter = _sku_prefix_bound(filters=matches.filters, count=offset + wanted, after=after)
     if tighter is not None and tighter < bound:
@@ -828,7 +850,7 @@ def product_keyset_page(
         ids = list(walk.order_by(order)[:wanted])
         if len(ids) < wanted and backward:
             in_range = found.ids(**bounds, **{limit: bound})
-            ids = list(_sorted_by_id(in_range, backlog=found.backlog, descending=True)[:wanted])
+            ids = _sorted_ids(in_range, backlog=found.backlog, offset=0, wanted=wanted, descending=True)
         elif len(ids) < wanted:
             ids = _sorted_page_ids(matches=found, bound=bound, offset=0, wanted=wanted, after=after)
     return ProductKeysetPage(
