@@ -44,11 +44,13 @@ PRIMARY_KEY_WALK_LIMIT = 20_000
 # Or where the walk costs less than reading the indexes' candidates in the whole catalogue:
 # a walked row costs about as much as this many posting-list entries (docs/performance.md).
 WALKED_ROW_COST_IN_ENTRIES = 4
-# A search that statistics say is common (more than 2 * FILTERED_COUNT_CAP rows) and whose
-# matches fill at least half of the newest BUNCH_PROBE_IDS products (the SKU prefix of the
-# latest import, say) is first looked for among the newest 2 * FILTERED_COUNT_CAP ids (a walk of
-# the primary key): past the cap, that is its count, and the pass through the search indexes,
-# which rechecks every older candidate of the term before these, is skipped.
+# A search that statistics say is common (more than 2 * FILTERED_COUNT_CAP rows) and that
+# matches at least half of BUNCH_PROBE_IDS ids spread evenly over the newest 2 * FILTERED_COUNT_CAP
+# (the SKU prefix of the latest import, say) is first looked for among those newest ids (a walk
+# of the primary key): past the cap, that is its count, and the pass through the search indexes,
+# which rechecks every older candidate of the term before these, is skipped. Spread, the probe
+# tells a block of matches from a shorter run at the end (a name the newest few hundred share),
+# for which the walk would come short.
 BUNCH_PROBE_IDS = 100
 # Page numbers stop here: far past the end of any catalogue, while the OFFSET stays a bigint.
 # Where the total is exact a page past the end shows the last page; else it is empty.
@@ -608,15 +610,18 @@ def _found_ids(*, matches: _Matches) -> tuple[list[int], dict | None]:
 
 def _found_among_the_newest(*, matches: _Matches, span: dict) -> list[int] | None:
     """More than FILTERED_COUNT_CAP matching ids, sorted, from the newest 2 * FILTERED_COUNT_CAP
-    ids, when the search is common and the newest BUNCH_PROBE_IDS products mostly match (else None)."""
+    ids, when the search is common and most of BUNCH_PROBE_IDS ids spread over those match (else None)."""
     ids = span["last"] - span["first"] + 1 if span["last"] is not None else 0
     share = matches.lookup.share
     if not ids or (share is not None and share * ids <= 2 * FILTERED_COUNT_CAP):
         return None
-    probe = matches.ids(match_id__gt=span["last"] - BUNCH_PROBE_IDS).order_by()[:BUNCH_PROBE_IDS]
-    if 2 * len(probe) < min(BUNCH_PROBE_IDS, ids):
+    window = 2 * FILTERED_COUNT_CAP
+    step = max(1, window // BUNCH_PROBE_IDS)
+    probed = [span["last"] - number * step for number in range(BUNCH_PROBE_IDS)]
+    probed = [probed_id for probed_id in probed if probed_id >= span["first"]]
+    if 2 * len(matches.ids(match_id__in=probed).order_by()) < len(probed):
         return None
-    newest = matches.ids(match_id__gt=span["last"] - 2 * FILTERED_COUNT_CAP).order_by()
+    newest = matches.ids(match_id__gt=span["last"] - window).order_by()
     found = sorted(_ids_read(newest[: FILTERED_COUNT_CAP + 1]))
     return found if len(found) > FILTERED_COUNT_CAP else None
 

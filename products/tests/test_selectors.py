@@ -354,6 +354,24 @@ def test_matches_bunched_in_the_newest_ids_page_as_the_plain_filter(monkeypatch,
     assert newest_found and all(newest_found) == (probe_ids == 4)  # the newest ids answered the count, or never
 
 
+def test_a_run_of_matches_shorter_than_the_newest_window_is_not_walked_as_a_bunch(monkeypatch):
+    """A name the newest two products share, but not the ids spread over the newest window, is
+    counted by the one pass through the search indexes (no walk of the newest ids first), and
+    pages as the plain filter finds it."""
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 4)  # the newest window: 8 ids
+    monkeypatch.setattr(selectors, "BUNCH_PROBE_IDS", 4)  # every other id of the window
+    for number in range(30):
+        product_make(f"P-{number:02d}", name="Teak Stool" if number % 5 == 1 else "Oak Chair")
+    product_make("P-30", name="Pine Stool")
+    product_make("P-31", name="Pine Stool")
+    expected = list(Product.objects.filter(name__icontains="stool").order_by("id").values_list("sku", flat=True))
+    assert len(expected) == 8
+    passes, read = [], selectors._ids_read
+    monkeypatch.setattr(selectors, "_ids_read", lambda ids, **kwargs: passes.append(ids) or read(ids, **kwargs))
+    assert pages_shown(ProductFilters(name="Stool"), total="4+") == expected
+    assert passes and not any('"product_id" >' in str(ids.query) for ids in passes)  # no newest ids' bound
+
+
 def test_deep_pages_in_sku_order_start_from_the_statistics_and_match_the_plain_order(monkeypatch):
     """Deep pages of the whole catalogue in SKU order, both ways, are the plain ORDER BY's pages,
     whether they start at a key of the index's histogram or (statistics older than the catalogue
