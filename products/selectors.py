@@ -77,12 +77,12 @@ TERMS_INDEXED_ABOVE = 0.1
 # What rechecking one candidate row of the trigram index costs, in posting-list entries read:
 # it weighs a part of a term that fewer rows hold against the trigrams it makes the index read.
 RECHECK_COST_IN_ENTRIES = 100
-# The fetch and sort of a page's matches (_sorted_ids) plans without parallel workers and JIT.
-# Its leader builds the bitmap of the indexes' candidates alone in either plan, but a parallel
-# plan builds it in shared memory, about twice as slowly, and leaves the workers only the
-# shorter heap part; at millions of rows its cost passes jit_above_cost, and compiling costs
-# more than it saves for one page (docs/performance.md).
-FETCH_AND_SORT_SETTINGS = ("max_parallel_workers_per_gather = 0", "jit = off")
+# The list's passes through the search indexes (the capped pass, the fetch and sort of a page)
+# plan without parallel workers and JIT. The leader builds the bitmap of the indexes' candidates
+# alone in either plan, but a parallel plan builds it in shared memory, about twice as slowly,
+# and leaves the workers only the shorter heap part; at millions of rows a fetch and sort passes
+# jit_above_cost, and compiling costs more than it saves for one page (docs/performance.md).
+INDEX_PASS_SETTINGS = ("max_parallel_workers_per_gather = 0", "jit = off")
 
 
 @dataclass(frozen=True)
@@ -528,7 +528,8 @@ def _ids_read(ids: QuerySet, *, sequential_scan: bool = True) -> list[int]:
     (docs/performance.md). A common word's full-text lookup keeps it: it does stop early there.
     """
     sql, params = ids.query.sql_with_params()
-    with _planned_with(*([] if sequential_scan else ["enable_seqscan = off"])), connection.cursor() as cursor:
+    settings = [*INDEX_PASS_SETTINGS, *([] if sequential_scan else ["enable_seqscan = off"])]
+    with _planned_with(*settings), connection.cursor() as cursor:
         cursor.execute(f"SELECT coalesce(array_agg(match_id), '{{}}') FROM ({sql}) AS ids", params)
         return cursor.fetchone()[0]
 
@@ -536,10 +537,7 @@ def _ids_read(ids: QuerySet, *, sequential_scan: bool = True) -> list[int]:
 @contextmanager
 def _planned_with(*settings: str):
     """The statements run inside plan with these settings ("name = value"): SET LOCAL in a
-    transaction of their own. Without settings, nothing is set."""
-    if not settings:
-        yield
-        return
+    transaction of their own."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("; ".join(f"SET LOCAL {setting}" for setting in settings))
         yield
@@ -551,13 +549,13 @@ def _sorted_ids(
     """`wanted` of `matches` from `offset` in id order, fetched and sorted rather than found by
     walking the primary key: `+ 0` hides that order from PostgreSQL. (A union with the backlog's
     products can only be ordered by its column; PostgreSQL then merges or sorts as it estimates
-    best.) Planned with FETCH_AND_SORT_SETTINGS."""
+    best.) Planned with INDEX_PASS_SETTINGS."""
     if backlog:
         ordered = matches.order_by("-match_id" if descending else "match_id")
     else:
         key = F("match_id") + 0
         ordered = matches.order_by(key.desc() if descending else key.asc())
-    with _planned_with(*FETCH_AND_SORT_SETTINGS):
+    with _planned_with(*INDEX_PASS_SETTINGS):
         return list(ordered[offset : offset + wanted])
 
 

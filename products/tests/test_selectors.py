@@ -458,21 +458,26 @@ def test_deep_pages_past_the_cap_with_a_search_backlog_are_the_plain_filters_pag
     assert pages_shown(ProductFilters(name="OAK"), total="6+") == expected
 
 
-def test_a_page_fetched_and_sorted_plans_without_parallel_workers_or_jit(monkeypatch):
-    """The fetch and sort of a page past the cap runs right after its SET LOCAL of
-    FETCH_AND_SORT_SETTINGS, in its own (sub)transaction, and finds the plain filter's pages."""
+def test_the_passes_through_the_search_indexes_plan_without_parallel_workers_or_jit(monkeypatch):
+    """The capped passes and the fetch and sort of a page past the cap each run right after their
+    SET LOCAL of INDEX_PASS_SETTINGS (the pass through a name term's trigram index with sequential
+    scans off too), in a (sub)transaction of their own, and find the plain filter's pages."""
     from django.test.utils import CaptureQueriesContext
 
     monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 4)
     monkeypatch.setattr(selectors, "PRIMARY_KEY_WALK_LIMIT", 0)
     for number in range(12):
-        product_make(f"S-{number:02d}", name="Oak Chair" if number % 3 else "Teak Stool")
+        product_make(f"S-{number:02d}", name="Oak Chair" if number % 2 else "Teak Stool")  # 4 of the newest 8
     expected = list(Product.objects.filter(name__icontains="oak").order_by("id").values_list("sku", flat=True))
     with CaptureQueriesContext(connection) as queries:
         assert pages_shown(ProductFilters(name="Oak"), total="4+") == expected
     statements = [query["sql"] for query in queries.captured_queries]
+    settings = "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off"
+    assert "; ".join(f"SET LOCAL {setting}" for setting in selectors.INDEX_PASS_SETTINGS) == settings
     sorted_at = [index for index, sql in enumerate(statements) if '"product_id" + 0) ASC' in sql]
-    assert sorted_at
-    settings = "; ".join(f"SET LOCAL {setting}" for setting in selectors.FETCH_AND_SORT_SETTINGS)
-    assert settings == "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off"
+    capped_at = [index for index, sql in enumerate(statements) if sql.startswith("SELECT coalesce(array_agg")]
+    assert sorted_at and any('"product_id" >' not in statements[index] for index in capped_at)
     assert all(statements[index - 1] == settings for index in sorted_at)
+    for index in capped_at:  # a walk of the newest ids keeps sequential scans
+        newest = '"product_id" >' in statements[index]
+        assert statements[index - 1] == settings + ("" if newest else "; SET LOCAL enable_seqscan = off")
