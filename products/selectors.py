@@ -4,11 +4,10 @@ import json
 import math
 import re
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import BooleanField, F, Max, Min, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Lower, StrIndex
@@ -45,12 +44,13 @@ PRIMARY_KEY_WALK_LIMIT = 20_000
 # a walked row costs about as much as this many posting-list entries (docs/performance.md).
 WALKED_ROW_COST_IN_ENTRIES = 4
 # A search that statistics say is common (more than 2 * FILTERED_COUNT_CAP rows) and that
-# matches at least half of BUNCH_PROBE_IDS ids spread evenly over the newest 2 * FILTERED_COUNT_CAP
-# (the SKU prefix of the latest import, say) is first looked for among those newest ids (a walk
-# of the primary key): past the cap, that is its count, and the pass through the search indexes,
-# which rechecks every older candidate of the term before these, is skipped. Spread, the probe
-# tells a block of matches from a shorter run at the end (a name the newest few hundred share),
-# for which the walk would come short.
+# matches at least half of the newest BUNCH_PROBE_IDS ids and half of as many ids spread evenly
+# over the newest 2 * FILTERED_COUNT_CAP (the SKU prefix of the latest import, say) is first
+# looked for among those newest ids (a walk of the primary key): past the cap, that is its
+# count, and the pass through the search indexes, which rechecks every older candidate of the
+# term before these, is skipped. The newest ids alone cannot tell a block of matches from a
+# shorter run at the end (a name the newest few hundred share); spread ids alone can fall in
+# step with a pattern of the data; and a walk that comes short is a page's time wasted.
 BUNCH_PROBE_IDS = 100
 # Page numbers stop here: far past the end of any catalogue, while the OFFSET stays a bigint.
 # Where the total is exact a page past the end shows the last page; else it is empty.
@@ -529,18 +529,19 @@ def _ids_read(ids: QuerySet, *, sequential_scan: bool = True) -> list[int]:
     """
     sql, params = ids.query.sql_with_params()
     settings = [*INDEX_PASS_SETTINGS, *([] if sequential_scan else ["enable_seqscan = off"])]
-    with _planned_with(*settings), connection.cursor() as cursor:
-        cursor.execute(f"SELECT coalesce(array_agg(match_id), '{{}}') FROM ({sql}) AS ids", params)
-        return cursor.fetchone()[0]
+    rows = _rows_planned_with(f"SELECT coalesce(array_agg(match_id), '{{}}') FROM ({sql}) AS ids", params, settings)
+    return rows[0][0]
 
 
-@contextmanager
-def _planned_with(*settings: str):
-    """The statements run inside plan with these settings ("name = value"): SET LOCAL in a
-    transaction of their own."""
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("; ".join(f"SET LOCAL {setting}" for setting in settings))
-        yield
+def _rows_planned_with(sql: str, params, settings: list[str]) -> list[tuple]:
+    """The rows of `sql`, planned with these settings ("name = value"). The SET LOCALs go in the
+    same message: PostgreSQL runs its statements as one transaction, which ends with it (no extra
+    round trips for BEGIN and COMMIT; in a transaction already, they last until its end)."""
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join([*(f"SET LOCAL {setting}" for setting in settings), sql]), params)
+        while cursor.nextset():  # past the SETs' results, to the statement's
+            pass
+        return cursor.fetchall()
 
 
 def _sorted_ids(
@@ -555,8 +556,8 @@ def _sorted_ids(
     else:
         key = F("match_id") + 0
         ordered = matches.order_by(key.desc() if descending else key.asc())
-    with _planned_with(*INDEX_PASS_SETTINGS):
-        return list(ordered[offset : offset + wanted])
+    sql, params = ordered[offset : offset + wanted].query.sql_with_params()
+    return [match_id for (match_id,) in _rows_planned_with(sql, params, list(INDEX_PASS_SETTINGS))]
 
 
 def product_search_is_behind() -> bool:
@@ -608,16 +609,19 @@ def _found_ids(*, matches: _Matches) -> tuple[list[int], dict | None]:
 
 def _found_among_the_newest(*, matches: _Matches, span: dict) -> list[int] | None:
     """More than FILTERED_COUNT_CAP matching ids, sorted, from the newest 2 * FILTERED_COUNT_CAP
-    ids, when the search is common and most of BUNCH_PROBE_IDS ids spread over those match (else None)."""
+    ids, when the search is common and most of the probed newest ids match (else None)."""
     ids = span["last"] - span["first"] + 1 if span["last"] is not None else 0
     share = matches.lookup.share
     if not ids or (share is not None and share * ids <= 2 * FILTERED_COUNT_CAP):
         return None
     window = 2 * FILTERED_COUNT_CAP
     step = max(1, window // BUNCH_PROBE_IDS)
-    probed = [span["last"] - number * step for number in range(BUNCH_PROBE_IDS)]
-    probed = [probed_id for probed_id in probed if probed_id >= span["first"]]
-    if 2 * len(matches.ids(match_id__in=probed).order_by()) < len(probed):
+    probes = [
+        [probed for probed in (span["last"] - number * spacing for number in range(BUNCH_PROBE_IDS)) if probed >= span["first"]]
+        for spacing in (1, step)
+    ]
+    matched = set(matches.ids(match_id__in=sorted({*probes[0], *probes[1]})).order_by())
+    if any(2 * len(matched.intersection(probed)) < len(probed) for probed in probes):
         return None
     newest = matches.ids(match_id__gt=span["last"] - window).order_by()
     found = sorted(_ids_read(newest[: FILTERED_COUNT_CAP + 1]))

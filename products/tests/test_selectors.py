@@ -459,9 +459,9 @@ def test_deep_pages_past_the_cap_with_a_search_backlog_are_the_plain_filters_pag
 
 
 def test_the_passes_through_the_search_indexes_plan_without_parallel_workers_or_jit(monkeypatch):
-    """The capped passes and the fetch and sort of a page past the cap each run right after their
-    SET LOCAL of INDEX_PASS_SETTINGS (the pass through a name term's trigram index with sequential
-    scans off too), in a (sub)transaction of their own, and find the plain filter's pages."""
+    """The capped passes and the fetch and sort of a page past the cap each begin with the SET
+    LOCALs of INDEX_PASS_SETTINGS in the same statement (the pass through a name term's trigram
+    index with sequential scans off too), and find the plain filter's pages."""
     from django.test.utils import CaptureQueriesContext
 
     monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 4)
@@ -474,10 +474,10 @@ def test_the_passes_through_the_search_indexes_plan_without_parallel_workers_or_
     statements = [query["sql"] for query in queries.captured_queries]
     settings = "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off"
     assert "; ".join(f"SET LOCAL {setting}" for setting in selectors.INDEX_PASS_SETTINGS) == settings
-    sorted_at = [index for index, sql in enumerate(statements) if '"product_id" + 0) ASC' in sql]
-    capped_at = [index for index, sql in enumerate(statements) if sql.startswith("SELECT coalesce(array_agg")]
-    assert sorted_at and any('"product_id" >' not in statements[index] for index in capped_at)
-    assert all(statements[index - 1] == settings for index in sorted_at)
-    for index in capped_at:  # a walk of the newest ids keeps sequential scans
-        newest = '"product_id" >' in statements[index]
-        assert statements[index - 1] == settings + ("" if newest else "; SET LOCAL enable_seqscan = off")
+    fetched_and_sorted = [sql for sql in statements if '"product_id" + 0) ASC' in sql]
+    capped = [sql for sql in statements if "SELECT coalesce(array_agg" in sql]
+    assert fetched_and_sorted and any('"product_id" >' not in sql for sql in capped)
+    assert all(sql.startswith(f"{settings}; SELECT ") for sql in fetched_and_sorted)
+    for sql in capped:  # a walk of the newest ids keeps sequential scans
+        newest = '"product_id" >' in sql
+        assert sql.startswith(settings + ("" if newest else "; SET LOCAL enable_seqscan = off") + "; SELECT coalesce(")
