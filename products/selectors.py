@@ -48,7 +48,8 @@ WALKED_ROW_COST_IN_ENTRIES = 4
 # over the newest 2 * FILTERED_COUNT_CAP (the SKU prefix of the latest import, say) is first
 # looked for among those newest ids (a walk of the primary key): past the cap, that is its
 # count, and the pass through the search indexes, which rechecks every older candidate of the
-# term before these, is skipped. The newest ids alone cannot tell a block of matches from a
+# term before these, is skipped. (The spread ids are read only when the newest match: most
+# searches stop at that first, cheaper probe.) The newest ids alone cannot tell a block from a
 # shorter run at the end (a name the newest few hundred share); spread ids alone can fall in
 # step with a pattern of the data; and a walk that comes short is a page's time wasted.
 BUNCH_PROBE_IDS = 100
@@ -614,14 +615,14 @@ def _found_among_the_newest(*, matches: _Matches, span: dict) -> list[int] | Non
     share = matches.lookup.share
     if not ids or (share is not None and share * ids <= 2 * FILTERED_COUNT_CAP):
         return None
+    probe = matches.ids(match_id__gt=span["last"] - BUNCH_PROBE_IDS).order_by()[:BUNCH_PROBE_IDS]
+    if 2 * len(probe) < min(BUNCH_PROBE_IDS, ids):
+        return None
     window = 2 * FILTERED_COUNT_CAP
     step = max(1, window // BUNCH_PROBE_IDS)
-    probes = [
-        [probed for probed in (span["last"] - number * spacing for number in range(BUNCH_PROBE_IDS)) if probed >= span["first"]]
-        for spacing in (1, step)
-    ]
-    matched = set(matches.ids(match_id__in=sorted({*probes[0], *probes[1]})).order_by())
-    if any(2 * len(matched.intersection(probed)) < len(probed) for probed in probes):
+    spread = [span["last"] - number * step for number in range(BUNCH_PROBE_IDS)]
+    spread = [probed for probed in spread if probed >= span["first"]]
+    if 2 * len(matches.ids(match_id__in=spread).order_by()) < len(spread):
         return None
     newest = matches.ids(match_id__gt=span["last"] - window).order_by()
     found = sorted(_ids_read(newest[: FILTERED_COUNT_CAP + 1]))
