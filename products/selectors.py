@@ -4,11 +4,10 @@ import json
 import math
 import re
 import time
-from contextlib import nullcontext
 from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import BooleanField, F, Max, Min, Q, QuerySet, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Lower, StrIndex
@@ -44,11 +43,15 @@ PRIMARY_KEY_WALK_LIMIT = 20_000
 # Or where the walk costs less than reading the indexes' candidates in the whole catalogue:
 # a walked row costs about as much as this many posting-list entries (docs/performance.md).
 WALKED_ROW_COST_IN_ENTRIES = 4
-# A search that statistics say is common (more than 2 * FILTERED_COUNT_CAP rows) and whose
-# matches fill at least half of the newest BUNCH_PROBE_IDS products (the SKU prefix of the
-# latest import, say) is first looked for among the newest 2 * FILTERED_COUNT_CAP ids (a walk of
-# the primary key): past the cap, that is its count, and the pass through the search indexes,
-# which rechecks every older candidate of the term before these, is skipped.
+# A search that statistics say is common (more than 2 * FILTERED_COUNT_CAP rows) and that
+# matches at least half of the newest BUNCH_PROBE_IDS ids and half of as many ids spread evenly
+# over the newest 2 * FILTERED_COUNT_CAP (the SKU prefix of the latest import, say) is first
+# looked for among those newest ids (a walk of the primary key): past the cap, that is its
+# count, and the pass through the search indexes, which rechecks every older candidate of the
+# term before these, is skipped. (The spread ids are read only when the newest match: most
+# searches stop at that first, cheaper probe.) The newest ids alone cannot tell a block from a
+# shorter run at the end (a name the newest few hundred share); spread ids alone can fall in
+# step with a pattern of the data; and a walk that comes short is a page's time wasted.
 BUNCH_PROBE_IDS = 100
 # Page numbers stop here: far past the end of any catalogue, while the OFFSET stays a bigint.
 # Where the total is exact a page past the end shows the last page; else it is empty.
@@ -75,6 +78,12 @@ TERMS_INDEXED_ABOVE = 0.1
 # What rechecking one candidate row of the trigram index costs, in posting-list entries read:
 # it weighs a part of a term that fewer rows hold against the trigrams it makes the index read.
 RECHECK_COST_IN_ENTRIES = 100
+# The list's passes through the search indexes (the capped pass, the fetch and sort of a page)
+# plan without parallel workers and JIT. The leader builds the bitmap of the indexes' candidates
+# alone in either plan, but a parallel plan builds it in shared memory, about twice as slowly,
+# and leaves the workers only the shorter heap part; at millions of rows a fetch and sort passes
+# jit_above_cost, and compiling costs more than it saves for one page (docs/performance.md).
+INDEX_PASS_SETTINGS = ("max_parallel_workers_per_gather = 0", "jit = off")
 
 
 @dataclass(frozen=True)
@@ -520,21 +529,36 @@ def _ids_read(ids: QuerySet, *, sequential_scan: bool = True) -> list[int]:
     (docs/performance.md). A common word's full-text lookup keeps it: it does stop early there.
     """
     sql, params = ids.query.sql_with_params()
-    with transaction.atomic() if not sequential_scan else nullcontext(), connection.cursor() as cursor:
-        if not sequential_scan:
-            cursor.execute("SET LOCAL enable_seqscan = off")
-        cursor.execute(f"SELECT coalesce(array_agg(match_id), '{{}}') FROM ({sql}) AS ids", params)
-        return cursor.fetchone()[0]
+    settings = [*INDEX_PASS_SETTINGS, *([] if sequential_scan else ["enable_seqscan = off"])]
+    rows = _rows_planned_with(f"SELECT coalesce(array_agg(match_id), '{{}}') FROM ({sql}) AS ids", params, settings)
+    return rows[0][0]
 
 
-def _sorted_by_id(matches: QuerySet, *, backlog: list[tuple[int, int]], descending: bool = False) -> QuerySet:
-    """`matches` in id order, fetched and sorted rather than found by walking the primary key:
-    `+ 0` hides that order from PostgreSQL. (A union with the backlog's products can only be
-    ordered by its column; PostgreSQL then merges or sorts as it estimates best.)"""
+def _rows_planned_with(sql: str, params, settings: list[str]) -> list[tuple]:
+    """The rows of `sql`, planned with these settings ("name = value"). The SET LOCALs go in the
+    same message: PostgreSQL runs its statements as one transaction, which ends with it (no extra
+    round trips for BEGIN and COMMIT; in a transaction already, they last until its end)."""
+    with connection.cursor() as cursor:
+        cursor.execute("; ".join([*(f"SET LOCAL {setting}" for setting in settings), sql]), params)
+        while cursor.nextset():  # past the SETs' results, to the statement's
+            pass
+        return cursor.fetchall()
+
+
+def _sorted_ids(
+    matches: QuerySet, *, backlog: list[tuple[int, int]], offset: int, wanted: int, descending: bool = False
+) -> list[int]:
+    """`wanted` of `matches` from `offset` in id order, fetched and sorted rather than found by
+    walking the primary key: `+ 0` hides that order from PostgreSQL. (A union with the backlog's
+    products can only be ordered by its column; PostgreSQL then merges or sorts as it estimates
+    best.) Planned with INDEX_PASS_SETTINGS."""
     if backlog:
-        return matches.order_by("-match_id" if descending else "match_id")
-    key = F("match_id") + 0
-    return matches.order_by(key.desc() if descending else key.asc())
+        ordered = matches.order_by("-match_id" if descending else "match_id")
+    else:
+        key = F("match_id") + 0
+        ordered = matches.order_by(key.desc() if descending else key.asc())
+    sql, params = ordered[offset : offset + wanted].query.sql_with_params()
+    return [match_id for (match_id,) in _rows_planned_with(sql, params, list(INDEX_PASS_SETTINGS))]
 
 
 def product_search_is_behind() -> bool:
@@ -586,7 +610,7 @@ def _found_ids(*, matches: _Matches) -> tuple[list[int], dict | None]:
 
 def _found_among_the_newest(*, matches: _Matches, span: dict) -> list[int] | None:
     """More than FILTERED_COUNT_CAP matching ids, sorted, from the newest 2 * FILTERED_COUNT_CAP
-    ids, when the search is common and the newest BUNCH_PROBE_IDS products mostly match (else None)."""
+    ids, when the search is common and most of the probed newest ids match (else None)."""
     ids = span["last"] - span["first"] + 1 if span["last"] is not None else 0
     share = matches.lookup.share
     if not ids or (share is not None and share * ids <= 2 * FILTERED_COUNT_CAP):
@@ -594,7 +618,13 @@ def _found_among_the_newest(*, matches: _Matches, span: dict) -> list[int] | Non
     probe = matches.ids(match_id__gt=span["last"] - BUNCH_PROBE_IDS).order_by()[:BUNCH_PROBE_IDS]
     if 2 * len(probe) < min(BUNCH_PROBE_IDS, ids):
         return None
-    newest = matches.ids(match_id__gt=span["last"] - 2 * FILTERED_COUNT_CAP).order_by()
+    window = 2 * FILTERED_COUNT_CAP
+    step = max(1, window // BUNCH_PROBE_IDS)
+    spread = [span["last"] - number * step for number in range(BUNCH_PROBE_IDS)]
+    spread = [probed for probed in spread if probed >= span["first"]]
+    if 2 * len(matches.ids(match_id__in=spread).order_by()) < len(spread):
+        return None
+    newest = matches.ids(match_id__gt=span["last"] - window).order_by()
     found = sorted(_ids_read(newest[: FILTERED_COUNT_CAP + 1]))
     return found if len(found) > FILTERED_COUNT_CAP else None
 
@@ -642,7 +672,7 @@ def _sorted_page_ids(
 
     def up_to(limit: int) -> list[int]:
         in_range = matches.ids(LessThanOrEqual(F("match_id") + 0, limit), **above)
-        return list(_sorted_by_id(in_range, backlog=matches.backlog)[offset : offset + wanted])
+        return _sorted_ids(in_range, backlog=matches.backlog, offset=offset, wanted=wanted)
 
     tighter = _sku_prefix_bound(filters=matches.filters, count=offset + wanted, after=after)
     if tighter is not None and tighter < bound:
@@ -828,7 +858,7 @@ def product_keyset_page(
         ids = list(walk.order_by(order)[:wanted])
         if len(ids) < wanted and backward:
             in_range = found.ids(**bounds, **{limit: bound})
-            ids = list(_sorted_by_id(in_range, backlog=found.backlog, descending=True)[:wanted])
+            ids = _sorted_ids(in_range, backlog=found.backlog, offset=0, wanted=wanted, descending=True)
         elif len(ids) < wanted:
             ids = _sorted_page_ids(matches=found, bound=bound, offset=0, wanted=wanted, after=after)
     return ProductKeysetPage(

@@ -354,6 +354,24 @@ def test_matches_bunched_in_the_newest_ids_page_as_the_plain_filter(monkeypatch,
     assert newest_found and all(newest_found) == (probe_ids == 4)  # the newest ids answered the count, or never
 
 
+def test_a_run_of_matches_shorter_than_the_newest_window_is_not_walked_as_a_bunch(monkeypatch):
+    """A name the newest two products share, but not the ids spread over the newest window, is
+    counted by the one pass through the search indexes (no walk of the newest ids first), and
+    pages as the plain filter finds it."""
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 4)  # the newest window: 8 ids
+    monkeypatch.setattr(selectors, "BUNCH_PROBE_IDS", 4)  # every other id of the window
+    for number in range(30):
+        product_make(f"P-{number:02d}", name="Teak Stool" if number % 5 == 1 else "Oak Chair")
+    product_make("P-30", name="Pine Stool")
+    product_make("P-31", name="Pine Stool")
+    expected = list(Product.objects.filter(name__icontains="stool").order_by("id").values_list("sku", flat=True))
+    assert len(expected) == 8
+    passes, read = [], selectors._ids_read
+    monkeypatch.setattr(selectors, "_ids_read", lambda ids, **kwargs: passes.append(ids) or read(ids, **kwargs))
+    assert pages_shown(ProductFilters(name="Stool"), total="4+") == expected
+    assert passes and not any('"product_id" >' in str(ids.query) for ids in passes)  # no newest ids' bound
+
+
 def test_deep_pages_in_sku_order_start_from_the_statistics_and_match_the_plain_order(monkeypatch):
     """Deep pages of the whole catalogue in SKU order, both ways, are the plain ORDER BY's pages,
     whether they start at a key of the index's histogram or (statistics older than the catalogue
@@ -438,3 +456,28 @@ def test_deep_pages_past_the_cap_with_a_search_backlog_are_the_plain_filters_pag
         product_make(f"S-{number:02d}", name="Oak Chair")
     expected = list(Product.objects.filter(name__icontains="oak").order_by("id").values_list("sku", flat=True))
     assert pages_shown(ProductFilters(name="OAK"), total="6+") == expected
+
+
+def test_the_passes_through_the_search_indexes_plan_without_parallel_workers_or_jit(monkeypatch):
+    """The capped passes and the fetch and sort of a page past the cap each begin with the SET
+    LOCALs of INDEX_PASS_SETTINGS in the same statement (the pass through a name term's trigram
+    index with sequential scans off too), and find the plain filter's pages."""
+    from django.test.utils import CaptureQueriesContext
+
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 4)
+    monkeypatch.setattr(selectors, "PRIMARY_KEY_WALK_LIMIT", 0)
+    for number in range(12):
+        product_make(f"S-{number:02d}", name="Oak Chair" if number % 2 else "Teak Stool")  # 4 of the newest 8
+    expected = list(Product.objects.filter(name__icontains="oak").order_by("id").values_list("sku", flat=True))
+    with CaptureQueriesContext(connection) as queries:
+        assert pages_shown(ProductFilters(name="Oak"), total="4+") == expected
+    statements = [query["sql"] for query in queries.captured_queries]
+    settings = "SET LOCAL max_parallel_workers_per_gather = 0; SET LOCAL jit = off"
+    assert "; ".join(f"SET LOCAL {setting}" for setting in selectors.INDEX_PASS_SETTINGS) == settings
+    fetched_and_sorted = [sql for sql in statements if '"product_id" + 0) ASC' in sql]
+    capped = [sql for sql in statements if "SELECT coalesce(array_agg" in sql]
+    assert fetched_and_sorted and any('"product_id" >' not in sql for sql in capped)
+    assert all(sql.startswith(f"{settings}; SELECT ") for sql in fetched_and_sorted)
+    for sql in capped:  # a walk of the newest ids keeps sequential scans
+        newest = '"product_id" >' in sql
+        assert sql.startswith(settings + ("" if newest else "; SET LOCAL enable_seqscan = off") + "; SELECT coalesce(")
