@@ -10,7 +10,7 @@ just stale again, and the next pass picks it up.
 """
 
 import pglock
-from django.contrib.postgres.indexes import GinIndex
+from django.contrib.postgres.indexes import BrinIndex, GinIndex
 from django.db import IntegrityError, connection, transaction
 
 from config import locks
@@ -31,6 +31,9 @@ CATCH_UP_CHUNK = 50_000
 CATCH_UP_CHUNK_ATTEMPTS = 5
 # The end of the last chunk of a pass: it indexes every product from its start on.
 _NO_END = 2**63 - 1
+# What a catch-up's end runs on each kind of search index rather than wait for autovacuum;
+# other kinds need nothing.
+INDEX_UPKEEP = {GinIndex: "gin_clean_pending_list", BrinIndex: "brin_summarize_new_values"}
 
 _COLUMNS = "product_id, sku, name, description, active, updated_at"
 # A search row's values, from its product `p`.
@@ -199,8 +202,8 @@ def _pending_entries_merge() -> None:
     one, and rechecks every row of the new pages."""
     with connection.cursor() as cursor:
         for index in ProductSearch._meta.indexes:
-            merge = "gin_clean_pending_list" if isinstance(index, GinIndex) else "brin_summarize_new_values"
-            cursor.execute(f"SELECT {merge}(%s::regclass)", [index.name])
+            if upkeep := INDEX_UPKEEP.get(type(index)):
+                cursor.execute(f"SELECT {upkeep}(%s::regclass)", [index.name])
 
 
 def _catch_up_request_clear(*, requested_before) -> bool:

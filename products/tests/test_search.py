@@ -49,6 +49,19 @@ def test_catch_up_indexes_missing_and_stale_rows_and_leaves_fresh_ones_alone():
     assert search.product_search_catch_up() == 0
 
 
+def test_catch_up_leaves_the_search_indexes_nothing_for_autovacuum_to_do():
+    """After a catch-up the GIN indexes hold no pending entries and the BRIN index no unsummarized ranges."""
+    product_make("OAK-1", "Oak table")
+    Product.objects.bulk_create(Product(sku=f"IMPORTED-{n}", name=f"Pine bench {n}") for n in range(200))
+    assert search.product_search_catch_up() == 200
+    with connection.cursor() as cursor:
+        for index in ProductSearch._meta.indexes:
+            upkeep = search.INDEX_UPKEEP[type(index)]
+            # Each returns how much it still had to do: pending pages merged, ranges summarized.
+            cursor.execute(f"SELECT {upkeep}(%s::regclass)", [index.name])
+            assert cursor.fetchone()[0] == 0, index.name
+
+
 def test_catch_up_covers_every_chunk(monkeypatch):
     """Products spread over several id ranges are all indexed, one short transaction per range."""
     monkeypatch.setattr(search, "CATCH_UP_CHUNK", 2)
