@@ -292,7 +292,9 @@ def _changed_sql(fields: list[str], old: str, new: str) -> str:
 def _lookup_sql(fields: list[str]) -> str:
     """Each key's last row with its product as stored (if any): whether the row changes it and
     whether anyone wrote the product since the import started (`recent`); for a change of a
-    product that existed before the import, its stored values hashed (`stored`)."""
+    product that existed before the import, its stored values hashed (`stored`). OFFSET 0 keeps
+    `looked` a subquery of its own: inlined, `stored` would compare every field a second time to
+    know whether the row changes the product."""
     return f"""
         batch AS MATERIALIZED (
             SELECT product_id, repeat, changed, recent,
@@ -307,6 +309,7 @@ def _lookup_sql(fields: list[str]) -> str:
                     SELECT p.id, p.created_at, p.updated_at, {", ".join(fields)}
                     FROM {TABLE} p WHERE {_key("p")} = {_key("latest")}
                 ) p ON true
+                OFFSET 0
             ) looked
         )"""
 
