@@ -22,6 +22,7 @@ from products.models import (
     ProductSearchBacklog,
     ProductSearchCatchUp,
     product_search_key,
+    product_search_sku_tail,
     sku_key,
 )
 
@@ -187,7 +188,7 @@ class _Lookup:
     """How the search rows are looked up for one request's filters, decided once from the
     statistics (_statistics) and the description's stems (one to_tsvector)."""
 
-    index_terms: dict[str, str]  # "sku"/"name": the part of the term the trigram index reads
+    index_terms: dict[str, str]  # "sku"/"name": the part of the term the trigram index of both reads
     terms_indexed: bool  # the SKU and name terms find candidates through the trigram index
     stems: tuple[str, ...]  # the description's English stems
     words_drive: bool  # the description's words find the rows through the full-text index
@@ -239,8 +240,17 @@ def product_search_filter(*, filters: ProductFilters, lookup: _Lookup | None = N
         rows = rows.alias(search_key=product_search_key())
     for field, index_term in lookup.index_terms.items():
         term = getattr(filters, field).lower()
-        rows = rows.alias(**{f"{field}_position": StrIndex(field, Value(term))}).filter(**{f"{field}_position__gt": 0})
-        if lookup.terms_indexed:
+        if field == "sku" and lookup.terms_indexed:
+            # strpos() > 0 as two conditions whose indexes find the term's matches and no other
+            # rows: the SKU begins with the term, or holds it further on.
+            rows = rows.alias(sku_tail=product_search_sku_tail()).filter(
+                Q(sku__startswith=term) | Q(sku_tail__contains=term)
+            )
+        else:
+            rows = rows.alias(**{f"{field}_position": StrIndex(field, Value(term))}).filter(**{f"{field}_position__gt": 0})
+        # The trigram index of both: a name term's candidates, and a SKU term's among the inactive
+        # rows (their partial index), which the planner weighs against the SKU's own indexes.
+        if lookup.terms_indexed and (field == "name" or filters.active is False):
             rows = rows.filter(search_key__contains=index_term)
     if filters.description_words:
         # Whole words, all of them, stemmed ("oak tables" finds "Oak table"). Exact words, not
@@ -458,7 +468,7 @@ class _Matches:
 
     @property
     def trigram_terms(self) -> bool:
-        """Whether a SKU or name term finds the search rows through the trigram index."""
+        """Whether a SKU or name term finds the search rows through its indexes (trigram, the SKU's prefix)."""
         return self.lookup is not None and self.lookup.terms_indexed and bool(self.lookup.index_terms)
 
     def products(self) -> QuerySet[Product]:
@@ -523,7 +533,7 @@ def _ids_read(ids: QuerySet, *, sequential_scan: bool = True) -> list[int]:
     (a row per id made that many Python objects per request, and the garbage collector's full
     collections then slowed requests down).
 
-    `sequential_scan=False` for a SKU or name term's trigram lookup: PostgreSQL underrates
+    `sequential_scan=False` for a SKU or name term's index lookup: PostgreSQL underrates
     rechecking a trigram candidate and takes a sequential scan when it guesses the cap's
     matches lie in the first pages it reads, which is slower than the trigram index at 5M
     (docs/performance.md). A common word's full-text lookup keeps it: it does stop early there.

@@ -481,3 +481,28 @@ def test_the_passes_through_the_search_indexes_plan_without_parallel_workers_or_
     for sql in capped:  # a walk of the newest ids keeps sequential scans
         newest = '"product_id" >' in sql
         assert sql.startswith(settings + ("" if newest else "; SET LOCAL enable_seqscan = off") + "; SELECT coalesce(")
+
+
+@pytest.mark.parametrize("active", [None, False], ids=["SKU term alone", "with the inactive filter"])
+def test_a_sku_term_reads_the_skus_prefix_and_tail_indexes_and_finds_the_plain_filters_matches(active):
+    """A SKU term finds its candidates through the SKU's prefix btree and the trigram index of the
+    SKU but its first character (no other row), and matches exactly where the plain filter does:
+    at the start, in the middle or at the end, LIKE's wildcards taken literally."""
+    from products.models import ProductSearch
+
+    for number, sku in enumerate(["AB-10", "XAB-1", "X-AB", "A_B-1", "AXB-1", "ZA%B-2", "ZAQB-2", "BA-1", "ab"]):
+        product_make(sku, name="Ab Chair", active=number % 2 == 0)
+    rows = selectors.product_search_filter(filters=ProductFilters(sku="ab")).order_by().values_list("product_id")
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row for (row,) in cursor.fetchall())
+    assert [index.name for index in ProductSearch._meta.indexes[3:5]] == ["productsearch_sku_prefix", "productsearch_sku_tail_trgm"]
+    assert "productsearch_sku_prefix" in plan and "productsearch_sku_tail_trgm" in plan, plan
+    for term in ("ab", "AB-1", "-1", "b", "a_b", "a%b", "_", "%"):
+        plain = Product.objects.filter(sku__icontains=term).order_by("id")
+        expected = list((plain if active is None else plain.filter(active=active)).values_list("sku", flat=True))
+        assert skus(ProductFilters(sku=term, active=active)) == expected, term
+        page = product_page(filters=ProductFilters(sku=term, active=active), number=1, per_page=25)
+        assert [product.sku for product in page.products] == expected, term
