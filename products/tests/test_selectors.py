@@ -28,7 +28,7 @@ def pages_shown(filters: ProductFilters, *, total: str) -> list[str]:
 def answers_spied(monkeypatch, name: str) -> list:
     """What each call of the selectors' function `name` answers, in a list kept up to date."""
     answers, function = [], getattr(selectors, name)
-    monkeypatch.setattr(selectors, name, lambda **kwargs: answers.append(function(**kwargs)) or answers[-1])
+    monkeypatch.setattr(selectors, name, lambda *args, **kwargs: answers.append(function(*args, **kwargs)) or answers[-1])
     return answers
 
 
@@ -506,3 +506,26 @@ def test_a_sku_term_reads_the_skus_prefix_and_tail_indexes_and_finds_the_plain_f
         assert skus(ProductFilters(sku=term, active=active)) == expected, term
         page = product_page(filters=ProductFilters(sku=term, active=active), number=1, per_page=25)
         assert [product.sku for product in page.products] == expected, term
+
+
+@pytest.mark.parametrize("moved", [False, True], ids=["search rows in id order", "an old match's row moved to the end"])
+def test_pages_past_the_cap_are_slices_of_the_found_ids_only_where_no_row_of_their_range_lies_further_on(
+    monkeypatch, moved
+):
+    """A page past the cap is cut from the ids the capped pass read in table order when no search
+    row of the page's id range lies past the last row it read; an old match's row moved past it
+    (a staff edit) makes the page fetched again. Either way the pages are the plain filter's."""
+    from products.models import ProductSearch
+
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 4)
+    monkeypatch.setattr(selectors, "PRIMARY_KEY_WALK_LIMIT", 0)
+    monkeypatch.setattr(selectors, "CHECKED_ROW_COST_IN_ENTRIES", 0)  # check whatever the range
+    monkeypatch.setattr(selectors, "BUNCH_PROBE_IDS", 1_000)  # no probe of the newest ids
+    for number in range(24):
+        product_make(f"S-{number:02d}", name="Oak Chair" if number % 2 else "Teak Stool")
+    if moved:  # a new row version, after every other row in the table
+        ProductSearch.objects.filter(product__sku="S-01").update(name="oak chair, again")
+    expected = list(Product.objects.filter(name__icontains="oak").order_by("id").values_list("sku", flat=True))
+    checks = answers_spied(monkeypatch, "_search_rows_past")
+    assert pages_shown(ProductFilters(name="Oak"), total="4+") == expected
+    assert checks and all(checks) == moved  # a row in range lay past the pass, or none did
