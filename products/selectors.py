@@ -561,15 +561,18 @@ def _positioned_ids(rows: QuerySet[ProductSearch]) -> QuerySet:
 
 
 def _search_rows_past(position: str, *, up_to_id: int) -> bool:
-    """Whether a search row of a product id up to `up_to_id` lies past table position `position`
-    (ctid): read from the id index's page ranges (productsearch_id_brin), the rows in them
-    rechecked, rather than from the position to the table's end."""
+    """Whether a search row of a product id up to `up_to_id` lies on the table page of `position`
+    (a ctid, "(page,item)") or after it: read from the id index's page ranges
+    (productsearch_id_brin), the rows in them rechecked, rather than from there to the table's
+    end. The page itself counts: a scan that stopped in it may have read a row's newer version
+    (an update's, further on in the page) before rows it never reached."""
+    page = int(position.strip("()").split(",")[0])
     sql = (
         f"SELECT EXISTS (SELECT FROM {ProductSearch._meta.db_table}"
-        " WHERE product_id + 0 <= %s AND ctid > %s::tid)"
+        " WHERE product_id + 0 <= %s AND ctid >= %s::tid)"
     )
     settings = [*INDEX_PASS_SETTINGS, "enable_seqscan = off", "enable_tidscan = off"]
-    return _rows_planned_with(sql, [up_to_id, position], settings)[0][0]
+    return _rows_planned_with(sql, [up_to_id, f"({page},0)"], settings)[0][0]
 
 
 def _rows_planned_with(sql: str, params, settings: list[str]) -> list[tuple]:
@@ -644,8 +647,9 @@ def _found_ids(*, matches: _Matches) -> tuple[list[int], dict | None, str | None
     if found:
         return found, span, None
     # Else one pass through the search indexes, unordered so the LIMIT can stop it. Through a
-    # SKU or name term's indexes, that is a bitmap heap scan, which reads its candidates in
-    # table order from the first page on: every match before the last row it read is found.
+    # SKU or name term's indexes, that is a bitmap heap scan, which reads its candidates page by
+    # page in table order: every match on the pages before the last one it read is found. (A
+    # walk of the primary key instead would find the smallest ids, as good for a page.)
     in_table_order = matches.trigram_terms and not matches.backlog
     ids = _positioned_ids(matches.rows) if in_table_order else matches.ids()
     found, read_up_to = _ids_read(ids.order_by()[: FILTERED_COUNT_CAP + 1], sequential_scan=not matches.trigram_terms)
@@ -679,9 +683,10 @@ def _page_ids_past_the_cap(
     """A page of a filter with more matches than the cap, of which `found_ids` are some.
 
     The page is a slice of the found ids where they hold every match up to its last id: they
-    were read in table order up to `read_up_to`, and no search row of an id in that range lies
-    past it (the usual case: search rows are written in id order). That check reads the rows in
-    range, and is made where that costs less than reading the indexes' candidates again.
+    were read in table order up to the page of `read_up_to`, and no search row of an id in that
+    range lies there or further on (the usual case: search rows are written in id order). That
+    check reads the rows in range, and is made where that costs less than reading the indexes'
+    candidates again.
 
     The page's rows all lie at or below the found ids' (offset + wanted)-th smallest. Walking
     the primary key finds them fastest when matches are common from the first product on, so

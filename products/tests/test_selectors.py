@@ -513,19 +513,25 @@ def test_pages_past_the_cap_are_slices_of_the_found_ids_only_where_no_row_of_the
     monkeypatch, moved
 ):
     """A page past the cap is cut from the ids the capped pass read in table order when no search
-    row of the page's id range lies past the last row it read; an old match's row moved past it
-    (a staff edit) makes the page fetched again. Either way the pages are the plain filter's."""
+    row of the page's id range lies on the last table page it read or further on; an old match's
+    row moved past it (a staff edit) makes the page fetched again. Either way the pages are the
+    plain filter's."""
     from products.models import ProductSearch
 
-    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 4)
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 200)
     monkeypatch.setattr(selectors, "PRIMARY_KEY_WALK_LIMIT", 0)
     monkeypatch.setattr(selectors, "CHECKED_ROW_COST_IN_ENTRIES", 0)  # check whatever the range
-    monkeypatch.setattr(selectors, "BUNCH_PROBE_IDS", 1_000)  # no probe of the newest ids
-    for number in range(24):
-        product_make(f"S-{number:02d}", name="Oak Chair" if number % 2 else "Teak Stool")
-    if moved:  # a new row version, after every other row in the table
-        ProductSearch.objects.filter(product__sku="S-01").update(name="oak chair, again")
+    monkeypatch.setattr(selectors, "BUNCH_PROBE_IDS", 10_000)  # no probe of the newest ids
+    for number in range(600):  # several table pages of search rows, the pass stopping pages after the first
+        product_make(f"S-{number:03d}", name="Oak Chair" if number % 2 else "Teak Stool")
+    if moved:  # its page is full: the new row version goes to the table's end
+        ProductSearch.objects.filter(product__sku="S-001").update(name="oak chair, " + "again " * 20)
     expected = list(Product.objects.filter(name__icontains="oak").order_by("id").values_list("sku", flat=True))
     checks = answers_spied(monkeypatch, "_search_rows_past")
-    assert pages_shown(ProductFilters(name="Oak"), total="4+") == expected
-    assert checks and all(checks) == moved  # a row in range lay past the pass, or none did
+    shown = []
+    for number in range(1, 8):  # pages of 8 among the first of the 201 found ids
+        page = product_page(filters=ProductFilters(name="Oak"), number=number, per_page=8)
+        assert str(page.total) == "200+"
+        shown += [product.sku for product in page.products]
+    assert shown == expected[:56]
+    assert len(checks) == 7 and all(checks) == moved  # a row in range lay past the pass, or none did
