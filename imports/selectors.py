@@ -31,8 +31,9 @@ ACTIVE = [status for status in ImportJob.Status if status not in ImportJob.ENDED
 
 
 def import_job_active_list() -> QuerySet[ImportJob]:
-    """Queued and running jobs, oldest first (through the status index: every page's top bar asks)."""
-    return import_job_list().filter(status__in=ACTIVE).order_by("created_at", "id")
+    """Queued and running jobs, oldest first (through the status index: every page's top bar
+    asks). Without the uploader, which neither the top bar nor the progress cards show."""
+    return ImportJob.objects.filter(status__in=ACTIVE).order_by("created_at", "id")
 
 
 def import_job_counts(*, job: ImportJob) -> dict[str, int]:

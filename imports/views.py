@@ -11,6 +11,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
+from config.activity import activity_current
 from imports import selectors, services
 from imports.forms import ImportUploadForm
 from imports.models import ImportJob
@@ -28,9 +29,12 @@ def _history(request: HttpRequest) -> dict:
 def index(request: HttpRequest) -> HttpResponse:
     if request.htmx:
         return render(request, "imports/_history.html", _history(request))
+    # The top bar shows the running imports too: read them once, for both.
+    activity = activity_current()
     context = {
         "form": ImportUploadForm(),
-        "active_jobs": selectors.import_job_active_list(),
+        "activity": activity,
+        "active_jobs": activity.imports,
         "max_bytes": settings.IMPORT_MAX_UPLOAD_BYTES,
         **_history(request),
     }

@@ -3,7 +3,7 @@ from django.contrib.postgres.indexes import BrinIndex, GinIndex, OpClass
 from django.contrib.postgres.search import SearchVectorField
 from django.db import models
 from django.db.models import F, Value
-from django.db.models.functions import Collate, Concat, Lower, Now
+from django.db.models.functions import Collate, Concat, Lower, Now, Substr
 from django.urls import reverse
 
 from products.limits import NAME_MAX_LENGTH, PRICE_DECIMAL_PLACES, PRICE_MAX_DIGITS, SKU_MAX_LENGTH
@@ -21,6 +21,11 @@ GIN_PENDING_LIST_KB = 64 * 1024
 def product_search_key():
     """sku || ' ' || name of a ProductSearch row (both lowered): one trigram index serves both filters."""
     return Concat("sku", Value(" "), "name")
+
+
+def product_search_sku_tail():
+    """A ProductSearch row's SKU but its first character: a term lies there unless it begins the SKU."""
+    return Substr("sku", 2)
 
 
 def sku_key(sku=F("sku")):
@@ -113,6 +118,17 @@ class ProductSearch(models.Model):
             # written in id order, so the ranges stay narrow; a catch-up's end (or a vacuum)
             # summarizes its new pages.
             BrinIndex(F("product_id") + 0, name="productsearch_id_brin", pages_per_range=16),
+            # A SKU term's candidates, exactly its matches: the rows whose SKU begins with it (a
+            # range of this btree) and those holding it further on (the trigram index of the SKU
+            # but its first character). The trigram index of sku || ' ' || name cannot tell
+            # "sku-009..." from "sku-001009..." and rechecks every row holding "009".
+            models.Index(fields=["sku"], name="productsearch_sku_prefix", opclasses=["varchar_pattern_ops"]),
+            GinIndex(
+                OpClass(product_search_sku_tail(), name="gin_trgm_ops"),
+                name="productsearch_sku_tail_trgm",
+                fastupdate=True,
+                gin_pending_list_limit=GIN_PENDING_LIST_KB,
+            ),
             # The inactive products' rows alone: a SKU or name term with the inactive filter
             # rechecks only their candidates. Imports write active products, which it never holds.
             GinIndex(

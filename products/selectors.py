@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from django.contrib.postgres.search import SearchQuery, SearchVector, SearchVectorField
 from django.db import connection
-from django.db.models import BooleanField, F, Max, Min, Q, QuerySet, Value
+from django.db.models import BooleanField, F, Max, Min, Q, QuerySet, TextField, Value
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast, Coalesce, Lower, StrIndex
 from django.db.models.lookups import LessThanOrEqual
@@ -22,6 +22,7 @@ from products.models import (
     ProductSearchBacklog,
     ProductSearchCatchUp,
     product_search_key,
+    product_search_sku_tail,
     sku_key,
 )
 
@@ -43,6 +44,9 @@ PRIMARY_KEY_WALK_LIMIT = 20_000
 # Or where the walk costs less than reading the indexes' candidates in the whole catalogue:
 # a walked row costs about as much as this many posting-list entries (docs/performance.md).
 WALKED_ROW_COST_IN_ENTRIES = 4
+# A row of the search rows' table read in order and checked for its id and position costs
+# about as much as this many posting-list entries (docs/performance.md).
+CHECKED_ROW_COST_IN_ENTRIES = 2
 # A search that statistics say is common (more than 2 * FILTERED_COUNT_CAP rows) and that
 # matches at least half of the newest BUNCH_PROBE_IDS ids and half of as many ids spread evenly
 # over the newest 2 * FILTERED_COUNT_CAP (the SKU prefix of the latest import, say) is first
@@ -187,7 +191,7 @@ class _Lookup:
     """How the search rows are looked up for one request's filters, decided once from the
     statistics (_statistics) and the description's stems (one to_tsvector)."""
 
-    index_terms: dict[str, str]  # "sku"/"name": the part of the term the trigram index reads
+    index_terms: dict[str, str]  # "sku"/"name": the part of the term the trigram index of both reads
     terms_indexed: bool  # the SKU and name terms find candidates through the trigram index
     stems: tuple[str, ...]  # the description's English stems
     words_drive: bool  # the description's words find the rows through the full-text index
@@ -239,8 +243,17 @@ def product_search_filter(*, filters: ProductFilters, lookup: _Lookup | None = N
         rows = rows.alias(search_key=product_search_key())
     for field, index_term in lookup.index_terms.items():
         term = getattr(filters, field).lower()
-        rows = rows.alias(**{f"{field}_position": StrIndex(field, Value(term))}).filter(**{f"{field}_position__gt": 0})
-        if lookup.terms_indexed:
+        if field == "sku" and lookup.terms_indexed:
+            # strpos() > 0 as two conditions whose indexes find the term's matches and no other
+            # rows: the SKU begins with the term, or holds it further on.
+            rows = rows.alias(sku_tail=product_search_sku_tail()).filter(
+                Q(sku__startswith=term) | Q(sku_tail__contains=term)
+            )
+        else:
+            rows = rows.alias(**{f"{field}_position": StrIndex(field, Value(term))}).filter(**{f"{field}_position__gt": 0})
+        # The trigram index of both: a name term's candidates, and a SKU term's among the inactive
+        # rows (their partial index), which the planner weighs against the SKU's own indexes.
+        if lookup.terms_indexed and (field == "name" or filters.active is False):
             rows = rows.filter(search_key__contains=index_term)
     if filters.description_words:
         # Whole words, all of them, stemmed ("oak tables" finds "Oak table"). Exact words, not
@@ -458,7 +471,7 @@ class _Matches:
 
     @property
     def trigram_terms(self) -> bool:
-        """Whether a SKU or name term finds the search rows through the trigram index."""
+        """Whether a SKU or name term finds the search rows through its indexes (trigram, the SKU's prefix)."""
         return self.lookup is not None and self.lookup.terms_indexed and bool(self.lookup.index_terms)
 
     def products(self) -> QuerySet[Product]:
@@ -499,7 +512,7 @@ def product_filter_sku_or_name(*, term: str) -> QuerySet[Product]:
         .filter(search_key__contains=term)
     ) if backlog else None
     matches = _indexed_or_backlog_ids(rows, unindexed, backlog=backlog)
-    found = _ids_read(matches.order_by()[: FILTERED_COUNT_CAP + 1], sequential_scan=False)
+    found, _ = _ids_read(matches.order_by()[: FILTERED_COUNT_CAP + 1], sequential_scan=False)
     return Product.objects.filter(id__in=found if len(found) <= FILTERED_COUNT_CAP else matches)
 
 
@@ -518,20 +531,48 @@ def _indexed_or_backlog_ids(
     return matches.order_by().union(unindexed.order_by(), all=True)
 
 
-def _ids_read(ids: QuerySet, *, sequential_scan: bool = True) -> list[int]:
+def _ids_read(ids: QuerySet, *, sequential_scan: bool = True) -> tuple[list[int], str | None]:
     """The `match_id`s a capped query answers, read as one array: one row, not one per id
     (a row per id made that many Python objects per request, and the garbage collector's full
-    collections then slowed requests down).
+    collections then slowed requests down); and, where the query selects each row's `position`
+    (ctid), the last one read (None for none).
 
-    `sequential_scan=False` for a SKU or name term's trigram lookup: PostgreSQL underrates
+    `sequential_scan=False` for a SKU or name term's index lookup: PostgreSQL underrates
     rechecking a trigram candidate and takes a sequential scan when it guesses the cap's
     matches lie in the first pages it reads, which is slower than the trigram index at 5M
     (docs/performance.md). A common word's full-text lookup keeps it: it does stop early there.
     """
     sql, params = ids.query.sql_with_params()
-    settings = [*INDEX_PASS_SETTINGS, *([] if sequential_scan else ["enable_seqscan = off"])]
-    rows = _rows_planned_with(f"SELECT coalesce(array_agg(match_id), '{{}}') FROM ({sql}) AS ids", params, settings)
-    return rows[0][0]
+    last = "max(position)::text" if "position" in ids.query.annotations else "NULL"
+    rows = _rows_planned_with(
+        f"SELECT coalesce(array_agg(match_id), '{{}}'), {last} FROM ({sql}) AS ids", params, _pass_settings(sequential_scan)
+    )
+    return rows[0]
+
+
+def _pass_settings(sequential_scan: bool) -> list[str]:
+    return [*INDEX_PASS_SETTINGS, *([] if sequential_scan else ["enable_seqscan = off"])]
+
+
+def _positioned_ids(rows: QuerySet[ProductSearch]) -> QuerySet:
+    """The product ids of the search `rows` as `match_id`, with each row's table position (ctid)."""
+    positioned = rows.annotate(match_id=F("product_id"), position=RawSQL("ctid", [], output_field=TextField()))
+    return positioned.values_list("match_id", "position")
+
+
+def _search_rows_past(position: str, *, up_to_id: int) -> bool:
+    """Whether a search row of a product id up to `up_to_id` lies on the table page of `position`
+    (a ctid, "(page,item)") or after it: read from the id index's page ranges
+    (productsearch_id_brin), the rows in them rechecked, rather than from there to the table's
+    end. The page itself counts: a scan that stopped in it may have read a row's newer version
+    (an update's, further on in the page) before rows it never reached."""
+    page = int(position.strip("()").split(",")[0])
+    sql = (
+        f"SELECT EXISTS (SELECT FROM {ProductSearch._meta.db_table}"
+        " WHERE product_id + 0 <= %s AND ctid >= %s::tid)"
+    )
+    settings = [*INDEX_PASS_SETTINGS, "enable_seqscan = off", "enable_tidscan = off"]
+    return _rows_planned_with(sql, [up_to_id, f"({page},0)"], settings)[0][0]
 
 
 def _rows_planned_with(sql: str, params, settings: list[str]) -> list[tuple]:
@@ -561,12 +602,20 @@ def _sorted_ids(
     return [match_id for (match_id,) in _rows_planned_with(sql, params, list(INDEX_PASS_SETTINGS))]
 
 
+_SEARCH_BEHIND_SQL = (
+    f'SELECT EXISTS (SELECT FROM "{ProductSearchCatchUp._meta.db_table}")'
+    f' OR EXISTS (SELECT FROM "{ProductSearchBacklog._meta.db_table}")'
+)
+
+
 def product_search_is_behind() -> bool:
     """Whether search has imported products to catch up with: a catch-up was asked for and has
-    not finished, or the backlog holds products (one statement, at most a row read from each:
-    every products page asks)."""
-    catch_ups, backlog = ProductSearchCatchUp.objects.values("pk")[:1], ProductSearchBacklog.objects.values("pk")[:1]
-    return catch_ups.union(backlog, all=True).exists()
+    not finished, or the backlog holds products. Every products page and the notice's poll ask:
+    one statement, at most a row read from each table, and written once rather than built by
+    the ORM per request (its union took longer to build than to run)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_SEARCH_BEHIND_SQL)
+        return cursor.fetchone()[0]
 
 
 def product_catalogue_total() -> Total:
@@ -597,15 +646,22 @@ def _id_span() -> dict:
     return Product.objects.aggregate(first=Min("id"), last=Max("id"))
 
 
-def _found_ids(*, matches: _Matches) -> tuple[list[int], dict | None]:
+def _found_ids(*, matches: _Matches) -> tuple[list[int], dict | None, str | None]:
     """Up to FILTERED_COUNT_CAP + 1 matching ids, sorted: all the matches when they are no more
-    than the cap (the exact count, and every page sorted from them); and the span of ids, read
-    for a search."""
+    than the cap (the exact count, and every page sorted from them); the span of ids, read for a
+    search; and where the pass read the search rows up to in table order, if it did (else None)."""
     span = _id_span() if matches.lookup else None
     found = _found_among_the_newest(matches=matches, span=span) if span else None
-    # Else one pass through the search indexes, unordered so the LIMIT can stop it.
-    capped = matches.ids().order_by()[: FILTERED_COUNT_CAP + 1]
-    return found or sorted(_ids_read(capped, sequential_scan=not matches.trigram_terms)), span
+    if found:
+        return found, span, None
+    # Else one pass through the search indexes, unordered so the LIMIT can stop it. Through a
+    # SKU or name term's indexes, that is a bitmap heap scan, which reads its candidates page by
+    # page in table order: every match on the pages before the last one it read is found. (A
+    # walk of the primary key instead would find the smallest ids, as good for a page.)
+    in_table_order = matches.trigram_terms and not matches.backlog
+    ids = _positioned_ids(matches.rows) if in_table_order else matches.ids()
+    found, read_up_to = _ids_read(ids.order_by()[: FILTERED_COUNT_CAP + 1], sequential_scan=not matches.trigram_terms)
+    return sorted(found), span, read_up_to
 
 
 def _found_among_the_newest(*, matches: _Matches, span: dict) -> list[int] | None:
@@ -625,12 +681,20 @@ def _found_among_the_newest(*, matches: _Matches, span: dict) -> list[int] | Non
     if 2 * len(matches.ids(match_id__in=spread).order_by()) < len(spread):
         return None
     newest = matches.ids(match_id__gt=span["last"] - window).order_by()
-    found = sorted(_ids_read(newest[: FILTERED_COUNT_CAP + 1]))
+    found = sorted(_ids_read(newest[: FILTERED_COUNT_CAP + 1])[0])
     return found if len(found) > FILTERED_COUNT_CAP else None
 
 
-def _page_ids_past_the_cap(*, matches: _Matches, found_ids: list[int], span: dict | None, offset: int, wanted: int):
+def _page_ids_past_the_cap(
+    *, matches: _Matches, found_ids: list[int], span: dict | None, read_up_to: str | None, offset: int, wanted: int
+):
     """A page of a filter with more matches than the cap, of which `found_ids` are some.
+
+    The page is a slice of the found ids where they hold every match up to its last id: they
+    were read in table order up to the page of `read_up_to`, and no search row of an id in that
+    range lies there or further on (the usual case: search rows are written in id order). That
+    check reads the rows in range, and is made where that costs less than reading the indexes'
+    candidates again.
 
     The page's rows all lie at or below the found ids' (offset + wanted)-th smallest. Walking
     the primary key finds them fastest when matches are common from the first product on, so
@@ -643,12 +707,15 @@ def _page_ids_past_the_cap(*, matches: _Matches, found_ids: list[int], span: dic
     bound = found_ids[offset + wanted - 1]
     span = span or _id_span()
     span_ids = span["last"] - span["first"] + 1
+    # The fetch and sort reads the indexes' candidates of the whole catalogue first.
+    candidates = (matches.lookup.candidates or 0) * span_ids if matches.lookup else 0
+    checked = (bound - span["first"] + 1) * CHECKED_ROW_COST_IN_ENTRIES <= candidates
+    if read_up_to is not None and checked and not _search_rows_past(read_up_to, up_to_id=bound):
+        return found_ids[offset : offset + wanted]
     found_share = len(found_ids) / span_ids
     statistics_share = matches.lookup.share if matches.lookup and matches.lookup.share else 0
     share = max(statistics_share, found_share)
     walk = math.ceil((offset + wanted) / share)
-    # The fetch and sort reads the indexes' candidates of the whole catalogue first.
-    candidates = (matches.lookup.candidates or 0) * span_ids if matches.lookup else 0
     if walk <= PRIMARY_KEY_WALK_LIMIT or walk * WALKED_ROW_COST_IN_ENTRIES <= candidates:
         walked = matches.ids(match_id__lte=min(bound, span["first"] + 2 * walk))
         ids = list(walked.order_by("match_id")[offset : offset + wanted])
@@ -705,14 +772,14 @@ def product_page(
 
     `total`: the catalogue's, when the caller has it already (the list is unfiltered).
     """
-    found_ids, span = [], None
+    found_ids, span, read_up_to = [], None, None
     matches = _matches(filters)
     if not filters.any:
         total = total or product_catalogue_total()
     else:
         total = _active_filter_estimate(matches=matches)
     if total is None:
-        found_ids, span = _found_ids(matches=matches)
+        found_ids, span, read_up_to = _found_ids(matches=matches)
         exact = len(found_ids) <= FILTERED_COUNT_CAP
         total = Total(value=len(found_ids), kind="exact") if exact else Total(value=FILTERED_COUNT_CAP, kind="at_least")
     number = min(number, PAGE_NUMBER_MAX)
@@ -724,7 +791,10 @@ def product_page(
     if sort_refused:
         sort = ProductSort()
     rows = list(
-        _page_rows(matches=matches, found_ids=found_ids, span=span, total=total, sort=sort, offset=offset, wanted=wanted)
+        _page_rows(
+            matches=matches, found_ids=found_ids, span=span, read_up_to=read_up_to, total=total, sort=sort,
+            offset=offset, wanted=wanted,
+        )
     )
     return ProductPage(
         products=rows[:per_page], number=number, per_page=per_page, total=total, has_next=len(rows) > per_page,
@@ -751,7 +821,8 @@ def _sorts_on_any_field(total: Total) -> bool:
 
 
 def _page_rows(
-    *, matches: _Matches, found_ids: list[int], span: dict | None, total: Total, sort: ProductSort, offset: int, wanted: int
+    *, matches: _Matches, found_ids: list[int], span: dict | None, read_up_to: str | None, total: Total,
+    sort: ProductSort, offset: int, wanted: int,
 ):
     exact_filter = total.is_exact and matches.filters.any
     if sort.field == "sku" and not matches.filters.any and not total.is_exact:
@@ -763,7 +834,9 @@ def _page_rows(
     if exact_filter:
         page_ids = found_ids[offset : offset + wanted]
     elif offset + wanted <= len(found_ids):
-        page_ids = _page_ids_past_the_cap(matches=matches, found_ids=found_ids, span=span, offset=offset, wanted=wanted)
+        page_ids = _page_ids_past_the_cap(
+            matches=matches, found_ids=found_ids, span=span, read_up_to=read_up_to, offset=offset, wanted=wanted
+        )
     else:
         # Skipping rows costs less when only ids are skipped (an index-only scan for the whole
         # catalogue) and the page's rows are read afterwards.
@@ -844,7 +917,7 @@ def product_keyset_page(
     matches = found.ids(**bounds)
     order = "-match_id" if backward else "match_id"
     capped = matches.order_by()[: FILTERED_COUNT_CAP + 1]
-    ids = sorted(_ids_read(capped, sequential_scan=not found.trigram_terms), reverse=backward) if filters.any else []
+    ids = sorted(_ids_read(capped, sequential_scan=not found.trigram_terms)[0], reverse=backward) if filters.any else []
     if not filters.any or FILTERED_COUNT_CAP < len(ids) < wanted:
         ids = list(matches.order_by(order)[:wanted])
     elif len(ids) > FILTERED_COUNT_CAP:

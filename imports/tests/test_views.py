@@ -6,6 +6,8 @@ import json
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils.html import escape
 
@@ -104,6 +106,15 @@ def test_upload_checks_the_csrf_token(client, staff_user):
     client.force_login(staff_user)
     client.handler.enforce_csrf_checks = True
     assert upload(client, b"sku,name\na,A\n").status_code == 403
+
+
+def test_imports_page_reads_the_running_imports_once(staff_client, make_job):
+    """The running imports' cards and the top bar's indicator share one read of them."""
+    job = make_job("sku,name\na,A\n")
+    with CaptureQueriesContext(connection) as queries:
+        html = staff_client.get(reverse("imports:index")).content.decode()
+    assert f'id="import-{job.pk}"' in html and f"/activity/?import={job.pk}" in html
+    assert sum('"imports_importjob"."status" IN' in query["sql"] for query in queries.captured_queries) == 1
 
 
 def test_progress_fragment_polls_while_the_job_runs(staff_client, make_job):

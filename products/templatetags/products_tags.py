@@ -43,6 +43,8 @@ ROW_HTML = """<tr id="product-{pk}">
 _ACTIVE = {"badge": "success", "toggle": "Deactivate", "toggle_lower": "deactivate", "state": "Active"}
 _INACTIVE = {"badge": "", "toggle": "Activate", "toggle_lower": "activate", "state": "Inactive"}
 ROW_LINKS = {"toggle_url": "products:toggle_active", "edit_url": "products:edit", "delete_url": "products:delete"}
+# Where a list's render keeps its page links between the two places that show them.
+_PAGE_LINKS = "products.page_links"
 
 
 @cache
@@ -97,6 +99,17 @@ def product_rows(products) -> SafeString:
 def product_row(product: Product) -> SafeString:
     """One row, as the list shows it: the answer to a row's edit, toggle or cancel (products/_row.html)."""
     return _rows_html([product])
+
+
+@register.simple_tag(takes_context=True)
+def product_page_links(context) -> SafeString:
+    """The list's page links (products/_page_links.html), shown above and below its rows: rendered
+    once per list, as both are the same."""
+    links = context.render_context.get(_PAGE_LINKS)
+    if links is None:
+        template = context.template.engine.get_template("products/_page_links.html")
+        links = context.render_context[_PAGE_LINKS] = template.render(context)
+    return links
 
 
 @register.filter

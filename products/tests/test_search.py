@@ -4,7 +4,7 @@ import threading
 
 import pytest
 from django.core.files.base import ContentFile
-from django.db import connection
+from django.db import connection, models
 from django.db.models.functions import Now
 
 from config import locks
@@ -50,12 +50,13 @@ def test_catch_up_indexes_missing_and_stale_rows_and_leaves_fresh_ones_alone():
 
 
 def test_catch_up_leaves_the_search_indexes_nothing_for_autovacuum_to_do():
-    """After a catch-up the GIN indexes hold no pending entries and the BRIN index no unsummarized ranges."""
+    """After a catch-up the GIN indexes hold no pending entries and the BRIN index no unsummarized
+    ranges (a btree has nothing to put off)."""
     product_make("OAK-1", "Oak table")
     Product.objects.bulk_create(Product(sku=f"IMPORTED-{n}", name=f"Pine bench {n}") for n in range(200))
     assert search.product_search_catch_up() == 200
     with connection.cursor() as cursor:
-        for index in ProductSearch._meta.indexes:
+        for index in [index for index in ProductSearch._meta.indexes if type(index) is not models.Index]:
             upkeep = search.INDEX_UPKEEP[type(index)]
             # Each returns how much it still had to do: pending pages merged, ranges summarized.
             cursor.execute(f"SELECT {upkeep}(%s::regclass)", [index.name])

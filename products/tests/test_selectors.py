@@ -28,7 +28,7 @@ def pages_shown(filters: ProductFilters, *, total: str) -> list[str]:
 def answers_spied(monkeypatch, name: str) -> list:
     """What each call of the selectors' function `name` answers, in a list kept up to date."""
     answers, function = [], getattr(selectors, name)
-    monkeypatch.setattr(selectors, name, lambda **kwargs: answers.append(function(**kwargs)) or answers[-1])
+    monkeypatch.setattr(selectors, name, lambda *args, **kwargs: answers.append(function(*args, **kwargs)) or answers[-1])
     return answers
 
 
@@ -481,3 +481,57 @@ def test_the_passes_through_the_search_indexes_plan_without_parallel_workers_or_
     for sql in capped:  # a walk of the newest ids keeps sequential scans
         newest = '"product_id" >' in sql
         assert sql.startswith(settings + ("" if newest else "; SET LOCAL enable_seqscan = off") + "; SELECT coalesce(")
+
+
+@pytest.mark.parametrize("active", [None, False], ids=["SKU term alone", "with the inactive filter"])
+def test_a_sku_term_reads_the_skus_prefix_and_tail_indexes_and_finds_the_plain_filters_matches(active):
+    """A SKU term finds its candidates through the SKU's prefix btree and the trigram index of the
+    SKU but its first character (no other row), and matches exactly where the plain filter does:
+    at the start, in the middle or at the end, LIKE's wildcards taken literally."""
+    from products.models import ProductSearch
+
+    for number, sku in enumerate(["AB-10", "XAB-1", "X-AB", "A_B-1", "AXB-1", "ZA%B-2", "ZAQB-2", "BA-1", "ab"]):
+        product_make(sku, name="Ab Chair", active=number % 2 == 0)
+    rows = selectors.product_search_filter(filters=ProductFilters(sku="ab")).order_by().values_list("product_id")
+    sql, params = rows.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute(f"EXPLAIN {sql}", params)
+        plan = "\n".join(row for (row,) in cursor.fetchall())
+    assert [index.name for index in ProductSearch._meta.indexes[3:5]] == ["productsearch_sku_prefix", "productsearch_sku_tail_trgm"]
+    assert "productsearch_sku_prefix" in plan and "productsearch_sku_tail_trgm" in plan, plan
+    for term in ("ab", "AB-1", "-1", "b", "a_b", "a%b", "_", "%"):
+        plain = Product.objects.filter(sku__icontains=term).order_by("id")
+        expected = list((plain if active is None else plain.filter(active=active)).values_list("sku", flat=True))
+        assert skus(ProductFilters(sku=term, active=active)) == expected, term
+        page = product_page(filters=ProductFilters(sku=term, active=active), number=1, per_page=25)
+        assert [product.sku for product in page.products] == expected, term
+
+
+@pytest.mark.parametrize("moved", [False, True], ids=["search rows in id order", "an old match's row moved to the end"])
+def test_pages_past_the_cap_are_slices_of_the_found_ids_only_where_no_row_of_their_range_lies_further_on(
+    monkeypatch, moved
+):
+    """A page past the cap is cut from the ids the capped pass read in table order when no search
+    row of the page's id range lies on the last table page it read or further on; an old match's
+    row moved past it (a staff edit) makes the page fetched again. Either way the pages are the
+    plain filter's."""
+    from products.models import ProductSearch
+
+    monkeypatch.setattr(selectors, "FILTERED_COUNT_CAP", 200)
+    monkeypatch.setattr(selectors, "PRIMARY_KEY_WALK_LIMIT", 0)
+    monkeypatch.setattr(selectors, "CHECKED_ROW_COST_IN_ENTRIES", 0)  # check whatever the range
+    monkeypatch.setattr(selectors, "BUNCH_PROBE_IDS", 10_000)  # no probe of the newest ids
+    for number in range(600):  # several table pages of search rows, the pass stopping pages after the first
+        product_make(f"S-{number:03d}", name="Oak Chair" if number % 2 else "Teak Stool")
+    if moved:  # its page is full: the new row version goes to the table's end
+        ProductSearch.objects.filter(product__sku="S-001").update(name="oak chair, " + "again " * 20)
+    expected = list(Product.objects.filter(name__icontains="oak").order_by("id").values_list("sku", flat=True))
+    checks = answers_spied(monkeypatch, "_search_rows_past")
+    shown = []
+    for number in range(1, 8):  # pages of 8 among the first of the 201 found ids
+        page = product_page(filters=ProductFilters(name="Oak"), number=number, per_page=8)
+        assert str(page.total) == "200+"
+        shown += [product.sku for product in page.products]
+    assert shown == expected[:56]
+    assert len(checks) == 7 and all(checks) == moved  # a row in range lay past the pass, or none did

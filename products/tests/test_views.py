@@ -252,6 +252,17 @@ def test_pagination_at_the_top_and_bottom_with_thousands_separators(staff_client
     assert body.count("Last »") == 2 and body.count("« First") == 2
 
 
+@pytest.mark.parametrize("headers", [{}, HTMX])
+def test_page_links_are_rendered_once_for_both_places(staff_client, headers):
+    """The links above and below the rows are the same: the page and its fragment render them once."""
+    for number in range(60):
+        product_make(f"P-{number:02}")
+    response = staff_client.get(reverse("products:index"), {"per_page": 25, "page": 2}, headers=headers)
+    assert [template.name for template in response.templates].count("products/_page_links.html") == 1
+    top, bottom = re.findall(r'<nav class="pagination" aria-label="Pages(?:, top)?">(.*?)</nav>', response.content.decode(), re.S)
+    assert top == bottom and 'href="?per_page=25&amp;page=3"' in top and 'href="?per_page=25&amp;page=1"' in top
+
+
 @pytest.mark.parametrize(
     ("action", "expected_active", "toast"),
     [("deactivate", [False, False, True], "2 products deactivated."), ("activate", [True, True, True], "2 products activated.")],
