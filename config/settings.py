@@ -240,10 +240,6 @@ CELERY_BEAT_SCHEDULE: dict = {}
 # ------------------------------------------------------------------------------
 # Shared by every web process, so that API throttling counts a token's requests across them.
 CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-# Every page reads the session: from Redis, a GET, instead of an ORM query against a database
-# that a running import keeps busy. The database stays the record (a cache miss reads it), so a
-# Redis flush signs nobody out, and signing out deletes both copies.
-SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 
 # API
 # ------------------------------------------------------------------------------

@@ -191,15 +191,14 @@ def test_first_page_reads_the_catalogue_size_once(staff_client):
 
 
 def test_full_page_reads_each_thing_it_shows_in_one_statement(staff_client):
-    """The full page's statements: the user and its permissions (two: the delete-all button),
-    the catalogue's size (an estimate and a capped count when small), the page's products, the
-    running imports, the pending delete-all and whether search is behind (one); the session
-    comes from the cache."""
+    """The full page's statements: the session, the user and its permissions (two: the delete-all
+    button), the catalogue's size (an estimate and a capped count when small), the page's
+    products, the running imports, the pending delete-all and whether search is behind (one)."""
     for number in range(3):
         product_make(f"ABC-{number}")
     with CaptureQueriesContext(connection) as queries:
         assert staff_client.get(reverse("products:index")).status_code == 200
-    assert len(queries) == 9, [query["sql"][:60] for query in queries.captured_queries]
+    assert len(queries) == 10, [query["sql"][:60] for query in queries.captured_queries]
 
 
 @pytest.mark.parametrize(
