@@ -562,14 +562,15 @@ def _positioned_ids(rows: QuerySet[ProductSearch]) -> QuerySet:
 
 def _search_rows_past(position: str, *, up_to_id: int) -> bool:
     """Whether a search row of a product id up to `up_to_id` lies on the table page of `position`
-    (a ctid, "(page,item)") or after it: read from the id index's page ranges
-    (productsearch_id_brin), the rows in them rechecked, rather than from there to the table's
-    end. The page itself counts: a scan that stopped in it may have read a row's newer version
-    (an update's, further on in the page) before rows it never reached."""
+    (a ctid, "(page,item)") or after it: the rows in that id range, read through the primary
+    key, which stops at the first such row; not the id's BRIN index, whose page ranges span
+    most of the table once rows are out of id order (and then every row would be rechecked).
+    The page itself counts: a scan that stopped in it may have read a row's newer version (an
+    update's, further on in the page) before rows it never reached."""
     page = int(position.strip("()").split(",")[0])
     sql = (
         f"SELECT EXISTS (SELECT FROM {ProductSearch._meta.db_table}"
-        " WHERE product_id + 0 <= %s AND ctid >= %s::tid)"
+        " WHERE product_id <= %s AND ctid >= %s::tid)"
     )
     settings = [*INDEX_PASS_SETTINGS, "enable_seqscan = off", "enable_tidscan = off"]
     return _rows_planned_with(sql, [up_to_id, f"({page},0)"], settings)[0][0]

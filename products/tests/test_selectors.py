@@ -483,6 +483,36 @@ def test_the_passes_through_the_search_indexes_plan_without_parallel_workers_or_
         assert sql.startswith(settings + ("" if newest else "; SET LOCAL enable_seqscan = off") + "; SELECT coalesce(")
 
 
+def test_the_check_for_search_rows_past_a_pass_reads_only_the_rows_of_its_id_range():
+    """Whether search rows of ids up to a bound lie past a table position is read through the
+    primary key, row by row up to the bound, even where the rows lie out of id order (a BRIN
+    bound then spans the table, and every row was rechecked)."""
+    import json
+    import re
+
+    from django.test.utils import CaptureQueriesContext
+
+    from products.models import ProductSearch
+
+    for number in range(400):
+        product_make(f"S-{number:03d}", name="Oak Chair")
+    ids = sorted(ProductSearch.objects.values_list("product_id", flat=True))
+    ProductSearch.objects.filter(product_id__gt=ids[200]).update(name="oak chair, moved")  # new versions further on
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT max((ctid::text::point)[0]) FROM products_productsearch WHERE product_id <= %s", [ids[4]])
+        past = f"({int(cursor.fetchone()[0]) + 1},1)"  # the table page after the one holding the range's last row
+    with CaptureQueriesContext(connection) as queries:
+        assert selectors._search_rows_past(past, up_to_id=ids[4]) is False
+    [statement] = [query["sql"] for query in queries.captured_queries]
+    settings, select = statement.rsplit("; ", 1)
+    with connection.cursor() as cursor:
+        cursor.execute(settings)
+        cursor.execute(f"EXPLAIN (ANALYZE, FORMAT JSON) {select}")
+        plan = json.dumps(cursor.fetchone()[0])
+    assert "products_productsearch_pkey" in plan
+    assert '"Rows Removed by Filter": 5' in plan and not re.search(r'"Rows Removed by Index Recheck": [1-9]', plan)
+
+
 @pytest.mark.parametrize("active", [None, False], ids=["SKU term alone", "with the inactive filter"])
 def test_a_sku_term_reads_the_skus_prefix_and_tail_indexes_and_finds_the_plain_filters_matches(active):
     """A SKU term finds its candidates through the SKU's prefix btree and the trigram index of the
