@@ -114,9 +114,11 @@ class ProductSearch(models.Model):
             ),
             # The id range of each few pages, of `product_id + 0`: a search bounded that way ANDs
             # it with the trigram index's candidates and rechecks only the rows in range (the
-            # primary key, which the expression hides, would walk them all). Search rows are
-            # written in id order, so the ranges stay narrow; a catch-up's end (or a vacuum)
-            # summarizes its new pages.
+            # primary key, which the expression hides, would walk them all). A catch-up writes
+            # search rows in id order, so the ranges are narrow where it wrote; rows written
+            # elsewhere in the table (free space after updates) widen them, and such a bound then
+            # reads more pages (docs/performance.md). A catch-up's end (or a vacuum) summarizes
+            # its new pages.
             BrinIndex(F("product_id") + 0, name="productsearch_id_brin", pages_per_range=16),
             # A SKU term's candidates, exactly its matches: the rows whose SKU begins with it (a
             # range of this btree) and those holding it further on (the trigram index of the SKU

@@ -572,7 +572,7 @@ def _search_rows_past(position: str, *, up_to_id: int) -> bool:
         f"SELECT EXISTS (SELECT FROM {ProductSearch._meta.db_table}"
         " WHERE product_id <= %s AND ctid >= %s::tid)"
     )
-    settings = [*INDEX_PASS_SETTINGS, "enable_seqscan = off", "enable_tidscan = off"]
+    settings = [*_pass_settings(sequential_scan=False), "enable_tidscan = off"]
     return _rows_planned_with(sql, [up_to_id, f"({page},0)"], settings)[0][0]
 
 
